@@ -1,0 +1,181 @@
+/* The journey model: a named list of HTTP steps with captures and expectations,
+ * loaded from JSON bytes and validated against DESIGN.md §Journey file. Every
+ * expression (JSONPath, XPath, regex) and template is compiled here, once, so the
+ * engine never parses one per request. No I/O: the caller reads the file. */
+#ifndef TWINPROBE_JOURNEY_H
+#define TWINPROBE_JOURNEY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "twinprobe/diag.h"
+#include "twinprobe/extract.h"
+#include "twinprobe/jsonpath.h"
+#include "twinprobe/template.h"
+
+#define TP_JOURNEY_MAX_BYTES (4u << 20)    /* larger journey files are refused */
+#define TP_DEFAULT_TIMEOUT_MS 10000         /* per step */
+#define TP_DEFAULT_CONNECT_TIMEOUT_MS 5000  /* per connection */
+#define TP_DEFAULT_MAX_BODY (8u << 20)      /* response body cap */
+#define TP_MAX_REDIRECTS 10                 /* hop limit with follow_redirects */
+
+/* Failure classes, in report order (DESIGN.md §JSON report). */
+enum tp_failure {
+    TP_FAIL_NONE = 0,
+    TP_FAIL_DNS,
+    TP_FAIL_CONNECT,
+    TP_FAIL_TLS,
+    TP_FAIL_TIMEOUT,
+    TP_FAIL_HTTP,
+    TP_FAIL_ASSERTION,
+    TP_FAIL_CAPTURE,
+    TP_FAIL_BODY_TOO_LARGE,
+    TP_FAIL_PROTOCOL,
+    TP_FAIL_INTERNAL,
+    TP_FAIL_COUNT_
+};
+
+/* "dns", "connect", ...; NULL for TP_FAIL_NONE. */
+const char *tp_failure_name(enum tp_failure f);
+/* The class named name, or TP_FAIL_NONE when there is none. */
+enum tp_failure tp_failure_from_name(const char *name);
+
+/* Predicates (DESIGN.md §Journey file). */
+enum tp_pred_kind {
+    TP_PRED_EQUALS,
+    TP_PRED_NOT_EQUALS,
+    TP_PRED_LT,
+    TP_PRED_LE,
+    TP_PRED_GT,
+    TP_PRED_GE,
+    TP_PRED_CONTAINS,
+    TP_PRED_NOT_CONTAINS,
+    TP_PRED_MATCHES,
+    TP_PRED_EXISTS,
+    TP_PRED_IN,
+    TP_PRED_COUNT,
+    TP_PRED_TYPE
+};
+
+/* "equals", ...: the name a journey file uses. */
+const char *tp_pred_name(enum tp_pred_kind k);
+
+struct tp_predicate {
+    enum tp_pred_kind kind;
+    json_t *expected;  /* the expected value as written (owned reference) */
+    tp_template *tpl;  /* when expected is a string with placeholders: parsed; else NULL */
+    tp_template **items_tpl; /* IN: per element of expected, a template or NULL */
+    struct tp_regex *regex;  /* MATCHES: compiled pattern */
+};
+
+/* One expectation: a value source and one or more predicates over it. */
+struct tp_expect {
+    struct tp_source source;
+    struct tp_predicate *preds;
+    size_t npreds;
+};
+
+struct tp_capture {
+    char *name;
+    struct tp_source source;
+};
+
+/* A name with a template value: headers, query parameters, form fields. */
+struct tp_kv {
+    char *name;
+    tp_template *value;
+};
+
+struct tp_kvlist {
+    struct tp_kv *items;
+    size_t count;
+};
+
+enum tp_body_kind {
+    TP_BODY_NONE,
+    TP_BODY_JSON,      /* body_tpl: the JSON text, placeholders expanded JSON-escaped */
+    TP_BODY_FORM,      /* fields: urlencoded */
+    TP_BODY_MULTIPART, /* parts */
+    TP_BODY_RAW        /* body_tpl as is; Content-Type from the headers */
+};
+
+struct tp_part {
+    char *name;
+    tp_template *value;  /* text part; NULL for a file part */
+    char *file;          /* file part: path as written (relative to the journey file) */
+    char *filename;      /* optional file name sent; NULL = basename of file */
+    char *content_type;  /* optional */
+};
+
+struct tp_retry {
+    unsigned count;       /* extra attempts; 0 = none */
+    unsigned on;          /* bit (1u << enum tp_failure) per class that is retried */
+    unsigned backoff_ms;  /* wait before attempt k+1 is backoff_ms * 2^(k-1) */
+};
+
+struct tp_step {
+    char *name;
+    char *method;              /* upper case; default "GET" */
+    tp_template *url;          /* relative to the target's base_url unless absolute */
+    struct tp_kvlist query;    /* appended, percent-encoded */
+    struct tp_kvlist headers;  /* step headers (journey defaults are in the journey) */
+    enum tp_body_kind body_kind;
+    tp_template *body_tpl;     /* JSON and RAW */
+    struct tp_kvlist form;     /* FORM */
+    struct tp_part *parts;     /* MULTIPART */
+    size_t nparts;
+    long timeout_ms;           /* resolved: step, else defaults, else TP_DEFAULT_TIMEOUT_MS */
+    long connect_timeout_ms;   /* resolved likewise */
+    int follow_redirects;      /* 0/1, resolved */
+    unsigned max_redirects;    /* hop limit when following */
+    struct tp_retry retry;     /* resolved */
+    int continue_on_failure;
+    int always;
+    struct tp_capture *captures;
+    size_t ncaptures;
+    struct tp_expect *expects;
+    size_t nexpects;
+    int has_status_expect;     /* a `status` expectation exists (else 200-399 passes) */
+};
+
+enum tp_noise { TP_NOISE_OFF, TP_NOISE_LEARN };
+
+struct tp_compare {
+    tp_jsonpath **ignore;  /* JSONPaths left out of the body diff */
+    size_t nignore;
+    enum tp_noise noise;
+    char **headers;        /* response headers compared */
+    size_t nheaders;
+    double margin_pct;     /* < 0: not set here (probe or built-in default applies) */
+    double margin_ms;      /* < 0: not set here */
+    char **critical_steps;
+    size_t ncritical;
+};
+
+struct tp_journey {
+    char *file;            /* as the user named it */
+    char *name;
+    char *description;     /* may be NULL */
+    struct tp_kvlist variables; /* in file order; a value may use earlier variables */
+    char **secrets;        /* environment variable names whose values are masked */
+    size_t nsecrets;
+    struct tp_kvlist default_headers;
+    long max_body_bytes;
+    struct tp_compare compare;
+    struct tp_step *steps;
+    size_t nsteps;
+};
+
+/* Loads and validates a journey from bytes (need not be NUL-terminated). file is
+ * used in messages only. Every problem goes into diags (none lost to the first);
+ * returns a new journey when there were none, else NULL. Syntax errors carry
+ * line:column, the others the JSON path of the offending value. */
+struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t len,
+                                   struct tp_diags *diags);
+
+void tp_journey_free(struct tp_journey *j); /* NULL is a no-op */
+
+/* The step named name, or NULL. */
+const struct tp_step *tp_journey_step(const struct tp_journey *j, const char *name);
+
+#endif

@@ -1,0 +1,90 @@
+/* Probe files: one location's targets, journeys, rounds, Redis and spool settings
+ * (DESIGN.md §Probe file). Loaded from bytes and validated; paths inside are
+ * resolved against the probe file's directory. No I/O: whether the journey files
+ * exist is the caller's check. */
+#ifndef TWINPROBE_PROBE_H
+#define TWINPROBE_PROBE_H
+
+#include <stddef.h>
+
+#include "twinprobe/diag.h"
+
+#define TP_PROBE_MAX_BYTES (1u << 20) /* larger probe files are refused */
+
+struct tp_pair {
+    char *name;
+    char *value;
+};
+
+struct tp_target {
+    char *name;
+    char *base_url;     /* http:// or https:// */
+    char *connect_to;   /* CURLOPT_CONNECT_TO entry "HOST:PORT:ADDR:PORT", or NULL */
+    struct tp_pair *headers;
+    size_t nheaders;
+    struct tp_pair *cookies;
+    size_t ncookies;
+    char *ca_file;      /* resolved path, or NULL */
+    int insecure;       /* TLS verification off: explicit opt-in only */
+};
+
+enum tp_redis_kind { TP_REDIS_TCP, TP_REDIS_UNIX };
+
+/* A parsed Redis address: redis://[user@]host[:port][/db] or unix:///path[?db=N]. */
+struct tp_redis_url {
+    enum tp_redis_kind kind;
+    char *user;  /* ACL user, or NULL */
+    char *host;  /* TCP */
+    int port;    /* TCP, default 6379 */
+    char *path;  /* UNIX socket path */
+    int db;      /* default 0 */
+};
+
+/* Parses url into out (fields new; free with tp_redis_url_clear). A password in the
+ * URL is refused: it would sit in a file or a process list; password_env names the
+ * variable that holds it. */
+tp_err tp_redis_url_parse(const char *url, struct tp_redis_url *out, struct tp_error *err);
+void tp_redis_url_clear(struct tp_redis_url *u);
+
+struct tp_redis_conf {
+    char *url;             /* as written; NULL when the probe publishes nowhere */
+    struct tp_redis_url addr;
+    char *prefix;          /* default "twinprobe" */
+    long maxlen;           /* MAXLEN ~ for every stream; default 100000 */
+    char *password_env;    /* NULL: no AUTH */
+    long connect_timeout_ms;
+    long command_timeout_ms;
+};
+
+enum tp_pairing { TP_PAIR_SIMULTANEOUS, TP_PAIR_ALTERNATE };
+
+struct tp_probe {
+    char *file;
+    char *location;
+    struct tp_target *targets;
+    size_t ntargets;
+    size_t baseline;       /* index into targets */
+    char **journeys;       /* resolved paths */
+    size_t njourneys;
+    long rounds;           /* default 1 */
+    enum tp_pairing pairing;
+    long max_concurrency;  /* concurrent transfers; default 64 */
+    struct tp_redis_conf redis;
+    char *spool_dir;       /* resolved; NULL = no spool */
+    double margin_pct;     /* default 10 */
+    double margin_ms;      /* default 5 */
+    double pass_score;     /* default 95 */
+    double marginal_score; /* default 75 */
+};
+
+/* Loads a probe from bytes; file names it in messages and anchors relative paths.
+ * Every problem goes to diags; returns a new probe when there were none. */
+struct tp_probe *tp_probe_load(const char *file, const char *bytes, size_t len,
+                               struct tp_diags *diags);
+
+void tp_probe_free(struct tp_probe *p); /* NULL is a no-op */
+
+/* path joined to the directory of file, unless path is absolute. New string. */
+char *tp_path_relative_to(const char *file, const char *path);
+
+#endif

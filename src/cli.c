@@ -1,0 +1,133 @@
+/* Option tables, --help text and getopt_long glue shared by the subcommands. */
+#include "twinprobe/cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HELP_KEY 0x4001
+
+static const struct tp_cli_option validate_options[] = {
+    {"quiet", 'q', 0, NULL, "print problems only, not one line per valid file"},
+};
+
+static const struct tp_cli_command commands[] = {
+    {"validate", "FILE...", "check journey and probe files; list every problem",
+     validate_options, sizeof validate_options / sizeof validate_options[0], tp_cmd_validate},
+};
+
+const struct tp_cli_command *tp_cli_commands(size_t *count)
+{
+    *count = sizeof commands / sizeof commands[0];
+    return commands;
+}
+
+const struct tp_cli_command *tp_cli_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+void tp_cli_usage(FILE *out, const struct tp_cli_command *cmd)
+{
+    fprintf(out, "usage: twinprobe %s [OPTIONS] %s\n\n%s\n\noptions:\n", cmd->name, cmd->operands,
+            cmd->summary);
+    for (size_t i = 0; i < cmd->noptions; i++) {
+        const struct tp_cli_option *o = &cmd->options[i];
+        char left[64];
+        if (o->key > 0 && o->key < 256)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->key, o->name, o->metavar ? " " : "",
+                     o->metavar ? o->metavar : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", o->name, o->metavar ? " " : "",
+                     o->metavar ? o->metavar : "");
+        fprintf(out, "  %-26s %s\n", left, o->help);
+    }
+    fprintf(out, "  %-26s %s\n", "-h, --help", "show this help and exit");
+}
+
+int tp_cli_usage_error(const struct tp_cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "twinprobe %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'twinprobe %s --help'.\n", cmd->name);
+    return TP_EXIT_USAGE;
+}
+
+static int build(struct tp_cli_parser *p)
+{
+    const struct tp_cli_command *cmd = p->cmd;
+    struct option *longopts = calloc(cmd->noptions + 2, sizeof *longopts);
+    size_t used = 0;
+    if (!longopts)
+        return -1;
+    p->shortopts[used++] = ':'; /* report a missing argument as ':' */
+    for (size_t i = 0; i < cmd->noptions; i++) {
+        const struct tp_cli_option *o = &cmd->options[i];
+        longopts[i].name = o->name;
+        longopts[i].has_arg = o->has_arg ? required_argument : no_argument;
+        longopts[i].val = o->key;
+        if (o->key > 0 && o->key < 256 && used + 3 < sizeof p->shortopts) {
+            p->shortopts[used++] = (char)o->key;
+            if (o->has_arg)
+                p->shortopts[used++] = ':';
+        }
+    }
+    longopts[cmd->noptions].name = "help";
+    longopts[cmd->noptions].val = HELP_KEY;
+    if (used + 1 < sizeof p->shortopts)
+        p->shortopts[used++] = 'h';
+    p->shortopts[used] = '\0';
+    p->longopts = longopts;
+    return 0;
+}
+
+int tp_cli_next(struct tp_cli_parser *p, const char **arg, int *status, int *first_operand)
+{
+    int c;
+    if (!p->started) {
+        if (build(p) != 0) {
+            fprintf(stderr, "twinprobe: out of memory\n");
+            *status = TP_EXIT_RUNTIME;
+            return TP_CLI_STOP;
+        }
+        p->started = 1;
+        optind = 1;
+        opterr = 0;
+    }
+    *arg = NULL;
+    c = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
+    if (c == -1) {
+        *first_operand = optind;
+        return -1;
+    }
+    if (c == 'h' || c == HELP_KEY) {
+        tp_cli_usage(stdout, p->cmd);
+        *status = TP_EXIT_OK;
+        return TP_CLI_STOP;
+    }
+    if (c == '?' || c == ':') {
+        const char *bad = p->argv[optind - 1];
+        if (c == ':')
+            *status = tp_cli_usage_error(p->cmd, "option '%s' needs an argument", bad);
+        else if (optopt > 0 && optopt < 256 && strncmp(bad, "--", 2) != 0)
+            *status = tp_cli_usage_error(p->cmd, "unknown option '-%c'", optopt);
+        else
+            *status = tp_cli_usage_error(p->cmd, "unknown option '%s'", bad);
+        return TP_CLI_STOP;
+    }
+    *arg = optarg;
+    return c;
+}
+
+void tp_cli_parser_done(struct tp_cli_parser *p)
+{
+    free(p->longopts);
+    p->longopts = NULL;
+}

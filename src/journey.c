@@ -1,0 +1,1175 @@
+/* Journey files: load JSON bytes into the model, validating as it goes. Every
+ * problem is reported with its JSON path; loading goes on after a problem so
+ * that one pass lists them all. */
+#include "twinprobe/journey.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twinprobe/schema.h"
+
+#define PATH_MAX_LEN 256
+
+static const char *const failure_names[TP_FAIL_COUNT_] = {
+    NULL,   "dns",       "connect", "tls",           "timeout",  "http",
+    "assertion", "capture", "body_too_large", "protocol", "internal",
+};
+
+const char *tp_failure_name(enum tp_failure f)
+{
+    return (unsigned)f < TP_FAIL_COUNT_ ? failure_names[f] : NULL;
+}
+
+enum tp_failure tp_failure_from_name(const char *name)
+{
+    for (int i = 1; i < TP_FAIL_COUNT_; i++)
+        if (strcmp(failure_names[i], name) == 0)
+            return (enum tp_failure)i;
+    return TP_FAIL_NONE;
+}
+
+/* Predicates: name, kind, and the JSON types the expected value may have. */
+static const struct pred_info {
+    const char *name;
+    enum tp_pred_kind kind;
+    unsigned types;
+} preds[] = {
+    {"equals", TP_PRED_EQUALS, TP_T_ANY},
+    {"not_equals", TP_PRED_NOT_EQUALS, TP_T_ANY},
+    {"lt", TP_PRED_LT, TP_T_NUMBER},
+    {"le", TP_PRED_LE, TP_T_NUMBER},
+    {"gt", TP_PRED_GT, TP_T_NUMBER},
+    {"ge", TP_PRED_GE, TP_T_NUMBER},
+    {"contains", TP_PRED_CONTAINS, TP_T_STRING},
+    {"not_contains", TP_PRED_NOT_CONTAINS, TP_T_STRING},
+    {"matches", TP_PRED_MATCHES, TP_T_STRING},
+    {"exists", TP_PRED_EXISTS, TP_T_BOOL},
+    {"in", TP_PRED_IN, TP_T_ARRAY},
+    {"count", TP_PRED_COUNT, TP_T_INTEGER},
+    {"type", TP_PRED_TYPE, TP_T_STRING},
+};
+#define NPREDS (sizeof preds / sizeof preds[0])
+
+static const char *const type_names[] = {"string", "number", "integer", "boolean",
+                                         "null",   "array",  "object"};
+
+const char *tp_pred_name(enum tp_pred_kind k)
+{
+    for (size_t i = 0; i < NPREDS; i++)
+        if (preds[i].kind == k)
+            return preds[i].name;
+    return "?";
+}
+
+static const struct pred_info *pred_lookup(const char *name)
+{
+    for (size_t i = 0; i < NPREDS; i++)
+        if (strcmp(preds[i].name, name) == 0)
+            return &preds[i];
+    return NULL;
+}
+
+/* Names a template may use at one point of the file: variables so far, captures
+ * of earlier steps (and, for expectations, of the step itself). */
+struct names {
+    char **items;
+    size_t count, cap;
+};
+
+struct loader {
+    struct tp_schema s;
+    struct tp_journey *j;
+    struct names defined;
+    json_t *steps_json; /* for "captured later" hints */
+};
+
+static int names_has(const struct names *n, const char *name)
+{
+    for (size_t i = 0; i < n->count; i++)
+        if (strcmp(n->items[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void names_add(struct names *n, const char *name)
+{
+    if (names_has(n, name))
+        return;
+    if (n->count == n->cap) {
+        size_t cap = n->cap ? n->cap * 2 : 16;
+        char **items = realloc(n->items, cap * sizeof *items);
+        if (!items)
+            return;
+        n->items = items;
+        n->cap = cap;
+    }
+    n->items[n->count] = strdup(name);
+    if (n->items[n->count])
+        n->count++;
+}
+
+static void names_free(struct names *n)
+{
+    for (size_t i = 0; i < n->count; i++)
+        free(n->items[i]);
+    free(n->items);
+    memset(n, 0, sizeof *n);
+}
+
+/* Which step (index >= from) captures name, or -1. */
+static long captured_later(const struct loader *L, const char *name, size_t from)
+{
+    for (size_t i = from; i < json_array_size(L->steps_json); i++) {
+        json_t *cap = json_object_get(json_array_get(L->steps_json, i), "capture");
+        if (json_is_object(cap) && json_object_get(cap, name))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Parses a template and checks every {{name}} it uses is defined at this point.
+ * step_index is where "later" captures start (for the hint). Returns NULL after
+ * reporting a problem. */
+static tp_template *parse_template(struct loader *L, const char *path, const char *text,
+                                   size_t step_index)
+{
+    tp_template *t = NULL;
+    struct tp_error err;
+    size_t nparts;
+    const struct tp_tpl_part *parts;
+    int bad = 0;
+
+    tp_error_clear(&err);
+    if (tp_template_parse(text, &t, &err) != TP_OK) {
+        tp_schema_error(&L->s, path, "bad template: %s", err.text);
+        return NULL;
+    }
+    parts = tp_template_parts(t, &nparts);
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].kind != TP_TPL_VAR || names_has(&L->defined, parts[i].text))
+            continue;
+        long later = captured_later(L, parts[i].text, step_index);
+        if (later >= 0)
+            tp_schema_error(&L->s, path,
+                            "template uses \"%s\" before it is defined (steps[%ld] captures "
+                            "it later)",
+                            parts[i].text, later);
+        else
+            tp_schema_error(&L->s, path,
+                            "template uses \"%s\", which no variable defines and no earlier "
+                            "step captures",
+                            parts[i].text);
+        bad = 1;
+    }
+    if (bad) {
+        tp_template_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* A JSON scalar as the text a template or header gets: strings as they are,
+ * numbers and booleans as JSON writes them. NULL for other types. */
+static char *scalar_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v))
+        return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    return NULL;
+}
+
+/* {"Name": "template", ...} into a kv list. scalars: also numbers and booleans. */
+static void load_kvlist(struct loader *L, const json_t *obj, const char *path,
+                        struct tp_kvlist *out, int scalars, size_t step_index)
+{
+    const char *key;
+    json_t *value;
+    char sub[PATH_MAX_LEN];
+
+    out->items = calloc(json_object_size(obj) + 1, sizeof *out->items);
+    if (!out->items) {
+        tp_schema_error(&L->s, path, "out of memory");
+        return;
+    }
+    json_object_foreach((json_t *)obj, key, value) {
+        tp_path_key(sub, sizeof sub, path, key);
+        if (!json_is_string(value) && !(scalars && (json_is_number(value) || json_is_boolean(value)))) {
+            tp_schema_error(&L->s, sub, "expected %s, got %s",
+                            scalars ? "string, number or boolean" : "string",
+                            tp_schema_type_name(value));
+            continue;
+        }
+        char *text = scalar_text(value);
+        if (!text) {
+            tp_schema_error(&L->s, sub, "out of memory");
+            continue;
+        }
+        tp_template *t = parse_template(L, sub, text, step_index);
+        free(text);
+        if (!t)
+            continue;
+        struct tp_kv *kv = &out->items[out->count++];
+        kv->name = tp_schema_strdup(&L->s, sub, key);
+        kv->value = t;
+    }
+}
+
+static void kvlist_free(struct tp_kvlist *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].name);
+        tp_template_free(l->items[i].value);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* HTTP header names and methods are RFC 9110 tokens. */
+static int is_token(const char *s)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+            return 0;
+    return 1;
+}
+
+static void check_header_names(struct loader *L, const json_t *obj, const char *path)
+{
+    const char *key;
+    json_t *value;
+    char sub[PATH_MAX_LEN];
+    json_object_foreach((json_t *)obj, key, value) {
+        (void)value;
+        if (!is_token(key)) {
+            tp_path_key(sub, sizeof sub, path, key);
+            tp_schema_error(&L->s, sub, "\"%s\" is not a valid HTTP header name", key);
+        }
+    }
+}
+
+static int is_var_name(const char *s)
+{
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return 0;
+    for (s++; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+static int bool_or(const json_t *obj, const char *key, int fallback)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_boolean(v) ? json_is_true(v) : fallback;
+}
+
+/* retry -> { "count": N, "on": [classes], "backoff_ms": N } */
+static void load_retry(struct loader *L, const json_t *obj, const char *path,
+                       struct tp_retry *out)
+{
+    static const struct tp_field fields[] = {
+        {"count", TP_T_INTEGER, 1}, {"on", TP_T_ARRAY, 0}, {"backoff_ms", TP_T_INTEGER, 0}};
+    char sub[PATH_MAX_LEN], item[PATH_MAX_LEN];
+    json_t *on, *v;
+    size_t i;
+
+    tp_schema_check(&L->s, obj, path, "retry", fields, 3);
+    out->count = (unsigned)tp_schema_int(&L->s, obj, "count", path, 0, 10, 0);
+    out->backoff_ms = (unsigned)tp_schema_int(&L->s, obj, "backoff_ms", path, 0, 60000, 200);
+    on = json_object_get(obj, "on");
+    if (!json_is_array(on)) {
+        out->on = (1u << TP_FAIL_CONNECT) | (1u << TP_FAIL_TIMEOUT);
+        return;
+    }
+    out->on = 0;
+    tp_path_key(sub, sizeof sub, path, "on");
+    json_array_foreach(on, i, v) {
+        tp_path_index(item, sizeof item, sub, i);
+        enum tp_failure f = json_is_string(v) ? tp_failure_from_name(json_string_value(v))
+                                              : TP_FAIL_NONE;
+        if (f == TP_FAIL_NONE) {
+            const char *hint = NULL;
+            if (json_is_string(v))
+                hint = tp_schema_suggest(json_string_value(v), (const char *const *)failure_names + 1,
+                                         TP_FAIL_COUNT_ - 1);
+            if (hint)
+                tp_schema_error(&L->s, item,
+                                "unknown failure class \"%s\" (did you mean \"%s\"?)",
+                                json_string_value(v), hint);
+            else
+                tp_schema_error(&L->s, item,
+                                "expected a failure class (dns, connect, tls, timeout, http, "
+                                "assertion, capture, body_too_large, protocol)");
+            continue;
+        }
+        out->on |= 1u << f;
+    }
+}
+
+/* A predicate's expected value: type check, templates for strings, regex, type names. */
+static void load_predicate(struct loader *L, const struct pred_info *info, json_t *value,
+                           const char *path, struct tp_predicate *p, size_t step_index)
+{
+    struct tp_error err;
+    p->kind = info->kind;
+    p->expected = json_incref(value);
+    if (!tp_schema_is(value, info->types)) {
+        const char *want = info->types == TP_T_NUMBER    ? "a number"
+                           : info->types == TP_T_STRING  ? "a string"
+                           : info->types == TP_T_BOOL    ? "true or false"
+                           : info->types == TP_T_ARRAY   ? "an array"
+                           : info->types == TP_T_INTEGER ? "an integer"
+                                                         : "a value";
+        tp_schema_error(&L->s, path, "\"%s\" takes %s, got %s", info->name, want,
+                        tp_schema_type_name(value));
+        return;
+    }
+    switch (info->kind) {
+    case TP_PRED_MATCHES:
+        tp_error_clear(&err);
+        if (tp_regex_compile(json_string_value(value), &p->regex, &err) != TP_OK)
+            tp_schema_error(&L->s, path, "%s", err.text);
+        return;
+    case TP_PRED_COUNT:
+        if (json_integer_value(value) < 0)
+            tp_schema_error(&L->s, path, "\"count\" takes a non-negative integer");
+        return;
+    case TP_PRED_TYPE: {
+        const char *t = json_string_value(value);
+        size_t n = sizeof type_names / sizeof type_names[0];
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(type_names[i], t) == 0)
+                return;
+        const char *hint = tp_schema_suggest(t, type_names, n);
+        tp_schema_error(&L->s, path, "unknown type \"%s\"%s%s%s (one of string, number, "
+                        "integer, boolean, null, array, object)",
+                        t, hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+        return;
+    }
+    case TP_PRED_IN: {
+        size_t i, n = json_array_size(value);
+        json_t *item;
+        char sub[PATH_MAX_LEN];
+        p->items_tpl = calloc(n + 1, sizeof *p->items_tpl);
+        if (!p->items_tpl) {
+            tp_schema_error(&L->s, path, "out of memory");
+            return;
+        }
+        json_array_foreach(value, i, item) {
+            if (!json_is_string(item))
+                continue;
+            tp_path_index(sub, sizeof sub, path, i);
+            p->items_tpl[i] = parse_template(L, sub, json_string_value(item), step_index);
+        }
+        return;
+    }
+    default:
+        if (json_is_string(value))
+            p->tpl = parse_template(L, path, json_string_value(value), step_index);
+        return;
+    }
+}
+
+static void report_unknown_in_expect(struct loader *L, const char *path, const char *key,
+                                     int want_pred)
+{
+    const char *names[32];
+    size_t n = 0, nsrc;
+    const struct tp_source_info *src = tp_source_table(&nsrc);
+    for (size_t i = 0; i < NPREDS; i++)
+        names[n++] = preds[i].name;
+    const char *hint = tp_schema_suggest(key, names, n);
+    if (!hint && !want_pred) {
+        for (size_t i = 0; i < nsrc && n < 32; i++)
+            names[n++] = src[i].name;
+        hint = tp_schema_suggest(key, names, n);
+    }
+    int is_pred = want_pred || (hint && pred_lookup(hint));
+    if (hint)
+        tp_schema_error(&L->s, path, "unknown %s \"%s\" (did you mean \"%s\"?)",
+                        is_pred ? "predicate" : "value source", key, hint);
+    else
+        tp_schema_error(&L->s, path, "unknown %s \"%s\"",
+                        want_pred ? "predicate" : "key", key);
+}
+
+static void add_pred(struct loader *L, struct tp_expect *e, const struct pred_info *info,
+                     json_t *value, const char *path, size_t step_index)
+{
+    load_predicate(L, info, value, path, &e->preds[e->npreds++], step_index);
+}
+
+/* expect[i] -> {SOURCE: ARG, PRED: VALUE...} | {SOURCE: VALUE | [VALUES] | {PRED: VALUE...}} */
+static int load_expect(struct loader *L, json_t *obj, const char *path, struct tp_expect *e,
+                       size_t step_index)
+{
+    const struct tp_source_info *src = NULL;
+    const char *key, *src_key = NULL;
+    json_t *value, *arg = NULL;
+    char sub[PATH_MAX_LEN];
+    struct tp_error err;
+    size_t nkeys = json_object_size(obj);
+
+    if (!json_is_object(obj)) {
+        tp_schema_error(&L->s, path, "expected an object like {\"status\": 200}, got %s",
+                        tp_schema_type_name(obj));
+        return -1;
+    }
+    json_object_foreach(obj, key, value) {
+        const struct tp_source_info *info = tp_source_lookup(key);
+        if (!info)
+            continue;
+        if (src) {
+            tp_schema_error(&L->s, path, "more than one value source (\"%s\" and \"%s\"): "
+                            "write one expectation each", src_key, key);
+            return -1;
+        }
+        src = info;
+        src_key = key;
+        arg = value;
+    }
+    if (!src) {
+        int reported = 0;
+        json_object_foreach(obj, key, value) {
+            if (!pred_lookup(key)) {
+                report_unknown_in_expect(L, path, key, 0);
+                reported = 1;
+            }
+        }
+        if (!reported)
+            tp_schema_error(&L->s, path, "expectation names no value source (status, header, "
+                            "cookie, jsonpath, xpath, regex, body, url, size_bytes, "
+                            "duration_ms, ttfb_ms, dns_ms, connect_ms, tls_ms)");
+        return -1;
+    }
+    e->preds = calloc(nkeys > NPREDS ? nkeys : NPREDS, sizeof *e->preds);
+    if (!e->preds) {
+        tp_schema_error(&L->s, path, "out of memory");
+        return -1;
+    }
+    tp_path_key(sub, sizeof sub, path, src_key);
+    if (src->has_arg) {
+        if (!json_is_string(arg)) {
+            tp_schema_error(&L->s, sub, "expected a string (the %s to read), got %s", src_key,
+                            tp_schema_type_name(arg));
+            return -1;
+        }
+        tp_error_clear(&err);
+        if (tp_source_compile(&e->source, src->kind, json_string_value(arg), &err) != TP_OK) {
+            tp_schema_error(&L->s, sub, "%s", err.text);
+            return -1;
+        }
+        json_object_foreach(obj, key, value) {
+            if (key == src_key)
+                continue;
+            const struct pred_info *info = pred_lookup(key);
+            if (!info) {
+                report_unknown_in_expect(L, path, key, 1);
+                continue;
+            }
+            char psub[PATH_MAX_LEN];
+            tp_path_key(psub, sizeof psub, path, key);
+            add_pred(L, e, info, value, psub, step_index);
+        }
+        if (e->npreds == 0) {
+            tp_schema_error(&L->s, path, "\"%s\" needs a predicate beside it, e.g. "
+                            "{\"%s\": \"...\", \"exists\": true}", src_key, src_key);
+            return -1;
+        }
+        return 0;
+    }
+    tp_source_compile(&e->source, src->kind, NULL, NULL);
+    if (nkeys > 1) {
+        json_object_foreach(obj, key, value) {
+            if (key != src_key)
+                tp_schema_error(&L->s, path, "\"%s\" beside \"%s\": predicates of %s go inside "
+                                "it, e.g. {\"%s\": {\"%s\": ...}}", key, src_key, src_key,
+                                src_key, key);
+        }
+        return -1;
+    }
+    if (json_is_object(arg)) {
+        json_object_foreach(arg, key, value) {
+            const struct pred_info *info = pred_lookup(key);
+            char psub[PATH_MAX_LEN];
+            if (!info) {
+                report_unknown_in_expect(L, sub, key, 1);
+                continue;
+            }
+            tp_path_key(psub, sizeof psub, sub, key);
+            add_pred(L, e, info, value, psub, step_index);
+        }
+        if (e->npreds == 0 && json_object_size(arg) == 0)
+            tp_schema_error(&L->s, sub, "empty predicate object");
+    } else if (json_is_array(arg)) {
+        add_pred(L, e, pred_lookup("in"), arg, sub, step_index);
+    } else {
+        add_pred(L, e, pred_lookup("equals"), arg, sub, step_index);
+    }
+    return 0;
+}
+
+/* capture -> {NAME: {SOURCE: ARG}} (argument-less sources take `true`) */
+static void load_captures(struct loader *L, json_t *obj, const char *path, struct tp_step *st)
+{
+    const char *name;
+    json_t *spec;
+    char sub[PATH_MAX_LEN];
+
+    st->captures = calloc(json_object_size(obj) + 1, sizeof *st->captures);
+    if (!st->captures) {
+        tp_schema_error(&L->s, path, "out of memory");
+        return;
+    }
+    json_object_foreach(obj, name, spec) {
+        const char *skey;
+        json_t *arg;
+        const struct tp_source_info *info = NULL;
+        struct tp_error err;
+
+        tp_path_key(sub, sizeof sub, path, name);
+        if (!is_var_name(name)) {
+            tp_schema_error(&L->s, sub, "capture name \"%s\" is not a valid name "
+                            "(letters, digits, _ and -, not starting with a digit)", name);
+            continue;
+        }
+        if (!json_is_object(spec) || json_object_size(spec) != 1) {
+            tp_schema_error(&L->s, sub, "expected an object with one value source, e.g. "
+                            "{\"jsonpath\": \"$.id\"}");
+            continue;
+        }
+        json_object_foreach(spec, skey, arg) {
+            info = tp_source_lookup(skey);
+            if (!info) {
+                size_t n;
+                const struct tp_source_info *tab = tp_source_table(&n);
+                const char *names[TP_SRC_COUNT_];
+                for (size_t i = 0; i < n; i++)
+                    names[i] = tab[i].name;
+                const char *hint = tp_schema_suggest(skey, names, n);
+                tp_schema_error(&L->s, sub, "unknown value source \"%s\"%s%s%s", skey,
+                                hint ? " (did you mean \"" : "", hint ? hint : "",
+                                hint ? "\"?)" : "");
+            }
+        }
+        if (!info)
+            continue;
+        skey = info->name;
+        arg = json_object_get(spec, skey);
+        char asub[PATH_MAX_LEN];
+        tp_path_key(asub, sizeof asub, sub, skey);
+        if (info->has_arg && !json_is_string(arg)) {
+            tp_schema_error(&L->s, asub, "expected a string, got %s", tp_schema_type_name(arg));
+            continue;
+        }
+        if (!info->has_arg && !json_is_true(arg)) {
+            tp_schema_error(&L->s, asub, "\"%s\" takes no argument: write {\"%s\": true}", skey,
+                            skey);
+            continue;
+        }
+        struct tp_capture *c = &st->captures[st->ncaptures];
+        tp_error_clear(&err);
+        if (tp_source_compile(&c->source, info->kind,
+                              info->has_arg ? json_string_value(arg) : NULL, &err) != TP_OK) {
+            tp_schema_error(&L->s, asub, "%s", err.text);
+            continue;
+        }
+        c->name = tp_schema_strdup(&L->s, sub, name);
+        st->ncaptures++;
+    }
+}
+
+/* multipart -> {NAME: "text" | {"value": T, "content_type": CT} | {"file": PATH, ...}} */
+static void load_multipart(struct loader *L, json_t *obj, const char *path, struct tp_step *st,
+                           size_t step_index)
+{
+    static const struct tp_field fields[] = {{"value", TP_T_STRING, 0},
+                                             {"file", TP_T_STRING, 0},
+                                             {"filename", TP_T_STRING, 0},
+                                             {"content_type", TP_T_STRING, 0}};
+    const char *name;
+    json_t *spec;
+    char sub[PATH_MAX_LEN];
+
+    st->parts = calloc(json_object_size(obj) + 1, sizeof *st->parts);
+    if (!st->parts) {
+        tp_schema_error(&L->s, path, "out of memory");
+        return;
+    }
+    json_object_foreach(obj, name, spec) {
+        struct tp_part *p = &st->parts[st->nparts];
+        tp_path_key(sub, sizeof sub, path, name);
+        if (json_is_string(spec)) {
+            p->value = parse_template(L, sub, json_string_value(spec), step_index);
+        } else if (json_is_object(spec)) {
+            if (tp_schema_check(&L->s, spec, sub, "multipart part", fields, 4))
+                continue;
+            json_t *value = json_object_get(spec, "value"), *file = json_object_get(spec, "file");
+            if (!!value == !!file) {
+                tp_schema_error(&L->s, sub, "a part has either \"value\" or \"file\"");
+                continue;
+            }
+            if (value)
+                p->value = parse_template(L, sub, json_string_value(value), step_index);
+            else
+                p->file = tp_schema_strdup(&L->s, sub, json_string_value(file));
+            json_t *fn = json_object_get(spec, "filename"), *ct = json_object_get(spec, "content_type");
+            if (fn)
+                p->filename = tp_schema_strdup(&L->s, sub, json_string_value(fn));
+            if (ct)
+                p->content_type = tp_schema_strdup(&L->s, sub, json_string_value(ct));
+        } else {
+            tp_schema_error(&L->s, sub, "expected a string or a part object, got %s",
+                            tp_schema_type_name(spec));
+            continue;
+        }
+        p->name = tp_schema_strdup(&L->s, sub, name);
+        st->nparts++;
+    }
+}
+
+/* request -> {"method", "url", "headers", "query", "json" | "form" | "multipart" | "body"} */
+static void load_request(struct loader *L, json_t *req, const char *path, struct tp_step *st,
+                         size_t step_index)
+{
+    static const struct tp_field fields[] = {
+        {"method", TP_T_STRING, 0}, {"url", TP_T_STRING, 1},     {"headers", TP_T_OBJECT, 0},
+        {"query", TP_T_OBJECT, 0},  {"json", TP_T_ANY, 0},       {"form", TP_T_OBJECT, 0},
+        {"multipart", TP_T_OBJECT, 0}, {"body", TP_T_STRING, 0},
+    };
+    static const char *const body_keys[] = {"json", "form", "multipart", "body"};
+    char sub[PATH_MAX_LEN];
+    json_t *v;
+    const char *body_key = NULL;
+
+    tp_schema_check(&L->s, req, path, "request", fields, sizeof fields / sizeof fields[0]);
+
+    v = json_object_get(req, "method");
+    st->method = tp_schema_strdup(&L->s, path, json_is_string(v) ? json_string_value(v) : "GET");
+    if (st->method) {
+        for (char *p = st->method; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        if (!is_token(st->method)) {
+            tp_path_key(sub, sizeof sub, path, "method");
+            tp_schema_error(&L->s, sub, "\"%s\" is not a valid HTTP method", json_string_value(v));
+        }
+    }
+    v = json_object_get(req, "url");
+    if (json_is_string(v)) {
+        tp_path_key(sub, sizeof sub, path, "url");
+        if (json_string_length(v) == 0)
+            tp_schema_error(&L->s, sub, "empty url");
+        else
+            st->url = parse_template(L, sub, json_string_value(v), step_index);
+    }
+    v = json_object_get(req, "headers");
+    if (json_is_object(v)) {
+        tp_path_key(sub, sizeof sub, path, "headers");
+        check_header_names(L, v, sub);
+        load_kvlist(L, v, sub, &st->headers, 0, step_index);
+    }
+    v = json_object_get(req, "query");
+    if (json_is_object(v)) {
+        tp_path_key(sub, sizeof sub, path, "query");
+        load_kvlist(L, v, sub, &st->query, 1, step_index);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        if (!json_object_get(req, body_keys[i]))
+            continue;
+        if (body_key) {
+            tp_schema_error(&L->s, path, "a request has one body: \"%s\" and \"%s\" both given",
+                            body_key, body_keys[i]);
+            return;
+        }
+        body_key = body_keys[i];
+    }
+    if (!body_key)
+        return;
+    v = json_object_get(req, body_key);
+    tp_path_key(sub, sizeof sub, path, body_key);
+    if (strcmp(body_key, "json") == 0) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        st->body_kind = TP_BODY_JSON;
+        if (!text) {
+            tp_schema_error(&L->s, sub, "cannot encode the JSON body");
+            return;
+        }
+        st->body_tpl = parse_template(L, sub, text, step_index);
+        free(text);
+    } else if (strcmp(body_key, "form") == 0 && json_is_object(v)) {
+        st->body_kind = TP_BODY_FORM;
+        load_kvlist(L, v, sub, &st->form, 1, step_index);
+    } else if (strcmp(body_key, "multipart") == 0 && json_is_object(v)) {
+        st->body_kind = TP_BODY_MULTIPART;
+        load_multipart(L, v, sub, st, step_index);
+    } else if (strcmp(body_key, "body") == 0 && json_is_string(v)) {
+        st->body_kind = TP_BODY_RAW;
+        st->body_tpl = parse_template(L, sub, json_string_value(v), step_index);
+    }
+}
+
+/* Step defaults that a journey's "defaults" object may set. */
+struct step_defaults {
+    long timeout_ms, connect_timeout_ms, max_redirects;
+    int follow_redirects;
+    struct tp_retry retry;
+};
+
+static void expect_clear(struct tp_expect *x);
+
+static const struct tp_field step_fields[] = {
+    {"name", TP_T_STRING, 1},
+    {"request", TP_T_OBJECT, 1},
+    {"capture", TP_T_OBJECT, 0},
+    {"expect", TP_T_ARRAY, 0},
+    {"timeout_ms", TP_T_INTEGER, 0},
+    {"connect_timeout_ms", TP_T_INTEGER, 0},
+    {"follow_redirects", TP_T_BOOL, 0},
+    {"max_redirects", TP_T_INTEGER, 0},
+    {"retry", TP_T_OBJECT, 0},
+    {"continue_on_failure", TP_T_BOOL, 0},
+    {"always", TP_T_BOOL, 0},
+};
+
+/* The per-step settings, shared by a step and the journey's defaults. */
+static void load_step_settings(struct loader *L, const json_t *obj, const char *path,
+                               const struct step_defaults *base, struct step_defaults *out)
+{
+    json_t *retry = json_object_get(obj, "retry");
+    *out = *base;
+    out->timeout_ms = tp_schema_int(&L->s, obj, "timeout_ms", path, 1, 3600000, base->timeout_ms);
+    out->connect_timeout_ms = tp_schema_int(&L->s, obj, "connect_timeout_ms", path, 1, 3600000,
+                                           base->connect_timeout_ms);
+    out->max_redirects = tp_schema_int(&L->s, obj, "max_redirects", path, 0, 50, base->max_redirects);
+    out->follow_redirects = bool_or(obj, "follow_redirects", base->follow_redirects);
+    if (json_is_object(retry)) {
+        char sub[PATH_MAX_LEN];
+        tp_path_key(sub, sizeof sub, path, "retry");
+        load_retry(L, retry, sub, &out->retry);
+    }
+}
+
+static void load_step(struct loader *L, json_t *obj, const char *path, size_t index,
+                      const struct step_defaults *defaults, struct tp_step *st)
+{
+    struct step_defaults d;
+    char sub[PATH_MAX_LEN];
+    json_t *v;
+
+    tp_schema_check(&L->s, obj, path, "step", step_fields,
+                    sizeof step_fields / sizeof step_fields[0]);
+    v = json_object_get(obj, "name");
+    if (json_is_string(v)) {
+        st->name = tp_schema_strdup(&L->s, path, json_string_value(v));
+        if (json_string_length(v) == 0) {
+            tp_path_key(sub, sizeof sub, path, "name");
+            tp_schema_error(&L->s, sub, "empty step name");
+        }
+    }
+    load_step_settings(L, obj, path, defaults, &d);
+    st->timeout_ms = d.timeout_ms;
+    st->connect_timeout_ms = d.connect_timeout_ms;
+    st->follow_redirects = d.follow_redirects;
+    st->max_redirects = (unsigned)d.max_redirects;
+    st->retry = d.retry;
+    st->continue_on_failure = bool_or(obj, "continue_on_failure", 0);
+    st->always = bool_or(obj, "always", 0);
+
+    v = json_object_get(obj, "request");
+    if (json_is_object(v)) {
+        tp_path_key(sub, sizeof sub, path, "request");
+        load_request(L, v, sub, st, index);
+    }
+    v = json_object_get(obj, "capture");
+    if (json_is_object(v)) {
+        tp_path_key(sub, sizeof sub, path, "capture");
+        load_captures(L, v, sub, st);
+    }
+    /* A step's expectations may use its own captures (taken first). */
+    for (size_t i = 0; i < st->ncaptures; i++)
+        names_add(&L->defined, st->captures[i].name);
+    v = json_object_get(obj, "expect");
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        char esub[PATH_MAX_LEN];
+        tp_path_key(sub, sizeof sub, path, "expect");
+        st->expects = calloc(json_array_size(v) + 1, sizeof *st->expects);
+        if (!st->expects) {
+            tp_schema_error(&L->s, sub, "out of memory");
+            return;
+        }
+        json_array_foreach(v, i, e) {
+            tp_path_index(esub, sizeof esub, sub, i);
+            struct tp_expect *x = &st->expects[st->nexpects];
+            if (load_expect(L, e, esub, x, index + 1) == 0) {
+                if (x->source.kind == TP_SRC_STATUS)
+                    st->has_status_expect = 1;
+                st->nexpects++;
+            } else {
+                expect_clear(x);
+                memset(x, 0, sizeof *x);
+            }
+        }
+    }
+}
+
+static void load_string_array(struct loader *L, json_t *arr, const char *path, char ***out,
+                              size_t *count)
+{
+    size_t i;
+    json_t *v;
+    char sub[PATH_MAX_LEN];
+    *out = calloc(json_array_size(arr) + 1, sizeof **out);
+    if (!*out) {
+        tp_schema_error(&L->s, path, "out of memory");
+        return;
+    }
+    json_array_foreach(arr, i, v) {
+        tp_path_index(sub, sizeof sub, path, i);
+        if (!json_is_string(v)) {
+            tp_schema_error(&L->s, sub, "expected string, got %s", tp_schema_type_name(v));
+            continue;
+        }
+        char *copy = tp_schema_strdup(&L->s, sub, json_string_value(v));
+        if (copy)
+            (*out)[(*count)++] = copy;
+    }
+}
+
+/* compare -> {"ignore", "noise", "headers", "margin_pct", "margin_ms", "critical_steps"} */
+static void load_compare(struct loader *L, json_t *obj, const char *path)
+{
+    static const struct tp_field fields[] = {
+        {"ignore", TP_T_ARRAY, 0},     {"noise", TP_T_STRING, 0},
+        {"headers", TP_T_ARRAY, 0},    {"margin_pct", TP_T_NUMBER, 0},
+        {"margin_ms", TP_T_NUMBER, 0}, {"critical_steps", TP_T_ARRAY, 0},
+    };
+    struct tp_compare *c = &L->j->compare;
+    char sub[PATH_MAX_LEN], item[PATH_MAX_LEN];
+    json_t *v;
+    size_t i;
+
+    tp_schema_check(&L->s, obj, path, "compare", fields, sizeof fields / sizeof fields[0]);
+    v = json_object_get(obj, "ignore");
+    if (json_is_array(v)) {
+        json_t *e;
+        tp_path_key(sub, sizeof sub, path, "ignore");
+        c->ignore = calloc(json_array_size(v) + 1, sizeof *c->ignore);
+        json_array_foreach(v, i, e) {
+            struct tp_error err;
+            tp_path_index(item, sizeof item, sub, i);
+            if (!json_is_string(e)) {
+                tp_schema_error(&L->s, item, "expected a JSONPath string, got %s",
+                                tp_schema_type_name(e));
+                continue;
+            }
+            tp_error_clear(&err);
+            if (!c->ignore ||
+                tp_jsonpath_compile(json_string_value(e), &c->ignore[c->nignore], &err) != TP_OK)
+                tp_schema_error(&L->s, item, "%s", err.text);
+            else
+                c->nignore++;
+        }
+    }
+    v = json_object_get(obj, "noise");
+    if (json_is_string(v)) {
+        if (strcmp(json_string_value(v), "learn") == 0)
+            c->noise = TP_NOISE_LEARN;
+        else if (strcmp(json_string_value(v), "off") != 0) {
+            tp_path_key(sub, sizeof sub, path, "noise");
+            tp_schema_error(&L->s, sub, "expected \"learn\" or \"off\", got \"%s\"",
+                            json_string_value(v));
+        }
+    }
+    v = json_object_get(obj, "headers");
+    if (json_is_array(v)) {
+        tp_path_key(sub, sizeof sub, path, "headers");
+        load_string_array(L, v, sub, &c->headers, &c->nheaders);
+    }
+    v = json_object_get(obj, "critical_steps");
+    if (json_is_array(v)) {
+        tp_path_key(sub, sizeof sub, path, "critical_steps");
+        load_string_array(L, v, sub, &c->critical_steps, &c->ncritical);
+    }
+    c->margin_pct = -1;
+    c->margin_ms = -1;
+    static const char *const margins[] = {"margin_pct", "margin_ms"};
+    for (i = 0; i < 2; i++) {
+        v = json_object_get(obj, margins[i]);
+        if (!json_is_number(v))
+            continue;
+        double m = json_number_value(v);
+        tp_path_key(sub, sizeof sub, path, margins[i]);
+        if (m < 0 || m > 1000)
+            tp_schema_error(&L->s, sub, "%g is out of range (0 to 1000)", m);
+        else if (i == 0)
+            c->margin_pct = m;
+        else
+            c->margin_ms = m;
+    }
+}
+
+static const struct tp_field journey_fields[] = {
+    {"name", TP_T_STRING, 1},     {"description", TP_T_STRING, 0},
+    {"variables", TP_T_OBJECT, 0}, {"secrets", TP_T_ARRAY, 0},
+    {"defaults", TP_T_OBJECT, 0}, {"compare", TP_T_OBJECT, 0},
+    {"steps", TP_T_ARRAY, 1},
+};
+
+static const struct tp_field defaults_fields[] = {
+    {"timeout_ms", TP_T_INTEGER, 0},     {"connect_timeout_ms", TP_T_INTEGER, 0},
+    {"headers", TP_T_OBJECT, 0},         {"follow_redirects", TP_T_BOOL, 0},
+    {"max_redirects", TP_T_INTEGER, 0},  {"retry", TP_T_OBJECT, 0},
+    {"max_body_bytes", TP_T_INTEGER, 0},
+};
+
+static void load_variables(struct loader *L, json_t *vars)
+{
+    const char *key;
+    json_t *value;
+    char sub[PATH_MAX_LEN];
+    struct tp_kvlist *out = &L->j->variables;
+
+    out->items = calloc(json_object_size(vars) + 1, sizeof *out->items);
+    if (!out->items)
+        return;
+    json_object_foreach(vars, key, value) {
+        tp_path_key(sub, sizeof sub, "variables", key);
+        if (!is_var_name(key)) {
+            tp_schema_error(&L->s, sub, "\"%s\" is not a valid variable name", key);
+            continue;
+        }
+        char *text = scalar_text(value);
+        if (!text) {
+            tp_schema_error(&L->s, sub, "expected string, number or boolean, got %s",
+                            tp_schema_type_name(value));
+            continue;
+        }
+        tp_template *t = parse_template(L, sub, text, 0);
+        free(text);
+        names_add(&L->defined, key); /* defined even when broken: no cascade of errors */
+        if (!t)
+            continue;
+        out->items[out->count].name = tp_schema_strdup(&L->s, sub, key);
+        out->items[out->count++].value = t;
+    }
+}
+
+static void load_secrets(struct loader *L, json_t *arr)
+{
+    char sub[PATH_MAX_LEN];
+    load_string_array(L, arr, "secrets", &L->j->secrets, &L->j->nsecrets);
+    for (size_t i = 0; i < L->j->nsecrets; i++) {
+        const char *s = L->j->secrets[i];
+        int ok = *s && !isdigit((unsigned char)*s);
+        for (const char *p = s; *p && ok; p++)
+            ok = isalnum((unsigned char)*p) || *p == '_';
+        if (!ok) {
+            tp_path_index(sub, sizeof sub, "secrets", i);
+            tp_schema_error(&L->s, sub, "\"%s\" is not an environment variable name", s);
+        }
+    }
+}
+
+static void load_journey(struct loader *L, json_t *root)
+{
+    struct tp_journey *j = L->j;
+    struct step_defaults defaults = {TP_DEFAULT_TIMEOUT_MS, TP_DEFAULT_CONNECT_TIMEOUT_MS,
+                                     TP_MAX_REDIRECTS, 0,
+                                     {0, (1u << TP_FAIL_CONNECT) | (1u << TP_FAIL_TIMEOUT), 200}};
+    json_t *v, *steps;
+    char sub[PATH_MAX_LEN];
+
+    tp_schema_check(&L->s, root, "", "journey", journey_fields,
+                    sizeof journey_fields / sizeof journey_fields[0]);
+    v = json_object_get(root, "name");
+    if (json_is_string(v)) {
+        j->name = tp_schema_strdup(&L->s, "name", json_string_value(v));
+        if (json_string_length(v) == 0)
+            tp_schema_error(&L->s, "name", "empty journey name");
+    }
+    v = json_object_get(root, "description");
+    if (json_is_string(v))
+        j->description = tp_schema_strdup(&L->s, "description", json_string_value(v));
+    v = json_object_get(root, "secrets");
+    if (json_is_array(v))
+        load_secrets(L, v);
+    steps = json_object_get(root, "steps");
+    L->steps_json = json_is_array(steps) ? steps : NULL;
+    v = json_object_get(root, "variables");
+    if (json_is_object(v))
+        load_variables(L, v);
+    j->max_body_bytes = TP_DEFAULT_MAX_BODY;
+    v = json_object_get(root, "defaults");
+    if (json_is_object(v)) {
+        struct step_defaults base = defaults;
+        json_t *h = json_object_get(v, "headers");
+        tp_schema_check(&L->s, v, "defaults", "defaults", defaults_fields,
+                        sizeof defaults_fields / sizeof defaults_fields[0]);
+        load_step_settings(L, v, "defaults", &base, &defaults);
+        j->max_body_bytes =
+            tp_schema_int(&L->s, v, "max_body_bytes", "defaults", 1, 1L << 30, TP_DEFAULT_MAX_BODY);
+        if (json_is_object(h)) {
+            check_header_names(L, h, "defaults.headers");
+            load_kvlist(L, h, "defaults.headers", &j->default_headers, 0, 0);
+        }
+    }
+    v = json_object_get(root, "compare");
+    if (json_is_object(v))
+        load_compare(L, v, "compare");
+    else
+        j->compare.margin_pct = j->compare.margin_ms = -1;
+
+    if (!json_is_array(steps))
+        return;
+    if (json_array_size(steps) == 0)
+        tp_schema_error(&L->s, "steps", "a journey needs at least one step");
+    j->steps = calloc(json_array_size(steps) + 1, sizeof *j->steps);
+    if (!j->steps) {
+        tp_schema_error(&L->s, "steps", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        json_t *obj = json_array_get(steps, i);
+        tp_path_index(sub, sizeof sub, "steps", i);
+        if (!json_is_object(obj)) {
+            tp_schema_error(&L->s, sub, "expected a step object, got %s",
+                            tp_schema_type_name(obj));
+            continue;
+        }
+        struct tp_step *st = &j->steps[j->nsteps++];
+        load_step(L, obj, sub, i, &defaults, st);
+        for (size_t k = 0; st->name && k + 1 < j->nsteps; k++) {
+            if (j->steps[k].name && strcmp(j->steps[k].name, st->name) == 0) {
+                char nsub[PATH_MAX_LEN];
+                tp_path_key(nsub, sizeof nsub, sub, "name");
+                tp_schema_error(&L->s, nsub, "duplicate step name \"%s\" (also steps[%zu])",
+                                st->name, k);
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < j->compare.ncritical; i++) {
+        if (!tp_journey_step(j, j->compare.critical_steps[i])) {
+            tp_path_index(sub, sizeof sub, "compare.critical_steps", i);
+            tp_schema_error(&L->s, sub, "no step is named \"%s\"", j->compare.critical_steps[i]);
+        }
+    }
+}
+
+struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t len,
+                                   struct tp_diags *diags)
+{
+    struct loader L;
+    json_t *root;
+    size_t before = tp_diags_total(diags);
+
+    memset(&L, 0, sizeof L);
+    L.s.file = file;
+    L.s.diags = diags;
+    root = tp_schema_parse(&L.s, bytes, len, TP_JOURNEY_MAX_BYTES, "journey");
+    if (!root)
+        return NULL;
+    L.j = calloc(1, sizeof *L.j);
+    if (!L.j) {
+        tp_schema_error(&L.s, "", "out of memory");
+        json_decref(root);
+        return NULL;
+    }
+    L.j->file = strdup(file);
+    load_journey(&L, root);
+    names_free(&L.defined);
+    json_decref(root);
+    if (tp_diags_total(diags) != before || !L.j->file) {
+        tp_journey_free(L.j);
+        return NULL;
+    }
+    return L.j;
+}
+
+static void expect_clear(struct tp_expect *x)
+{
+    tp_source_clear(&x->source);
+    for (size_t k = 0; k < x->npreds; k++) {
+        struct tp_predicate *p = &x->preds[k];
+        if (p->items_tpl) {
+            for (size_t m = 0; m < json_array_size(p->expected); m++)
+                tp_template_free(p->items_tpl[m]);
+            free(p->items_tpl);
+        }
+        json_decref(p->expected);
+        tp_template_free(p->tpl);
+        tp_regex_free(p->regex);
+    }
+    free(x->preds);
+}
+
+static void step_free(struct tp_step *st)
+{
+    free(st->name);
+    free(st->method);
+    tp_template_free(st->url);
+    kvlist_free(&st->query);
+    kvlist_free(&st->headers);
+    tp_template_free(st->body_tpl);
+    kvlist_free(&st->form);
+    for (size_t i = 0; i < st->nparts; i++) {
+        free(st->parts[i].name);
+        tp_template_free(st->parts[i].value);
+        free(st->parts[i].file);
+        free(st->parts[i].filename);
+        free(st->parts[i].content_type);
+    }
+    free(st->parts);
+    for (size_t i = 0; i < st->ncaptures; i++) {
+        free(st->captures[i].name);
+        tp_source_clear(&st->captures[i].source);
+    }
+    free(st->captures);
+    for (size_t i = 0; i < st->nexpects; i++)
+        expect_clear(&st->expects[i]);
+    free(st->expects);
+}
+
+static void strings_free(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+void tp_journey_free(struct tp_journey *j)
+{
+    if (!j)
+        return;
+    free(j->file);
+    free(j->name);
+    free(j->description);
+    kvlist_free(&j->variables);
+    strings_free(j->secrets, j->nsecrets);
+    kvlist_free(&j->default_headers);
+    for (size_t i = 0; i < j->compare.nignore; i++)
+        tp_jsonpath_free(j->compare.ignore[i]);
+    free(j->compare.ignore);
+    strings_free(j->compare.headers, j->compare.nheaders);
+    strings_free(j->compare.critical_steps, j->compare.ncritical);
+    for (size_t i = 0; i < j->nsteps; i++)
+        step_free(&j->steps[i]);
+    free(j->steps);
+    free(j);
+}
+
+const struct tp_step *tp_journey_step(const struct tp_journey *j, const char *name)
+{
+    for (size_t i = 0; i < j->nsteps; i++)
+        if (j->steps[i].name && strcmp(j->steps[i].name, name) == 0)
+            return &j->steps[i];
+    return NULL;
+}

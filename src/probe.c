@@ -1,0 +1,507 @@
+/* Probe files: load and validate one location's settings. */
+#include "twinprobe/probe.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twinprobe/schema.h"
+
+#define PATH_MAX_LEN 256
+
+char *tp_path_relative_to(const char *file, const char *path)
+{
+    const char *slash = strrchr(file, '/');
+    size_t dirlen, plen = strlen(path);
+    char *out;
+
+    if (path[0] == '/' || !slash)
+        return strdup(path);
+    dirlen = (size_t)(slash - file) + 1;
+    out = malloc(dirlen + plen + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, file, dirlen);
+    memcpy(out + dirlen, path, plen + 1);
+    return out;
+}
+
+/* Digits only, within [lo, hi]. */
+static int parse_int(const char *s, size_t len, long lo, long hi, long *out)
+{
+    long v = 0;
+    if (len == 0 || len > 9)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static tp_err parse_unix_url(const char *url, struct tp_redis_url *out, struct tp_error *err)
+{
+    const char *path = url + strlen("unix://");
+    const char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    long db = 0;
+
+    if (plen == 0 || path[0] != '/')
+        return tp_error_set(err, TP_ERR_INVALID, "unix URL needs an absolute socket path: "
+                                                 "unix:///path/to/redis.sock[?db=N]");
+    if (q) {
+        if (strncmp(q, "?db=", 4) != 0 || parse_int(q + 4, strlen(q + 4), 0, 1000000, &db))
+            return tp_error_set(err, TP_ERR_INVALID,
+                                "unix URL takes one query parameter, db=N (a number)");
+    }
+    out->kind = TP_REDIS_UNIX;
+    out->path = strndup(path, plen);
+    out->db = (int)db;
+    return out->path ? TP_OK : tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+}
+
+tp_err tp_redis_url_parse(const char *url, struct tp_redis_url *out, struct tp_error *err)
+{
+    CURLU *u = NULL;
+    char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *port = NULL,
+         *path = NULL, *query = NULL;
+    tp_err rc = TP_OK;
+    long n;
+
+    memset(out, 0, sizeof *out);
+    if (strncmp(url, "unix://", 7) == 0)
+        return parse_unix_url(url, out, err);
+    if (strncmp(url, "redis://", 8) != 0) {
+        if (strncmp(url, "rediss://", 9) == 0)
+            return tp_error_set(err, TP_ERR_INVALID,
+                                "rediss:// (TLS) is not supported by hiredis 0.14: run a local "
+                                "stunnel client and use redis://127.0.0.1:PORT (docs/redis-schema.md)");
+        return tp_error_set(err, TP_ERR_INVALID,
+                            "Redis URL must be redis://[user@]host[:port][/db] or "
+                            "unix:///path[?db=N]");
+    }
+    u = curl_url();
+    if (!u)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL does not parse: \"%s\"", url);
+        goto done;
+    }
+    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+    curl_url_get(u, CURLUPART_PASSWORD, &password, 0);
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    if (password) {
+        rc = tp_error_set(err, TP_ERR_INVALID,
+                          "a password in the Redis URL is refused (it would show in files and "
+                          "process lists): put it in an environment variable and name it in "
+                          "\"password_env\"");
+        goto done;
+    }
+    if (!host || !host[0]) {
+        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL has no host");
+        goto done;
+    }
+    if (query) {
+        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL takes no query string");
+        goto done;
+    }
+    out->kind = TP_REDIS_TCP;
+    out->port = 6379;
+    if (port && parse_int(port, strlen(port), 1, 65535, &n) == 0)
+        out->port = (int)n;
+    if (path && strcmp(path, "/") != 0) {
+        if (parse_int(path + 1, strlen(path + 1), 0, 1000000, &n) != 0) {
+            rc = tp_error_set(err, TP_ERR_INVALID,
+                              "Redis URL path must be a database number (/0), got \"%s\"", path);
+            goto done;
+        }
+        out->db = (int)n;
+    }
+    out->host = strdup(host[0] == '[' ? host + 1 : host);
+    if (out->host && host[0] == '[')
+        out->host[strlen(out->host) - 1] = '\0';
+    out->user = user && user[0] ? strdup(user) : NULL;
+    if (!out->host || (user && user[0] && !out->user))
+        rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+done:
+    curl_free(scheme);
+    curl_free(user);
+    curl_free(password);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_url_cleanup(u);
+    if (rc != TP_OK)
+        tp_redis_url_clear(out);
+    return rc;
+}
+
+void tp_redis_url_clear(struct tp_redis_url *u)
+{
+    if (!u)
+        return;
+    free(u->user);
+    free(u->host);
+    free(u->path);
+    memset(u, 0, sizeof *u);
+}
+
+struct loader {
+    struct tp_schema s;
+    struct tp_probe *p;
+};
+
+/* {"Name": "value"} of plain strings. */
+static void load_pairs(struct loader *L, const json_t *obj, const char *path,
+                       struct tp_pair **out, size_t *count)
+{
+    const char *key;
+    json_t *v;
+    char sub[PATH_MAX_LEN];
+    *out = calloc(json_object_size(obj) + 1, sizeof **out);
+    if (!*out)
+        return;
+    json_object_foreach((json_t *)obj, key, v) {
+        tp_path_key(sub, sizeof sub, path, key);
+        if (!json_is_string(v)) {
+            tp_schema_error(&L->s, sub, "expected string, got %s", tp_schema_type_name(v));
+            continue;
+        }
+        (*out)[*count].name = tp_schema_strdup(&L->s, sub, key);
+        (*out)[*count].value = tp_schema_strdup(&L->s, sub, json_string_value(v));
+        (*count)++;
+    }
+}
+
+static void check_base_url(struct loader *L, const char *url, const char *path)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    if (!u)
+        return;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+        tp_schema_error(&L->s, path, "base_url \"%s\" does not parse as a URL", url);
+    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+        tp_schema_error(&L->s, path, "base_url must be http:// or https://, got \"%s\"", url);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+}
+
+/* connect_to: HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT (hosts may be empty or [v6]). */
+static int connect_to_ok(const char *s)
+{
+    int colons = 0, in_brackets = 0;
+    for (; *s; s++) {
+        if (*s == '[')
+            in_brackets = 1;
+        else if (*s == ']')
+            in_brackets = 0;
+        else if (*s == ':' && !in_brackets)
+            colons++;
+        else if (isspace((unsigned char)*s))
+            return 0;
+    }
+    return colons == 3 && !in_brackets;
+}
+
+static void load_target(struct loader *L, json_t *obj, const char *path, struct tp_target *t)
+{
+    static const struct tp_field fields[] = {
+        {"name", TP_T_STRING, 1},      {"base_url", TP_T_STRING, 1}, {"connect_to", TP_T_STRING, 0},
+        {"headers", TP_T_OBJECT, 0},   {"cookies", TP_T_OBJECT, 0},  {"ca_file", TP_T_STRING, 0},
+        {"insecure", TP_T_BOOL, 0},
+    };
+    char sub[PATH_MAX_LEN];
+    json_t *v;
+
+    tp_schema_check(&L->s, obj, path, "target", fields, sizeof fields / sizeof fields[0]);
+    if (json_is_string(v = json_object_get(obj, "name"))) {
+        t->name = tp_schema_strdup(&L->s, path, json_string_value(v));
+        if (json_string_length(v) == 0 || strpbrk(json_string_value(v), ": \t=")) {
+            tp_path_key(sub, sizeof sub, path, "name");
+            tp_schema_error(&L->s, sub, "target name must be non-empty without ':', '=' or "
+                                        "spaces (it is part of Redis keys and --target NAME=URL)");
+        }
+    }
+    if (json_is_string(v = json_object_get(obj, "base_url"))) {
+        tp_path_key(sub, sizeof sub, path, "base_url");
+        check_base_url(L, json_string_value(v), sub);
+        t->base_url = tp_schema_strdup(&L->s, sub, json_string_value(v));
+    }
+    if (json_is_string(v = json_object_get(obj, "connect_to"))) {
+        tp_path_key(sub, sizeof sub, path, "connect_to");
+        if (!connect_to_ok(json_string_value(v)))
+            tp_schema_error(&L->s, sub, "expected HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT, "
+                                        "got \"%s\"", json_string_value(v));
+        t->connect_to = tp_schema_strdup(&L->s, sub, json_string_value(v));
+    }
+    if (json_is_object(v = json_object_get(obj, "headers"))) {
+        tp_path_key(sub, sizeof sub, path, "headers");
+        load_pairs(L, v, sub, &t->headers, &t->nheaders);
+    }
+    if (json_is_object(v = json_object_get(obj, "cookies"))) {
+        tp_path_key(sub, sizeof sub, path, "cookies");
+        load_pairs(L, v, sub, &t->cookies, &t->ncookies);
+    }
+    if (json_is_string(v = json_object_get(obj, "ca_file"))) {
+        t->ca_file = tp_path_relative_to(L->p->file, json_string_value(v));
+    }
+    t->insecure = json_is_true(json_object_get(obj, "insecure"));
+}
+
+static int is_env_name(const char *s)
+{
+    if (!*s || isdigit((unsigned char)*s))
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
+static void load_redis(struct loader *L, json_t *obj)
+{
+    static const struct tp_field fields[] = {
+        {"url", TP_T_STRING, 1},          {"prefix", TP_T_STRING, 0},
+        {"maxlen", TP_T_INTEGER, 0},      {"password_env", TP_T_STRING, 0},
+        {"password", TP_T_ANY, 0},        {"connect_timeout_ms", TP_T_INTEGER, 0},
+        {"command_timeout_ms", TP_T_INTEGER, 0},
+    };
+    struct tp_redis_conf *r = &L->p->redis;
+    struct tp_error err;
+    json_t *v;
+
+    tp_schema_check(&L->s, obj, "redis", "redis", fields, sizeof fields / sizeof fields[0]);
+    if (json_object_get(obj, "password"))
+        tp_schema_error(&L->s, "redis.password",
+                        "a password in a probe file is refused: put it in an environment "
+                        "variable and name that in \"password_env\"");
+    if (json_is_string(v = json_object_get(obj, "url"))) {
+        tp_error_clear(&err);
+        if (tp_redis_url_parse(json_string_value(v), &r->addr, &err) != TP_OK)
+            tp_schema_error(&L->s, "redis.url", "%s", err.text);
+        r->url = tp_schema_strdup(&L->s, "redis.url", json_string_value(v));
+    }
+    v = json_object_get(obj, "prefix");
+    r->prefix = tp_schema_strdup(&L->s, "redis.prefix", json_is_string(v) ? json_string_value(v) : "twinprobe");
+    if (json_is_string(v) && (json_string_length(v) == 0 || strpbrk(json_string_value(v), " \t")))
+        tp_schema_error(&L->s, "redis.prefix", "prefix must be non-empty without spaces");
+    r->maxlen = tp_schema_int(&L->s, obj, "maxlen", "redis", 1, 1000000000L, 100000);
+    r->connect_timeout_ms = tp_schema_int(&L->s, obj, "connect_timeout_ms", "redis", 1, 600000, 2000);
+    r->command_timeout_ms = tp_schema_int(&L->s, obj, "command_timeout_ms", "redis", 1, 600000, 5000);
+    if (json_is_string(v = json_object_get(obj, "password_env"))) {
+        if (!is_env_name(json_string_value(v)))
+            tp_schema_error(&L->s, "redis.password_env",
+                            "\"%s\" is not an environment variable name (the variable's name, "
+                            "not the password)", json_string_value(v));
+        else
+            r->password_env = tp_schema_strdup(&L->s, "redis.password_env", json_string_value(v));
+    }
+}
+
+static void load_compare(struct loader *L, json_t *obj)
+{
+    static const struct tp_field fields[] = {
+        {"margin_pct", TP_T_NUMBER, 0}, {"margin_ms", TP_T_NUMBER, 0},
+        {"pass_score", TP_T_NUMBER, 0}, {"marginal_score", TP_T_NUMBER, 0},
+    };
+    struct tp_probe *p = L->p;
+    tp_schema_check(&L->s, obj, "compare", "compare", fields, sizeof fields / sizeof fields[0]);
+    p->margin_pct = tp_schema_number(&L->s, obj, "margin_pct", "compare", 0, 1000, p->margin_pct);
+    p->margin_ms = tp_schema_number(&L->s, obj, "margin_ms", "compare", 0, 100000, p->margin_ms);
+    p->pass_score = tp_schema_number(&L->s, obj, "pass_score", "compare", 0, 100, p->pass_score);
+    p->marginal_score =
+        tp_schema_number(&L->s, obj, "marginal_score", "compare", 0, 100, p->marginal_score);
+    if (p->marginal_score > p->pass_score)
+        tp_schema_error(&L->s, "compare.marginal_score",
+                        "marginal_score %g is above pass_score %g", p->marginal_score,
+                        p->pass_score);
+}
+
+static const struct tp_field probe_fields[] = {
+    {"location", TP_T_STRING, 1},  {"targets", TP_T_ARRAY, 1},
+    {"baseline", TP_T_STRING, 0},  {"journeys", TP_T_ARRAY, 1},
+    {"rounds", TP_T_INTEGER, 0},   {"pairing", TP_T_STRING, 0},
+    {"max_concurrency", TP_T_INTEGER, 0}, {"redis", TP_T_OBJECT, 0},
+    {"spool_dir", TP_T_STRING, 0}, {"compare", TP_T_OBJECT, 0},
+};
+
+static void load_targets(struct loader *L, json_t *arr)
+{
+    struct tp_probe *p = L->p;
+    char sub[PATH_MAX_LEN];
+    size_t i;
+    json_t *v;
+
+    if (json_array_size(arr) == 0)
+        tp_schema_error(&L->s, "targets", "a probe needs at least one target");
+    p->targets = calloc(json_array_size(arr) + 1, sizeof *p->targets);
+    if (!p->targets)
+        return;
+    json_array_foreach(arr, i, v) {
+        tp_path_index(sub, sizeof sub, "targets", i);
+        if (!json_is_object(v)) {
+            tp_schema_error(&L->s, sub, "expected a target object, got %s", tp_schema_type_name(v));
+            continue;
+        }
+        struct tp_target *t = &p->targets[p->ntargets++];
+        load_target(L, v, sub, t);
+        for (size_t k = 0; t->name && k + 1 < p->ntargets; k++)
+            if (p->targets[k].name && strcmp(p->targets[k].name, t->name) == 0)
+                tp_schema_error(&L->s, sub, "duplicate target name \"%s\"", t->name);
+    }
+}
+
+static void load_baseline(struct loader *L, json_t *v)
+{
+    struct tp_probe *p = L->p;
+    const char *names[64];
+    size_t n = 0;
+    p->baseline = 0;
+    if (!json_is_string(v))
+        return;
+    for (size_t i = 0; i < p->ntargets; i++) {
+        if (p->targets[i].name && strcmp(p->targets[i].name, json_string_value(v)) == 0) {
+            p->baseline = i;
+            return;
+        }
+        if (p->targets[i].name && n < 64)
+            names[n++] = p->targets[i].name;
+    }
+    const char *hint = tp_schema_suggest(json_string_value(v), names, n);
+    tp_schema_error(&L->s, "baseline", "baseline \"%s\" names no target%s%s%s",
+                    json_string_value(v), hint ? " (did you mean \"" : "", hint ? hint : "",
+                    hint ? "\"?)" : "");
+}
+
+static void load_probe(struct loader *L, json_t *root)
+{
+    struct tp_probe *p = L->p;
+    char sub[PATH_MAX_LEN];
+    json_t *v;
+    size_t i;
+
+    tp_schema_check(&L->s, root, "", "probe file", probe_fields,
+                    sizeof probe_fields / sizeof probe_fields[0]);
+    if (json_is_string(v = json_object_get(root, "location"))) {
+        p->location = tp_schema_strdup(&L->s, "location", json_string_value(v));
+        if (json_string_length(v) == 0 || strpbrk(json_string_value(v), ": \t"))
+            tp_schema_error(&L->s, "location", "location must be non-empty without ':' or spaces "
+                                               "(it is part of Redis keys)");
+    }
+    if (json_is_array(v = json_object_get(root, "targets")))
+        load_targets(L, v);
+    load_baseline(L, json_object_get(root, "baseline"));
+    if (json_is_array(v = json_object_get(root, "journeys"))) {
+        json_t *e;
+        if (json_array_size(v) == 0)
+            tp_schema_error(&L->s, "journeys", "a probe needs at least one journey");
+        p->journeys = calloc(json_array_size(v) + 1, sizeof *p->journeys);
+        json_array_foreach(v, i, e) {
+            tp_path_index(sub, sizeof sub, "journeys", i);
+            if (!json_is_string(e) || json_string_length(e) == 0) {
+                tp_schema_error(&L->s, sub, "expected a journey file path");
+                continue;
+            }
+            if (p->journeys)
+                p->journeys[p->njourneys++] = tp_path_relative_to(p->file, json_string_value(e));
+        }
+    }
+    p->rounds = tp_schema_int(&L->s, root, "rounds", "", 1, 100000, 1);
+    p->max_concurrency = tp_schema_int(&L->s, root, "max_concurrency", "", 1, 10000, 64);
+    if (json_is_string(v = json_object_get(root, "pairing"))) {
+        if (strcmp(json_string_value(v), "alternate") == 0)
+            p->pairing = TP_PAIR_ALTERNATE;
+        else if (strcmp(json_string_value(v), "simultaneous") != 0)
+            tp_schema_error(&L->s, "pairing", "expected \"simultaneous\" or \"alternate\", got \"%s\"",
+                            json_string_value(v));
+    }
+    if (json_is_object(v = json_object_get(root, "redis")))
+        load_redis(L, v);
+    if (json_is_string(v = json_object_get(root, "spool_dir")))
+        p->spool_dir = tp_path_relative_to(p->file, json_string_value(v));
+    if (json_is_object(v = json_object_get(root, "compare")))
+        load_compare(L, v);
+}
+
+struct tp_probe *tp_probe_load(const char *file, const char *bytes, size_t len,
+                               struct tp_diags *diags)
+{
+    struct loader L;
+    json_t *root;
+    size_t before = tp_diags_total(diags);
+
+    memset(&L, 0, sizeof L);
+    L.s.file = file;
+    L.s.diags = diags;
+    root = tp_schema_parse(&L.s, bytes, len, TP_PROBE_MAX_BYTES, "probe file");
+    if (!root)
+        return NULL;
+    L.p = calloc(1, sizeof *L.p);
+    if (!L.p || !(L.p->file = strdup(file))) {
+        tp_schema_error(&L.s, "", "out of memory");
+        free(L.p);
+        json_decref(root);
+        return NULL;
+    }
+    L.p->margin_pct = 10;
+    L.p->margin_ms = 5;
+    L.p->pass_score = 95;
+    L.p->marginal_score = 75;
+    load_probe(&L, root);
+    json_decref(root);
+    if (tp_diags_total(diags) != before) {
+        tp_probe_free(L.p);
+        return NULL;
+    }
+    return L.p;
+}
+
+static void pairs_free(struct tp_pair *pairs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(pairs[i].name);
+        free(pairs[i].value);
+    }
+    free(pairs);
+}
+
+void tp_probe_free(struct tp_probe *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ntargets; i++) {
+        struct tp_target *t = &p->targets[i];
+        free(t->name);
+        free(t->base_url);
+        free(t->connect_to);
+        pairs_free(t->headers, t->nheaders);
+        pairs_free(t->cookies, t->ncookies);
+        free(t->ca_file);
+    }
+    free(p->targets);
+    for (size_t i = 0; i < p->njourneys; i++)
+        free(p->journeys[i]);
+    free(p->journeys);
+    free(p->redis.url);
+    tp_redis_url_clear(&p->redis.addr);
+    free(p->redis.prefix);
+    free(p->redis.password_env);
+    free(p->spool_dir);
+    free(p->location);
+    free(p->file);
+    free(p);
+}
