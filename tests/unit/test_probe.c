@@ -1,0 +1,171 @@
+/* Probe files and Redis URLs: valid files load with defaults and resolved paths;
+ * each problem is reported at its JSON path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "twinprobe/probe.h"
+
+static struct tp_probe *load(const char *text, struct tp_diags *d)
+{
+    return tp_probe_load("probes/p.json", text, strlen(text), d);
+}
+
+#define TARGETS "\"targets\": [{\"name\": \"stable\", \"base_url\": \"http://a\"}," \
+                "{\"name\": \"canary\", \"base_url\": \"https://b\", \"headers\": {\"X-C\": \"1\"}}]"
+
+static void test_valid_probe(void **state)
+{
+    (void)state;
+    struct tp_diags d = {0};
+    struct tp_probe *p =
+        load("{\"location\": \"eu\", " TARGETS ", \"baseline\": \"canary\", \"journeys\": "
+             "[\"../j/a.json\", \"/abs/b.json\"], \"rounds\": 7, \"pairing\": \"alternate\","
+             "\"redis\": {\"url\": \"redis://probe@r.example:6380/2\", \"password_env\": \"RPW\"},"
+             "\"spool_dir\": \"spool\", \"compare\": {\"margin_pct\": 20}}",
+             &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("unexpected: %s: %s\n", d.items[i].path, d.items[i].text);
+    assert_non_null(p);
+    assert_string_equal(p->location, "eu");
+    assert_int_equal(p->ntargets, 2);
+    assert_int_equal(p->baseline, 1);
+    assert_int_equal(p->targets[1].nheaders, 1);
+    assert_string_equal(p->journeys[0], "probes/../j/a.json");
+    assert_string_equal(p->journeys[1], "/abs/b.json");
+    assert_int_equal(p->rounds, 7);
+    assert_int_equal(p->pairing, TP_PAIR_ALTERNATE);
+    assert_string_equal(p->redis.addr.host, "r.example");
+    assert_string_equal(p->redis.addr.user, "probe");
+    assert_int_equal(p->redis.addr.port, 6380);
+    assert_int_equal(p->redis.addr.db, 2);
+    assert_string_equal(p->redis.prefix, "twinprobe");
+    assert_string_equal(p->spool_dir, "probes/spool");
+    assert_true(p->margin_pct == 20 && p->margin_ms == 5 && p->pass_score == 95);
+    tp_probe_free(p);
+    tp_diags_clear(&d);
+}
+
+struct bad_case {
+    const char *label, *json, *path, *text;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"baseline names no target",
+     "{\"location\": \"eu\", " TARGETS ", \"baseline\": \"stabel\", \"journeys\": [\"a\"]}",
+     "baseline", "baseline \"stabel\" names no target (did you mean \"stable\"?)"},
+    {"no targets", "{\"location\": \"eu\", \"targets\": [], \"journeys\": [\"a\"]}", "targets",
+     "at least one target"},
+    {"bad base_url",
+     "{\"location\": \"eu\", \"targets\": [{\"name\": \"s\", \"base_url\": \"ftp://x\"}], "
+     "\"journeys\": [\"a\"]}",
+     "targets[0].base_url", "http:// or https://"},
+    {"redis url", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], \"redis\": "
+                  "{\"url\": \"http://x\"}}",
+     "redis.url", "Redis URL must be"},
+    {"redis password in url", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                              "\"redis\": {\"url\": \"redis://u:hunter2@x\"}}",
+     "redis.url", "password in the Redis URL is refused"},
+    {"redis password key", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                           "\"redis\": {\"url\": \"redis://x\", \"password\": \"p\"}}",
+     "redis.password", "refused"},
+    {"redis db", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                 "\"redis\": {\"url\": \"redis://x/abc\"}}",
+     "redis.url", "database number"},
+    {"unknown key", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], \"round\": 3}",
+     "", "unknown key \"round\" in probe file (did you mean \"rounds\"?)"},
+    {"rounds range", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], \"rounds\": 0}",
+     "rounds", "out of range"},
+    {"duplicate target",
+     "{\"location\": \"eu\", \"targets\": [{\"name\": \"s\", \"base_url\": \"http://a\"},"
+     "{\"name\": \"s\", \"base_url\": \"http://b\"}], \"journeys\": [\"a\"]}",
+     "targets[1]", "duplicate target name"},
+    {"connect_to", "{\"location\": \"eu\", \"targets\": [{\"name\": \"s\", \"base_url\": "
+                   "\"http://a\", \"connect_to\": \"a:80\"}], \"journeys\": [\"a\"]}",
+     "targets[0].connect_to", "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT"},
+    {"pairing", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], \"pairing\": \"x\"}",
+     "pairing", "\"simultaneous\" or \"alternate\""},
+    {"missing location", "{" TARGETS ", \"journeys\": [\"a\"]}", "",
+     "missing required key \"location\""},
+};
+
+static void test_bad_case(void **state)
+{
+    const struct bad_case *c = *state;
+    struct tp_diags d = {0};
+    int found = 0;
+    assert_null(load(c->json, &d));
+    for (size_t i = 0; i < d.count; i++)
+        if (strcmp(d.items[i].path, c->path) == 0 && strstr(d.items[i].text, c->text))
+            found = 1;
+    if (!found)
+        for (size_t i = 0; i < d.count; i++)
+            print_message("%s: got %s: %s\n", c->label, d.items[i].path, d.items[i].text);
+    assert_true(found);
+    tp_diags_clear(&d);
+}
+
+static void test_redis_urls(void **state)
+{
+    (void)state;
+    struct tp_redis_url u;
+    struct tp_error e;
+    assert_int_equal(tp_redis_url_parse("redis://localhost", &u, &e), TP_OK);
+    assert_int_equal(u.kind, TP_REDIS_TCP);
+    assert_string_equal(u.host, "localhost");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+    assert_null(u.user);
+    tp_redis_url_clear(&u);
+    assert_int_equal(tp_redis_url_parse("redis://[::1]:7000/3", &u, &e), TP_OK);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 7000);
+    assert_int_equal(u.db, 3);
+    tp_redis_url_clear(&u);
+    assert_int_equal(tp_redis_url_parse("unix:///run/redis.sock?db=4", &u, &e), TP_OK);
+    assert_int_equal(u.kind, TP_REDIS_UNIX);
+    assert_string_equal(u.path, "/run/redis.sock");
+    assert_int_equal(u.db, 4);
+    tp_redis_url_clear(&u);
+    tp_error_clear(&e);
+    assert_int_equal(tp_redis_url_parse("redis://user:secret@h", &u, &e), TP_ERR_INVALID);
+    assert_null(strstr(e.text, "secret"));
+    assert_int_equal(tp_redis_url_parse("rediss://h", &u, &e), TP_ERR_INVALID);
+    assert_non_null(strstr(e.text, "stunnel"));
+    assert_int_equal(tp_redis_url_parse("unix://relative", &u, &e), TP_ERR_INVALID);
+    assert_int_equal(tp_redis_url_parse("unix:///s?x=1", &u, &e), TP_ERR_INVALID);
+    assert_int_equal(tp_redis_url_parse("redis://h?x=1", &u, &e), TP_ERR_INVALID);
+}
+
+static void test_relative_paths(void **state)
+{
+    (void)state;
+    char *s = tp_path_relative_to("a/b/p.json", "../j.json");
+    assert_string_equal(s, "a/b/../j.json");
+    free(s);
+    s = tp_path_relative_to("p.json", "j.json");
+    assert_string_equal(s, "j.json");
+    free(s);
+    s = tp_path_relative_to("/etc/p.json", "/x/j.json");
+    assert_string_equal(s, "/x/j.json");
+    free(s);
+}
+
+int main(void)
+{
+    enum { NBAD = sizeof bad_cases / sizeof bad_cases[0] };
+    struct CMUnitTest tests[NBAD + 3];
+    size_t n = 0;
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_valid_probe);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_redis_urls);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_relative_paths);
+    for (size_t i = 0; i < NBAD; i++)
+        tests[n++] = (struct CMUnitTest){bad_cases[i].label, test_bad_case, NULL, NULL,
+                                         (void *)&bad_cases[i]};
+    return _cmocka_run_group_tests("probe", tests, n, NULL, NULL);
+}
