@@ -10,6 +10,10 @@
 
 typedef struct tp_jsonpath tp_jsonpath; /* a compiled query (opaque) */
 
+/* Deepest nesting of filters, parentheses and function calls a query may use;
+ * deeper input is refused with TP_ERR_LIMIT rather than risking the stack. */
+#define TP_JSONPATH_MAX_DEPTH 64
+
 /* A node list: the values a query selected, in RFC 9535 order, duplicates kept.
  * values[i] are borrowed from the document passed to tp_jsonpath_eval and live as
  * long as it does. paths[i] (when asked for) are normalized paths ("$['a'][0]"),
@@ -25,7 +29,9 @@ struct tp_jsonpath_nodes {
  * tp_jsonpath_free). On failure returns TP_ERR_INVALID, *out is NULL, and
  * err->text says what is wrong and err->column the 1-based character offset in
  * expr where it was found. Rejects everything RFC 9535 rejects (well-typedness of
- * function expressions included). */
+ * function expressions included). err->path gets (a prefix of) expr itself.
+ * Also returns TP_ERR_LIMIT for nesting deeper than TP_JSONPATH_MAX_DEPTH and
+ * TP_ERR_NOMEM when out of memory, with the same err fields. */
 tp_err tp_jsonpath_compile(const char *expr, tp_jsonpath **out, struct tp_error *err);
 
 /* Frees a compiled query; NULL is a no-op. */
@@ -36,7 +42,7 @@ const char *tp_jsonpath_source(const tp_jsonpath *q);
 
 /* Evaluates q against root (borrowed). out must be zeroed or previously cleared;
  * it is appended to. With want_paths, also records each node's normalized path.
- * Returns TP_OK or TP_ERR_NOMEM. */
+ * Returns TP_OK or TP_ERR_NOMEM; on failure out is left as it was. */
 tp_err tp_jsonpath_eval(const tp_jsonpath *q, json_t *root, int want_paths,
                         struct tp_jsonpath_nodes *out);
 
