@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "twinprobe/error.h"
 #include "twinprobe/jsonpath.h"
 
@@ -60,7 +62,50 @@ tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const 
 /* Frees what src owns and zeroes it. */
 void tp_source_clear(struct tp_source *src);
 
-/* PCRE2 patterns for sources and the `matches` predicate (UTF mode). */
+struct tp_response;
+
+/* What a source read: value is a new reference (string, number, boolean, null,
+ * array or object), or NULL when nothing was found (no such header or cookie, an
+ * empty node list, no regex match, a body that is not JSON for jsonpath). count
+ * is the number of nodes for jsonpath and xpath node sets (for `count`), 1 for a
+ * single found value, 0 when nothing was found. */
+struct tp_value {
+    json_t *value;
+    size_t count;
+};
+
+/* Reads src from resp (parsing the body once, cached in resp). Values: status,
+ * size_bytes and timings are numbers (timings in ms); header, cookie, body, url
+ * strings; jsonpath the first node's JSON value; xpath the string value of the
+ * first node, or the number/boolean/string an expression yields; regex group 1,
+ * else the whole match. Returns TP_OK (found or not), or TP_ERR_NOMEM /
+ * TP_ERR_INVALID (an XPath that fails at evaluation) with err->text. */
+tp_err tp_source_eval(const struct tp_source *src, struct tp_response *resp,
+                      struct tp_value *out, struct tp_error *err);
+
+/* Releases out->value and zeroes out. */
+void tp_value_clear(struct tp_value *v);
+
+/* "status", "header Location", "jsonpath $.cart.id": the source as a person
+ * reads it in a failure message, into buf (truncated, NUL-terminated). */
+const char *tp_source_describe(const struct tp_source *src, char *buf, size_t size);
+
+/* Matches subject against re: returns 1 and sets *start and *match_len to group 1
+ * (else the whole match) when it matches, 0 when not, -1 on a matching error. */
+int tp_regex_search(const struct tp_regex *re, const char *subject, size_t len, size_t *start,
+                    size_t *match_len);
+
+/* A new JSON string from len bytes that need not be valid UTF-8 (response bodies):
+ * each byte that is not part of a well-formed UTF-8 sequence becomes U+FFFD.
+ * Embedded NULs are kept. NULL on no memory. */
+json_t *tp_value_string(const char *s, size_t len);
+
+/* The length of the longest prefix of s[0..len) that does not end inside a UTF-8
+ * sequence: where to cut a message or value so that it stays valid UTF-8. */
+size_t tp_utf8_clip(const char *s, size_t len);
+
+/* PCRE2 patterns for sources and the `matches` predicate (UTF mode; subjects that
+ * are not valid UTF-8 are matched too, never across an invalid byte). */
 tp_err tp_regex_compile(const char *pattern, struct tp_regex **out, struct tp_error *err);
 void tp_regex_free(struct tp_regex *re); /* NULL is a no-op */
 
