@@ -12,7 +12,23 @@ static const struct tp_cli_option validate_options[] = {
     {"quiet", 'q', 0, NULL, "print problems only, not one line per valid file"},
 };
 
+static const struct tp_cli_option run_options[] = {
+    {"probe", 'p', 1, "FILE", "probe file: location, targets, journeys, rounds, Redis"},
+    {"target", 't', 1, "NAME=URL", "a target (repeatable; the first is the baseline); "
+                                   "replaces the probe's targets"},
+    {"rounds", 'n', 1, "N", "run every journey N times (default: the probe's, else 1)"},
+    {"format", 'f', 1, "FORMAT", "report format: text (default), json or junit"},
+    {"output", 'o', 1, "FILE", "write the report to FILE instead of standard output"},
+    {"location", 'l', 1, "NAME", "location name (default: the probe's, else \"local\")"},
+    {"max-concurrency", 'j', 1, "N", "at most N transfers in flight (default 64)"},
+    {"ca-file", TP_OPT_CA_FILE, 1, "FILE", "CA certificates for --target https URLs"},
+    {"insecure", TP_OPT_INSECURE, 0, NULL, "do not verify TLS certificates of --target URLs"},
+    {"no-publish", TP_OPT_NO_PUBLISH, 0, NULL, "do not publish to Redis"},
+};
+
 static const struct tp_cli_command commands[] = {
+    {"run", "[JOURNEY...]", "run journeys against targets and report every step", run_options,
+     sizeof run_options / sizeof run_options[0], tp_cmd_run},
     {"validate", "FILE...", "check journey and probe files; list every problem",
      validate_options, sizeof validate_options / sizeof validate_options[0], tp_cmd_validate},
 };

@@ -67,7 +67,7 @@ static struct tp_journey *check_journey(struct validate *v, const char *path, ch
 static void check_probe(struct validate *v, const char *path, char *bytes, size_t len)
 {
     size_t before = tp_diags_total(&v->diags);
-    struct tp_probe *p = tp_probe_load(path, bytes, len, &v->diags);
+    struct tp_probe *p = tp_probe_parse(path, bytes, len, &v->diags);
     struct stat st;
     char where[64];
 
@@ -88,17 +88,21 @@ static void check_probe(struct validate *v, const char *path, char *bytes, size_
         }
     }
     print_new_problems(v, before);
-    if (tp_diags_total(&v->diags) != before || !p) {
+    if (!p) {
         v->bad_files++;
-        tp_probe_free(p);
         return;
     }
-    if (!v->quiet)
+    if (tp_diags_total(&v->diags) != before)
+        v->bad_files++;
+    else if (!v->quiet)
         printf("%s: ok (probe \"%s\", %zu target%s, %zu journey%s)\n", path, p->location,
                p->ntargets, p->ntargets == 1 ? "" : "s", p->njourneys,
                p->njourneys == 1 ? "" : "s");
     char **names = calloc(p->njourneys + 1, sizeof *names);
     for (size_t i = 0; i < p->njourneys; i++) {
+        struct stat jst;
+        if (stat(p->journeys[i], &jst) != 0)
+            continue; /* reported above */
         struct tp_journey *j = seen_before(&v->seen, p->journeys[i])
                                    ? tp_load_journey_file(p->journeys[i], &v->diags)
                                    : check_journey(v, p->journeys[i], NULL, 0);

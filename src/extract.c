@@ -150,6 +150,21 @@ static tp_err compile_xpath(const char *expr, void **out, struct tp_error *err)
     return TP_OK;
 }
 
+tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err)
+{
+    tp_err rc = tp_jsonpath_compile(expr, out, err);
+    if (rc == TP_ERR_INVALID && err) {
+        char text[sizeof err->text];
+        snprintf(text, sizeof text, "%s", err->text);
+        if (err->column > 0)
+            tp_error_set(err, rc, "JSONPath does not compile at character %d: %s", err->column,
+                         text);
+        else
+            tp_error_set(err, rc, "JSONPath does not compile: %s", text);
+    }
+    return rc;
+}
+
 tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const char *arg,
                          struct tp_error *err)
 {
@@ -164,7 +179,7 @@ tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const 
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     switch (kind) {
     case TP_SRC_JSONPATH:
-        rc = tp_jsonpath_compile(arg, &src->jsonpath, err);
+        rc = tp_jsonpath_compile_for_people(arg, &src->jsonpath, err);
         break;
     case TP_SRC_XPATH:
         rc = compile_xpath(arg, &src->xpath, err);

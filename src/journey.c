@@ -151,7 +151,12 @@ static tp_template *parse_template(struct loader *L, const char *path, const cha
         if (parts[i].kind != TP_TPL_VAR || names_has(&L->defined, parts[i].text))
             continue;
         long later = captured_later(L, parts[i].text, step_index);
-        if (later >= 0)
+        if (later >= 0 && (size_t)later == step_index)
+            tp_schema_error(&L->s, path,
+                            "template uses \"%s\", which this step captures only after its "
+                            "request",
+                            parts[i].text);
+        else if (later >= 0)
             tp_schema_error(&L->s, path,
                             "template uses \"%s\" before it is defined (steps[%ld] captures "
                             "it later)",
@@ -305,7 +310,7 @@ static void load_retry(struct loader *L, const json_t *obj, const char *path,
             else
                 tp_schema_error(&L->s, item,
                                 "expected a failure class (dns, connect, tls, timeout, http, "
-                                "assertion, capture, body_too_large, protocol)");
+                                "assertion, capture, body_too_large, protocol, internal)");
             continue;
         }
         out->on |= 1u << f;
@@ -399,9 +404,35 @@ static void report_unknown_in_expect(struct loader *L, const char *path, const c
                         want_pred ? "predicate" : "key", key);
 }
 
+static int numeric_source(enum tp_source_kind k)
+{
+    return k == TP_SRC_STATUS || k == TP_SRC_SIZE_BYTES || k == TP_SRC_DURATION_MS ||
+           k == TP_SRC_TTFB_MS || k == TP_SRC_DNS_MS || k == TP_SRC_CONNECT_MS ||
+           k == TP_SRC_TLS_MS;
+}
+
+/* A number source compared with a quoted number never matches: say so at load. */
+static int numeric_mismatch(const json_t *v)
+{
+    return json_is_string(v) && !strstr(json_string_value(v), "{{");
+}
+
 static void add_pred(struct loader *L, struct tp_expect *e, const struct pred_info *info,
                      json_t *value, const char *path, size_t step_index)
 {
+    if (numeric_source(e->source.kind) &&
+        (info->kind == TP_PRED_EQUALS || info->kind == TP_PRED_NOT_EQUALS ||
+         info->kind == TP_PRED_IN)) {
+        size_t i;
+        json_t *item;
+        int bad = numeric_mismatch(value);
+        if (json_is_array(value))
+            json_array_foreach(value, i, item) bad |= numeric_mismatch(item);
+        if (bad) {
+            tp_schema_error(&L->s, path, "this source is a number: write 200, not \"200\"");
+            return;
+        }
+    }
     load_predicate(L, info, value, path, &e->preds[e->npreds++], step_index);
 }
 
@@ -465,18 +496,22 @@ static int load_expect(struct loader *L, json_t *obj, const char *path, struct t
             tp_schema_error(&L->s, sub, "%s", err.text);
             return -1;
         }
+        int unknown = 0;
         json_object_foreach(obj, key, value) {
             if (key == src_key)
                 continue;
             const struct pred_info *info = pred_lookup(key);
             if (!info) {
                 report_unknown_in_expect(L, path, key, 1);
+                unknown = 1;
                 continue;
             }
             char psub[PATH_MAX_LEN];
             tp_path_key(psub, sizeof psub, path, key);
             add_pred(L, e, info, value, psub, step_index);
         }
+        if (unknown)
+            return -1;
         if (e->npreds == 0) {
             tp_schema_error(&L->s, path, "\"%s\" needs a predicate beside it, e.g. "
                             "{\"%s\": \"...\", \"exists\": true}", src_key, src_key);
@@ -872,7 +907,8 @@ static void load_compare(struct loader *L, json_t *obj, const char *path)
             }
             tp_error_clear(&err);
             if (!c->ignore ||
-                tp_jsonpath_compile(json_string_value(e), &c->ignore[c->nignore], &err) != TP_OK)
+                tp_jsonpath_compile_for_people(json_string_value(e), &c->ignore[c->nignore], &err) !=
+                    TP_OK)
                 tp_schema_error(&L->s, item, "%s", err.text);
             else
                 c->nignore++;
@@ -907,8 +943,8 @@ static void load_compare(struct loader *L, json_t *obj, const char *path)
             continue;
         double m = json_number_value(v);
         tp_path_key(sub, sizeof sub, path, margins[i]);
-        if (m < 0 || m > 1000)
-            tp_schema_error(&L->s, sub, "%g is out of range (0 to 1000)", m);
+        if (m < 0 || m > (i == 0 ? 1000 : 100000))
+            tp_schema_error(&L->s, sub, "%g is out of range (0 to %d)", m, i == 0 ? 1000 : 100000);
         else if (i == 0)
             c->margin_pct = m;
         else
@@ -992,8 +1028,9 @@ static void load_journey(struct loader *L, json_t *root)
     v = json_object_get(root, "name");
     if (json_is_string(v)) {
         j->name = tp_schema_strdup(&L->s, "name", json_string_value(v));
-        if (json_string_length(v) == 0)
-            tp_schema_error(&L->s, "name", "empty journey name");
+        if (json_string_length(v) == 0 || strpbrk(json_string_value(v), ": \t\n"))
+            tp_schema_error(&L->s, "name", "journey name must be non-empty without ':' or "
+                                           "spaces (it is part of Redis keys)");
     }
     v = json_object_get(root, "description");
     if (json_is_string(v))
@@ -1172,4 +1209,60 @@ const struct tp_step *tp_journey_step(const struct tp_journey *j, const char *na
         if (j->steps[i].name && strcmp(j->steps[i].name, name) == 0)
             return &j->steps[i];
     return NULL;
+}
+
+/* Adds the env names of one template to the list (each once). */
+static void env_names_of(const tp_template *t, const char **names, size_t max, size_t *n)
+{
+    size_t nparts;
+    const struct tp_tpl_part *parts;
+    if (!t)
+        return;
+    parts = tp_template_parts(t, &nparts);
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].kind != TP_TPL_ENV)
+            continue;
+        size_t k;
+        for (k = 0; k < *n && k < max; k++)
+            if (strcmp(names[k], parts[i].text) == 0)
+                break;
+        if (k < *n && k < max)
+            continue;
+        if (*n < max)
+            names[*n] = parts[i].text;
+        (*n)++;
+    }
+}
+
+static void env_names_of_list(const struct tp_kvlist *l, const char **names, size_t max,
+                              size_t *n)
+{
+    for (size_t i = 0; i < l->count; i++)
+        env_names_of(l->items[i].value, names, max, n);
+}
+
+size_t tp_journey_env_names(const struct tp_journey *j, const char **names, size_t max)
+{
+    size_t n = 0;
+    env_names_of_list(&j->variables, names, max, &n);
+    env_names_of_list(&j->default_headers, names, max, &n);
+    for (size_t s = 0; s < j->nsteps; s++) {
+        const struct tp_step *st = &j->steps[s];
+        env_names_of(st->url, names, max, &n);
+        env_names_of_list(&st->query, names, max, &n);
+        env_names_of_list(&st->headers, names, max, &n);
+        env_names_of_list(&st->form, names, max, &n);
+        env_names_of(st->body_tpl, names, max, &n);
+        for (size_t i = 0; i < st->nparts; i++)
+            env_names_of(st->parts[i].value, names, max, &n);
+        for (size_t e = 0; e < st->nexpects; e++) {
+            for (size_t p = 0; p < st->expects[e].npreds; p++) {
+                const struct tp_predicate *pr = &st->expects[e].preds[p];
+                env_names_of(pr->tpl, names, max, &n);
+                for (size_t m = 0; pr->items_tpl && m < json_array_size(pr->expected); m++)
+                    env_names_of(pr->items_tpl[m], names, max, &n);
+            }
+        }
+    }
+    return n;
 }

@@ -118,7 +118,12 @@ tp_err tp_redis_url_parse(const char *url, struct tp_redis_url *out, struct tp_e
     }
     out->kind = TP_REDIS_TCP;
     out->port = 6379;
-    if (port && parse_int(port, strlen(port), 1, 65535, &n) == 0)
+    if (port && parse_int(port, strlen(port), 1, 65535, &n) != 0) {
+        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL port must be 1 to 65535, got \"%s\"",
+                          port);
+        goto done;
+    }
+    if (port)
         out->port = (int)n;
     if (path && strcmp(path, "/") != 0) {
         if (parse_int(path + 1, strlen(path + 1), 0, 1000000, &n) != 0) {
@@ -437,12 +442,11 @@ static void load_probe(struct loader *L, json_t *root)
         load_compare(L, v);
 }
 
-struct tp_probe *tp_probe_load(const char *file, const char *bytes, size_t len,
-                               struct tp_diags *diags)
+struct tp_probe *tp_probe_parse(const char *file, const char *bytes, size_t len,
+                                struct tp_diags *diags)
 {
     struct loader L;
     json_t *root;
-    size_t before = tp_diags_total(diags);
 
     memset(&L, 0, sizeof L);
     L.s.file = file;
@@ -463,11 +467,19 @@ struct tp_probe *tp_probe_load(const char *file, const char *bytes, size_t len,
     L.p->marginal_score = 75;
     load_probe(&L, root);
     json_decref(root);
-    if (tp_diags_total(diags) != before) {
-        tp_probe_free(L.p);
+    return L.p;
+}
+
+struct tp_probe *tp_probe_load(const char *file, const char *bytes, size_t len,
+                               struct tp_diags *diags)
+{
+    size_t before = tp_diags_total(diags);
+    struct tp_probe *p = tp_probe_parse(file, bytes, len, diags);
+    if (p && tp_diags_total(diags) != before) {
+        tp_probe_free(p);
         return NULL;
     }
-    return L.p;
+    return p;
 }
 
 static void pairs_free(struct tp_pair *pairs, size_t n)

@@ -211,6 +211,34 @@ void tp_path_index(char *buf, size_t size, const char *parent, size_t index)
     snprintf(buf, size, "%s[%zu]", parent ? parent : "", index);
 }
 
+/* A control byte outside strings' allowed whitespace means this is no text file:
+ * say so plainly rather than as a JSON syntax error. */
+static int binary_at(const struct tp_schema *s, const char *bytes, size_t len)
+{
+    int line = 1, column = 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)bytes[i];
+        if (c == '\n') {
+            line++;
+            column = 1;
+            continue;
+        }
+        if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+            struct tp_error e;
+            tp_error_clear(&e);
+            snprintf(e.file, sizeof e.file, "%s", s->file ? s->file : "");
+            e.line = line;
+            e.column = column;
+            snprintf(e.text, sizeof e.text,
+                     "not a JSON text: control byte 0x%02x (binary data?)", c);
+            tp_diags_add(s->diags, &e);
+            return 1;
+        }
+        column++;
+    }
+    return 0;
+}
+
 json_t *tp_schema_parse(const struct tp_schema *s, const char *bytes, size_t len,
                         size_t max_bytes, const char *what)
 {
@@ -229,6 +257,8 @@ json_t *tp_schema_parse(const struct tp_schema *s, const char *bytes, size_t len
                         max_bytes, what);
         return NULL;
     }
+    if (binary_at(s, bytes, len))
+        return NULL;
     root = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         struct tp_error e;

@@ -64,7 +64,15 @@ int tp_cli_usage_error(const struct tp_cli_command *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* Keys of long-only options. */
+enum {
+    TP_OPT_CA_FILE = 0x100,
+    TP_OPT_INSECURE,
+    TP_OPT_NO_PUBLISH
+};
+
 /* Subcommands (src/cmd_*.c). */
+int tp_cmd_run(int argc, char **argv);
 int tp_cmd_validate(int argc, char **argv);
 
 #endif

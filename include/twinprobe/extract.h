@@ -59,6 +59,10 @@ struct tp_source {
 tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const char *arg,
                          struct tp_error *err);
 
+/* tp_jsonpath_compile with a message that names the language and the position:
+ * "JSONPath does not compile at character 11: expected a selector ...". */
+tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err);
+
 /* Frees what src owns and zeroes it. */
 void tp_source_clear(struct tp_source *src);
 

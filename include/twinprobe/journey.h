@@ -175,6 +175,11 @@ struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t l
 
 void tp_journey_free(struct tp_journey *j); /* NULL is a no-op */
 
+/* Names of environment variables the journey's templates use ({{env.NAME}}),
+ * each once, in file order, into names (borrowed from j) up to max; returns how
+ * many there are (which may exceed max). */
+size_t tp_journey_env_names(const struct tp_journey *j, const char **names, size_t max);
+
 /* The step named name, or NULL. */
 const struct tp_step *tp_journey_step(const struct tp_journey *j, const char *name);
 

@@ -82,6 +82,12 @@ struct tp_probe {
 struct tp_probe *tp_probe_load(const char *file, const char *bytes, size_t len,
                                struct tp_diags *diags);
 
+/* Like tp_probe_load, but returns whatever parsed even when there were problems
+ * (NULL only when the bytes are no JSON object), so that a validator can go on to
+ * check the journeys. Not for running. */
+struct tp_probe *tp_probe_parse(const char *file, const char *bytes, size_t len,
+                                struct tp_diags *diags);
+
 void tp_probe_free(struct tp_probe *p); /* NULL is a no-op */
 
 /* path joined to the directory of file, unless path is absolute. New string. */

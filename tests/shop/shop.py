@@ -819,6 +819,12 @@ def route(method, path):
 
 class ShopHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+        # algorithm and the client's delayed ACK add ~40 ms to every keep-alive reply.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     server_version = "twinprobe-shop/1.0"
     sys_version = ""
     timeout = 120   # idle keep-alive connections and stuck writes

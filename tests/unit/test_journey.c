@@ -106,7 +106,7 @@ static const struct bad_case bad_cases[] = {
     {"syntax error line 2", "{\"name\": \"j\",\n \"steps\": [}", NULL, "JSON syntax error", 2},
     {"duplicate key", "{\"name\": \"j\", \"name\": \"k\", \"steps\": []}", NULL, "duplicate", 1},
     {"trailing garbage", "{\"name\": \"j\", \"steps\": [" OK_STEP "]} x", NULL, "syntax", 1},
-    {"binary", "\x7f" "ELF\x02\x01\x01", NULL, "JSON syntax error", 1},
+    {"binary", "\x7f" "ELF\x02\x01\x01", NULL, "not a JSON text: control byte 0x7f", 1},
     {"bad utf8", "{\"name\": \"\xff\xfe\"}", NULL, "not a JSON text", 1},
     {"missing name", "{\"steps\": [" OK_STEP "]}", "", "missing required key \"name\"", 0},
     {"missing steps", "{\"name\": \"j\"}", "", "missing required key \"steps\"", 0},

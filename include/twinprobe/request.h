@@ -1,0 +1,35 @@
+/* Building one request from a step: templates expanded against the run's
+ * variables, the URL joined to the target's base_url with libcurl's URL API and
+ * the query appended percent-encoded, headers merged (journey defaults, then the
+ * step's, then the target's; a later one replaces an earlier one of the same
+ * name), the body encoded, User-Agent and traceparent added. No I/O. */
+#ifndef TWINPROBE_REQUEST_H
+#define TWINPROBE_REQUEST_H
+
+#include "twinprobe/http.h"
+#include "twinprobe/journey.h"
+#include "twinprobe/probe.h"
+#include "twinprobe/template.h"
+
+struct tp_request_ctx {
+    const struct tp_journey *journey;
+    const struct tp_target *target;
+    const struct tp_template_env *env;  /* variables, environment, random, clock */
+    const char *user_agent;             /* "twinprobe/0.1.0 (eu-west-1)" */
+    const char *trace_id;               /* 32 lower-case hex digits, one per journey run */
+    const char *span_id;                /* 16 lower-case hex digits, one per request */
+    const char *cookie;                 /* the target's cookies as "a=b; c=d", or NULL */
+};
+
+/* Fills out for step. Bodies: json -> the JSON text with values JSON-escaped,
+ * Content-Type application/json unless a header sets one; form -> urlencoded
+ * (curl_easy_escape per name and value), Content-Type
+ * application/x-www-form-urlencoded; multipart -> parts (file paths relative to
+ * the journey file); body -> as is. An absolute url (http:// or https://) is used
+ * as is; any other scheme is TP_ERR_INVALID ("protocol"). An undefined template
+ * name (an env variable that is not set, a capture that did not happen) is
+ * TP_ERR_INVALID with err->text naming it. */
+tp_err tp_request_build(const struct tp_request_ctx *ctx, const struct tp_step *step,
+                        struct tp_http_request *out, struct tp_error *err);
+
+#endif

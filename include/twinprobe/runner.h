@@ -1,0 +1,35 @@
+/* The engine: every journey x target x round as a small state machine, all on one
+ * curl multi event loop. Within a round, step k of a journey starts for every
+ * target together (the pairs see the same network moment); rounds run one after
+ * another, each a fresh journey run (new variables, cookie jar and connection). */
+#ifndef TWINPROBE_RUNNER_H
+#define TWINPROBE_RUNNER_H
+
+#include <stddef.h>
+
+#include "twinprobe/journey.h"
+#include "twinprobe/probe.h"
+#include "twinprobe/result.h"
+#include "twinprobe/template.h"
+
+struct tp_run_plan {
+    struct tp_journey *const *journeys; /* borrowed */
+    size_t njourneys;
+    const struct tp_target *targets;    /* borrowed; targets[0] is the baseline */
+    size_t ntargets;
+    unsigned rounds;                    /* >= 1 */
+    long max_concurrency;               /* cap on transfers in flight (>= 1) */
+    const char *location;               /* in User-Agent and the report */
+    const tp_secrets *secrets;          /* borrowed; masks every output */
+};
+
+/* Runs the plan. out receives one tp_journey_result per journey x target x round
+ * (round-major, then journey, then target) and the run's id and start time;
+ * exit_status is TP_EXIT_OK when every journey passed, else TP_EXIT_FAIL.
+ * Failures of the targets are results, not errors: the return is TP_OK unless
+ * something local failed (no memory, libcurl could not start, an env variable
+ * vanished), then TP_ERR_* with err->text. */
+tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
+                     struct tp_error *err);
+
+#endif

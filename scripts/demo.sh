@@ -1,0 +1,63 @@
+#!/bin/sh
+# make demo: start the demo shop twice (stable, and a canary with a slowed search
+# and a changed JSON field), validate the example journeys and probes, then show
+# what twinprobe does with them. Every server started here is stopped on exit,
+# also when something fails.
+set -eu
+BIN=${1:-build/twinprobe}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d /tmp/twinprobe-demo.XXXXXX)
+PIDS=""
+
+cleanup() {
+    for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done
+    for pid in $PIDS; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_shop NAME ARGS...: starts a shop on a free port, sets $PORT.
+start_shop() {
+    name=$1
+    shift
+    python3 "$ROOT/tests/shop/shop.py" --port 0 --port-file "$TMP/$name.port" --quiet "$@" &
+    PIDS="$PIDS $!"
+    i=0
+    while [ ! -s "$TMP/$name.port" ]; do
+        i=$((i + 1))
+        if [ $i -gt 300 ]; then echo "demo: the $name shop did not start" >&2; exit 1; fi
+        sleep 0.05
+    done
+    PORT=$(cat "$TMP/$name.port")
+}
+
+echo "== 1. The demo shop: stable, and a canary with a slower search and a changed price type"
+start_shop stable --variant stable
+STABLE="http://127.0.0.1:$PORT"
+start_shop canary --variant canary --latency search=60:0.15 --fault 'field:search:results.0.price="12.50"'
+CANARY="http://127.0.0.1:$PORT"
+echo "stable: $STABLE"
+echo "canary: $CANARY"
+
+echo
+echo "== 2. Validate the example journeys and probe files"
+"$BIN" validate "$ROOT"/journeys/*.json "$ROOT"/probes/*.json
+
+echo
+echo "== 3. What validate catches: a journey with a typo"
+cat > "$TMP/typo.json" <<'JSON'
+{ "name": "typo",
+  "steps": [ { "name": "search", "request": { "url": "/api/search?q={{term}}" },
+               "expect": [ { "status": 200 }, { "jsonpath": "$.results[0].sku", "eqauls": "A-100" },
+                           { "xpath": "//a[", "exists": true } ] } ] }
+JSON
+if "$BIN" validate "$TMP/typo.json"; then
+    echo "demo: validate accepted a broken journey" >&2
+    exit 1
+fi
+
+echo
+echo "== Next"
+echo "The journey engine (twinprobe run) is the next piece: it will run these journeys"
+echo "against $STABLE and $CANARY, compare every step and publish to Redis."

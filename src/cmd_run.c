@@ -1,0 +1,339 @@
+/* twinprobe run: load the journeys (and a probe file), run them, write a report. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "twinprobe/cli.h"
+#include "twinprobe/load.h"
+#include "twinprobe/report.h"
+#include "twinprobe/runner.h"
+
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_JUNIT };
+
+struct run_opts {
+    const char *probe;
+    const char *targets[64]; /* NAME=URL */
+    size_t ntargets;
+    long rounds;             /* 0: the probe's, else 1 */
+    enum format format;
+    const char *output;
+    const char *location;
+    const char *ca_file;
+    int insecure;
+    long max_concurrency;
+};
+
+/* Everything the run owns, freed in one place. */
+struct run_state {
+    struct tp_probe *probe;
+    struct tp_journey **journeys;
+    size_t njourneys;
+    struct tp_target *cli_targets;
+    size_t ncli_targets;
+    struct tp_target *ordered; /* the probe's targets, baseline first (shallow copies) */
+    tp_secrets *secrets;
+    struct tp_run_report report;
+};
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns 1 to go on; 0 to stop with *status (--help, or a usage error). */
+static int parse_options(int argc, char **argv, struct run_opts *o, int *first, int *status)
+{
+    struct tp_cli_parser p = {tp_cli_find("run"), argc, argv, 0, NULL, {0}};
+    const char *arg;
+    int c;
+
+    *status = TP_EXIT_OK;
+    while ((c = tp_cli_next(&p, &arg, status, first)) != -1) {
+        switch (c) {
+        case TP_CLI_STOP:
+            tp_cli_parser_done(&p);
+            return 0;
+        case 'p':
+            o->probe = arg;
+            break;
+        case 't':
+            if (o->ntargets == sizeof o->targets / sizeof o->targets[0] || !strchr(arg, '=') ||
+                arg[0] == '=') {
+                tp_cli_parser_done(&p);
+                *status = tp_cli_usage_error(p.cmd, "--target takes NAME=URL, got '%s'", arg);
+                return 0;
+            }
+            o->targets[o->ntargets++] = arg;
+            break;
+        case 'n':
+            if (parse_long(arg, 1, 100000, &o->rounds) != 0) {
+                tp_cli_parser_done(&p);
+                *status = tp_cli_usage_error(p.cmd, "--rounds takes a number from 1 to 100000");
+                return 0;
+            }
+            break;
+        case 'f':
+            if (strcmp(arg, "text") == 0)
+                o->format = FORMAT_TEXT;
+            else if (strcmp(arg, "json") == 0)
+                o->format = FORMAT_JSON;
+            else if (strcmp(arg, "junit") == 0)
+                o->format = FORMAT_JUNIT;
+            else {
+                tp_cli_parser_done(&p);
+                *status = tp_cli_usage_error(p.cmd, "--format is text, json or junit, not '%s'", arg);
+                return 0;
+            }
+            break;
+        case 'o':
+            o->output = arg;
+            break;
+        case 'l':
+            o->location = arg;
+            break;
+        case TP_OPT_CA_FILE:
+            o->ca_file = arg;
+            break;
+        case TP_OPT_INSECURE:
+            o->insecure = 1;
+            break;
+        case TP_OPT_NO_PUBLISH:
+            break; /* nothing is published until Redis publishing exists */
+        case 'j':
+            if (parse_long(arg, 1, 10000, &o->max_concurrency) != 0) {
+                tp_cli_parser_done(&p);
+                *status = tp_cli_usage_error(p.cmd, "--max-concurrency takes a number from 1 to 10000");
+                return 0;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    tp_cli_parser_done(&p);
+    return 1;
+}
+
+/* --target NAME=URL flags into targets; the URL checked like a probe's base_url. */
+static int make_cli_targets(const struct run_opts *o, struct run_state *s)
+{
+    s->cli_targets = calloc(o->ntargets, sizeof *s->cli_targets);
+    if (!s->cli_targets)
+        return TP_EXIT_RUNTIME;
+    for (size_t i = 0; i < o->ntargets; i++) {
+        const char *eq = strchr(o->targets[i], '=');
+        struct tp_target *t = &s->cli_targets[s->ncli_targets++];
+        t->name = strndup(o->targets[i], (size_t)(eq - o->targets[i]));
+        t->base_url = strdup(eq + 1);
+        t->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+        t->insecure = o->insecure;
+        if (!t->name || !t->base_url || (o->ca_file && !t->ca_file))
+            return TP_EXIT_RUNTIME;
+        if (strncmp(t->base_url, "http://", 7) != 0 && strncmp(t->base_url, "https://", 8) != 0)
+            return tp_cli_usage_error(tp_cli_find("run"),
+                                      "target %s: the URL must be http:// or https://", t->name);
+        for (size_t k = 0; k + 1 < s->ncli_targets; k++)
+            if (strcmp(s->cli_targets[k].name, t->name) == 0)
+                return tp_cli_usage_error(tp_cli_find("run"), "target %s given twice", t->name);
+    }
+    return TP_EXIT_OK;
+}
+
+static void print_diags(const struct tp_diags *d)
+{
+    char line[1600];
+    for (size_t i = 0; i < d->count; i++)
+        fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
+}
+
+/* Loads the journeys named on the command line, else the probe's. */
+static int load_journeys(char **paths, size_t npaths, struct run_state *s)
+{
+    struct tp_diags d = {0};
+    int status = TP_EXIT_OK;
+    if (npaths == 0 && s->probe) {
+        paths = s->probe->journeys;
+        npaths = s->probe->njourneys;
+    }
+    if (npaths == 0)
+        return tp_cli_usage_error(tp_cli_find("run"), "name a journey file or a --probe");
+    s->journeys = calloc(npaths, sizeof *s->journeys);
+    if (!s->journeys)
+        return TP_EXIT_RUNTIME;
+    for (size_t i = 0; i < npaths; i++) {
+        struct tp_journey *j = tp_load_journey_file(paths[i], &d);
+        if (!j)
+            continue;
+        for (size_t k = 0; k < s->njourneys; k++)
+            if (strcmp(s->journeys[k]->name, j->name) == 0)
+                tp_diags_addf(&d, paths[i], "name", "journey name \"%s\" is used twice in this run",
+                              j->name);
+        s->journeys[s->njourneys++] = j;
+    }
+    if (tp_diags_total(&d) > 0) {
+        print_diags(&d);
+        status = TP_EXIT_USAGE;
+    }
+    tp_diags_clear(&d);
+    return status;
+}
+
+/* Every {{env.NAME}} must be set before the first request; secrets are read here. */
+static int read_environment(struct run_state *s)
+{
+    s->secrets = tp_secrets_create();
+    if (!s->secrets)
+        return TP_EXIT_RUNTIME;
+    for (size_t i = 0; i < s->njourneys; i++) {
+        const struct tp_journey *j = s->journeys[i];
+        const char *names[64];
+        size_t n = tp_journey_env_names(j, names, 64);
+        for (size_t k = 0; k < n && k < 64; k++) {
+            if (!getenv(names[k])) {
+                fprintf(stderr,
+                        "twinprobe run: %s: environment variable %s is not set (the journey "
+                        "uses {{env.%s}})\n",
+                        j->file, names[k], names[k]);
+                return TP_EXIT_USAGE;
+            }
+        }
+        for (size_t k = 0; k < j->nsecrets; k++) {
+            const char *value = getenv(j->secrets[k]);
+            if (value && *value && tp_secrets_add(s->secrets, value) != TP_OK)
+                return TP_EXIT_RUNTIME;
+        }
+    }
+    return TP_EXIT_OK;
+}
+
+static int write_report(const struct run_opts *o, const struct tp_run_report *r)
+{
+    int color = !o->output && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    char *text = o->format == FORMAT_JSON    ? tp_report_json(r)
+                 : o->format == FORMAT_JUNIT ? tp_report_junit(r)
+                                             : tp_report_text(r, color);
+    FILE *f = stdout;
+    int status = TP_EXIT_OK;
+
+    if (!text) {
+        fprintf(stderr, "twinprobe run: out of memory writing the report\n");
+        return TP_EXIT_RUNTIME;
+    }
+    if (o->output && !(f = fopen(o->output, "w"))) {
+        perror(o->output);
+        fputs(text, stdout); /* the report is not lost */
+        free(text);
+        return TP_EXIT_RUNTIME;
+    }
+    if (fputs(text, f) == EOF || fflush(f) != 0)
+        status = TP_EXIT_RUNTIME;
+    if (f != stdout && fclose(f) != 0)
+        status = TP_EXIT_RUNTIME;
+    if (status != TP_EXIT_OK)
+        fprintf(stderr, "twinprobe run: cannot write the report\n");
+    free(text);
+    return status;
+}
+
+static void state_free(struct run_state *s)
+{
+    tp_run_report_clear(&s->report);
+    for (size_t i = 0; i < s->njourneys; i++)
+        tp_journey_free(s->journeys[i]);
+    free(s->journeys);
+    for (size_t i = 0; i < s->ncli_targets; i++) {
+        free(s->cli_targets[i].name);
+        free(s->cli_targets[i].base_url);
+        free(s->cli_targets[i].ca_file);
+    }
+    free(s->cli_targets);
+    free(s->ordered);
+    tp_secrets_free(s->secrets);
+    tp_probe_free(s->probe);
+}
+
+int tp_cmd_run(int argc, char **argv)
+{
+    struct run_opts o;
+    struct run_state s;
+    struct tp_run_plan plan;
+    struct tp_error err;
+    int first = argc, status;
+
+    memset(&o, 0, sizeof o);
+    memset(&s, 0, sizeof s);
+    if (!parse_options(argc, argv, &o, &first, &status))
+        return status;
+    if (o.probe) {
+        struct tp_diags d = {0};
+        s.probe = tp_load_probe_file(o.probe, &d);
+        print_diags(&d);
+        tp_diags_clear(&d);
+        if (!s.probe)
+            return TP_EXIT_USAGE;
+    }
+    if (!o.probe && o.ntargets == 0) {
+        status = tp_cli_usage_error(tp_cli_find("run"), "name a --probe or at least one --target NAME=URL");
+        goto done;
+    }
+    if ((status = make_cli_targets(&o, &s)) != TP_EXIT_OK ||
+        (status = load_journeys(argv + first, (size_t)(argc - first), &s)) != TP_EXIT_OK ||
+        (status = read_environment(&s)) != TP_EXIT_OK)
+        goto done;
+
+    memset(&plan, 0, sizeof plan);
+    plan.journeys = s.journeys;
+    plan.njourneys = s.njourneys;
+    if (s.ncli_targets) {
+        plan.targets = s.cli_targets;
+        plan.ntargets = s.ncli_targets;
+    } else {
+        /* The baseline goes first; the others keep their order. */
+        size_t n = 0;
+        s.ordered = calloc(s.probe->ntargets, sizeof *s.ordered);
+        if (!s.ordered) {
+            status = TP_EXIT_RUNTIME;
+            goto done;
+        }
+        s.ordered[n++] = s.probe->targets[s.probe->baseline];
+        for (size_t i = 0; i < s.probe->ntargets; i++)
+            if (i != s.probe->baseline)
+                s.ordered[n++] = s.probe->targets[i];
+        plan.targets = s.ordered;
+        plan.ntargets = n;
+    }
+    plan.rounds = (unsigned)(o.rounds ? o.rounds : s.probe ? s.probe->rounds : 1);
+    plan.max_concurrency = o.max_concurrency ? o.max_concurrency
+                           : s.probe         ? s.probe->max_concurrency
+                                             : 64;
+    plan.location = o.location ? o.location : s.probe ? s.probe->location : "local";
+    plan.secrets = s.secrets;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "twinprobe run: libcurl failed to start\n");
+        status = TP_EXIT_RUNTIME;
+        goto done;
+    }
+    tp_error_clear(&err);
+    if (tp_runner_run(&plan, &s.report, &err) != TP_OK) {
+        fprintf(stderr, "twinprobe run: %s\n", err.text);
+        status = TP_EXIT_RUNTIME;
+        curl_global_cleanup();
+        goto done;
+    }
+    curl_global_cleanup();
+    status = write_report(&o, &s.report);
+    if (status == TP_EXIT_OK)
+        status = s.report.exit_status;
+done:
+    state_free(&s);
+    return status;
+}

@@ -1,0 +1,485 @@
+/* The engine: journey runs as state machines on one curl multi event loop.
+ *
+ * A "group" is one journey in one round: a run per target. The runs of a group
+ * move in lockstep: step k is started for every target in the same pass of the
+ * loop, and no run starts step k+1 before every run of its group has finished
+ * step k, so both sides of a pair meet the same network moment. */
+#include "twinprobe/runner.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "twinprobe/cli.h"
+#include "twinprobe/evaluate.h"
+#include "twinprobe/http.h"
+#include "twinprobe/request.h"
+#include "twinprobe/vars.h"
+
+/* A journey run's states; changed only through set_state(). */
+enum jrun_state {
+    JR_READY,     /* the next step may start (when its group is ready) */
+    JR_IN_FLIGHT, /* a transfer is running */
+    JR_BACKOFF,   /* waiting to retry until wake_ms */
+    JR_STEP_DONE, /* finished step `step`; waits for its group */
+    JR_DONE       /* every step run or skipped */
+};
+
+static const char *const state_names[] = {"ready", "in-flight", "backoff", "step-done", "done"};
+
+struct runner;
+
+struct jrun {
+    struct runner *R;
+    enum jrun_state state;
+    struct tp_journey_result *res;
+    const struct tp_journey *journey;
+    const struct tp_target *target;
+    size_t step;          /* current step index */
+    unsigned attempt;     /* attempts made at the current step */
+    int failed;           /* a step failed: later steps are skipped unless `always` */
+    int first_request;    /* no request made yet: a fresh connection */
+    int64_t wake_ms;      /* JR_BACKOFF: when to retry */
+    CURL *easy;
+    tp_http_transfer *xfer;
+    tp_vars *vars;
+    struct tp_template_env env;
+    char cookie[1024];    /* the target's cookies, "a=b; c=d" */
+};
+
+struct runner {
+    const struct tp_run_plan *plan;
+    CURLM *multi;
+    uint64_t rng[2];      /* xorshift128+ state, seeded from the OS */
+    long in_flight;
+    int debug;            /* TWINPROBE_DEBUG set: log state changes on stderr */
+    char user_agent[256];
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t next_random(struct runner *R)
+{
+    uint64_t s1 = R->rng[0];
+    const uint64_t s0 = R->rng[1];
+    R->rng[0] = s0;
+    s1 ^= s1 << 23;
+    R->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return R->rng[1] + s0;
+}
+
+static void seed_random(struct runner *R)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, R->rng, sizeof R->rng) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n != (ssize_t)sizeof R->rng) {
+        R->rng[0] = (uint64_t)wall_ms() ^ 0x9e3779b97f4a7c15ull;
+        R->rng[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull;
+    }
+    if (!R->rng[0] && !R->rng[1])
+        R->rng[0] = 1;
+}
+
+static void random_hex(struct runner *R, char *out, size_t digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t bits = 0;
+    for (size_t i = 0; i < digits; i++) {
+        if (i % 16 == 0)
+            bits = next_random(R);
+        out[i] = hex[bits & 15];
+        bits >>= 4;
+    }
+    out[digits] = '\0';
+}
+
+/* Template environment of one journey run. */
+static const char *env_var(void *ctx, const char *name)
+{
+    return tp_vars_get(((struct jrun *)ctx)->vars, name);
+}
+
+static const char *env_env(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static uint64_t env_random(void *ctx)
+{
+    return next_random(((struct jrun *)ctx)->R);
+}
+
+static int64_t env_now(void *ctx)
+{
+    (void)ctx;
+    return wall_ms();
+}
+
+static void set_state(struct jrun *j, enum jrun_state s)
+{
+    if (j->R->debug)
+        fprintf(stderr, "twinprobe: %s@%s#%u step %zu: %s -> %s\n", j->journey->name,
+                j->target->name, j->res->round, j->step, state_names[j->state], state_names[s]);
+    j->state = s;
+}
+
+static tp_err jrun_init(struct runner *R, struct jrun *j, struct tp_journey_result *res,
+                        struct tp_error *err)
+{
+    const struct tp_journey *jn = res->journey;
+    size_t used = 0;
+
+    memset(j, 0, sizeof *j);
+    j->R = R;
+    j->res = res;
+    j->journey = jn;
+    j->target = res->target;
+    j->first_request = 1;
+    j->state = JR_READY;
+    j->env = (struct tp_template_env){env_var, env_env, env_random, env_now, j};
+    res->steps = calloc(jn->nsteps ? jn->nsteps : 1, sizeof *res->steps);
+    j->vars = tp_vars_create();
+    j->easy = curl_easy_init();
+    if (!res->steps || !j->vars || !j->easy)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory starting a journey run");
+    for (size_t i = 0; i < jn->nsteps; i++)
+        res->steps[i].step = &jn->steps[i];
+    random_hex(R, res->trace_id, 32);
+    for (size_t i = 0; i < j->target->ncookies; i++) {
+        int n = snprintf(j->cookie + used, sizeof j->cookie - used, "%s%s=%s", i ? "; " : "",
+                         j->target->cookies[i].name, j->target->cookies[i].value);
+        if (n < 0 || (size_t)n >= sizeof j->cookie - used)
+            return tp_error_set(err, TP_ERR_INVALID, "target %s: cookies too long",
+                                j->target->name);
+        used += (size_t)n;
+    }
+    /* Journey variables, in file order: each may use the ones before it. */
+    for (size_t i = 0; i < jn->variables.count; i++) {
+        char *value = NULL;
+        tp_err rc = tp_template_expand(jn->variables.items[i].value, &j->env, TP_ESC_NONE,
+                                       &value, err);
+        if (rc == TP_OK)
+            rc = tp_vars_set(j->vars, jn->variables.items[i].name, value);
+        free(value);
+        if (rc != TP_OK)
+            return rc;
+    }
+    return TP_OK;
+}
+
+static void jrun_free(struct jrun *j)
+{
+    if (j->xfer) {
+        curl_multi_remove_handle(j->R->multi, j->easy);
+        tp_http_transfer_free(j->xfer);
+        j->xfer = NULL;
+    }
+    if (j->easy)
+        curl_easy_cleanup(j->easy);
+    tp_vars_free(j->vars);
+    j->easy = NULL;
+    j->vars = NULL;
+}
+
+/* Records a failure that happened before any response (request building). */
+static void fail_step(struct jrun *j, enum tp_failure f, const char *msg)
+{
+    struct tp_step_result *sr = &j->res->steps[j->step];
+    sr->ok = 0;
+    sr->failure = f;
+    free(sr->error);
+    sr->error = strdup(msg);
+    if (!sr->step->continue_on_failure)
+        j->failed = 1;
+    set_state(j, JR_STEP_DONE);
+}
+
+/* Starts the current step's next attempt. */
+static void start_attempt(struct jrun *j)
+{
+    struct runner *R = j->R;
+    const struct tp_step *st = &j->journey->steps[j->step];
+    struct tp_request_ctx ctx;
+    struct tp_http_request req;
+    struct tp_error err;
+    char span[17];
+
+    random_hex(R, span, 16);
+    ctx = (struct tp_request_ctx){j->journey, j->target, &j->env, R->user_agent,
+                                  j->res->trace_id, span, j->cookie[0] ? j->cookie : NULL};
+    memset(&req, 0, sizeof req);
+    tp_error_clear(&err);
+    j->attempt++;
+    j->res->steps[j->step].attempts = j->attempt;
+    if (tp_request_build(&ctx, st, &req, &err) != TP_OK) {
+        tp_http_request_clear(&req);
+        fail_step(j, strncmp(err.text, "protocol:", 9) == 0 ? TP_FAIL_PROTOCOL : TP_FAIL_INTERNAL,
+                  err.text);
+        return;
+    }
+    req.fresh_connect = j->first_request;
+    j->first_request = 0;
+    if (!j->res->started_ms)
+        j->res->started_ms = wall_ms();
+    if (tp_http_transfer_start(j->easy, &req, &j->xfer, &err) != TP_OK) {
+        tp_http_request_clear(&req);
+        fail_step(j, TP_FAIL_INTERNAL, err.text);
+        return;
+    }
+    curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+    if (curl_multi_add_handle(R->multi, j->easy) != CURLM_OK) {
+        tp_http_transfer_free(j->xfer);
+        j->xfer = NULL;
+        fail_step(j, TP_FAIL_INTERNAL, "internal: cannot add the transfer to the event loop");
+        return;
+    }
+    R->in_flight++;
+    set_state(j, JR_IN_FLIGHT);
+}
+
+/* A transfer finished: judge it, retry it, or record it. */
+static void finish_attempt(struct jrun *j, CURLcode result)
+{
+    struct runner *R = j->R;
+    const struct tp_step *st = &j->journey->steps[j->step];
+    struct tp_step_result *sr = &j->res->steps[j->step];
+    struct tp_error err;
+    char msg[512];
+    enum tp_failure f;
+
+    curl_multi_remove_handle(R->multi, j->easy);
+    R->in_flight--;
+    tp_response_clear(&sr->response);
+    tp_step_eval_clear(&sr->eval);
+    free(sr->error);
+    sr->error = NULL;
+    msg[0] = '\0';
+    f = tp_http_transfer_finish(j->xfer, result, &sr->response, msg, sizeof msg);
+    tp_http_transfer_free(j->xfer);
+    j->xfer = NULL;
+    if (f == TP_FAIL_NONE) {
+        tp_error_clear(&err);
+        /* The body is parsed here, after the transfer, never in a callback. */
+        if (tp_step_evaluate(st, &sr->response, &j->env, j->vars, &sr->eval, &err) != TP_OK) {
+            f = TP_FAIL_INTERNAL;
+            snprintf(msg, sizeof msg, "%s", err.text);
+        } else if (sr->eval.failure != TP_FAIL_NONE) {
+            f = sr->eval.failure;
+            snprintf(msg, sizeof msg, "%s", sr->eval.error ? sr->eval.error : "");
+        }
+    }
+    if (f != TP_FAIL_NONE && j->attempt <= st->retry.count && (st->retry.on & (1u << f))) {
+        unsigned shift = j->attempt - 1 < 16 ? j->attempt - 1 : 16;
+        j->wake_ms = mono_ms() + (int64_t)st->retry.backoff_ms * (1 << shift);
+        set_state(j, JR_BACKOFF);
+        return;
+    }
+    sr->ok = f == TP_FAIL_NONE;
+    sr->failure = f;
+    if (f != TP_FAIL_NONE) {
+        sr->error = strdup(msg);
+        if (!st->continue_on_failure)
+            j->failed = 1;
+    }
+    set_state(j, JR_STEP_DONE);
+}
+
+/* Moves a run past finished or skipped steps to the next one it must run. */
+static void advance(struct jrun *j)
+{
+    if (j->state == JR_STEP_DONE) {
+        j->step++;
+        j->attempt = 0;
+        set_state(j, JR_READY);
+    }
+    while (j->state == JR_READY && j->step < j->journey->nsteps) {
+        const struct tp_step *st = &j->journey->steps[j->step];
+        if (!j->failed || st->always)
+            return;
+        j->res->steps[j->step].skipped = 1;
+        j->step++;
+    }
+    if (j->state == JR_READY && j->step >= j->journey->nsteps) {
+        int ok = 1;
+        for (size_t i = 0; i < j->journey->nsteps; i++)
+            ok &= j->res->steps[i].ok;
+        j->res->ok = ok;
+        set_state(j, JR_DONE);
+    }
+}
+
+/* One group (a journey in a round, a run per target) in lockstep. */
+struct group {
+    struct jrun *runs;
+    size_t n;
+};
+
+/* When every run of the group has finished its step, moves them all on and starts
+ * the next step for every run that has one, together. Returns 1 when the group
+ * is done. */
+static int group_step(struct group *g, long cap)
+{
+    struct runner *R = g->runs[0].R;
+    size_t ready = 0, done = 0;
+    int64_t now = mono_ms();
+
+    for (size_t i = 0; i < g->n; i++) {
+        struct jrun *j = &g->runs[i];
+        if (j->state == JR_BACKOFF && now >= j->wake_ms)
+            start_attempt(j);
+        if (j->state == JR_IN_FLIGHT || j->state == JR_BACKOFF)
+            return 0;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        advance(&g->runs[i]);
+        if (g->runs[i].state == JR_DONE)
+            done++;
+        else
+            ready++;
+    }
+    if (done == g->n)
+        return 1;
+    if (R->in_flight > 0 && R->in_flight + (long)ready > cap)
+        return 0; /* wait for room: the pair starts together or not at all */
+    for (size_t i = 0; i < g->n; i++)
+        if (g->runs[i].state == JR_READY)
+            start_attempt(&g->runs[i]);
+    return 0;
+}
+
+/* Milliseconds until the earliest retry is due, at most cap_ms. */
+static int poll_timeout(struct group *groups, size_t ngroups, int cap_ms)
+{
+    int64_t now = mono_ms(), best = cap_ms;
+    for (size_t g = 0; g < ngroups; g++)
+        for (size_t i = 0; i < groups[g].n; i++)
+            if (groups[g].runs[i].state == JR_BACKOFF && groups[g].runs[i].wake_ms - now < best)
+                best = groups[g].runs[i].wake_ms - now;
+    return best < 0 ? 0 : (int)best;
+}
+
+/* Runs one round: every journey against every target. */
+static tp_err run_round(struct runner *R, struct tp_journey_result *results, unsigned round,
+                        struct tp_error *err)
+{
+    const struct tp_run_plan *plan = R->plan;
+    size_t nruns = plan->njourneys * plan->ntargets;
+    struct jrun *runs = calloc(nruns, sizeof *runs);
+    struct group *groups = calloc(plan->njourneys, sizeof *groups);
+    tp_err rc = TP_OK;
+    size_t pending;
+
+    if (!runs || !groups) {
+        rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t g = 0; g < plan->njourneys; g++) {
+        groups[g].runs = &runs[g * plan->ntargets];
+        groups[g].n = plan->ntargets;
+        for (size_t t = 0; t < plan->ntargets; t++) {
+            struct tp_journey_result *res = &results[g * plan->ntargets + t];
+            res->journey = plan->journeys[g];
+            res->target = &plan->targets[t];
+            res->round = round;
+            rc = jrun_init(R, &groups[g].runs[t], res, err);
+            if (rc != TP_OK)
+                goto done;
+        }
+    }
+    pending = plan->njourneys;
+    while (pending > 0) {
+        int running, msgs;
+        CURLMsg *m;
+
+        pending = 0;
+        for (size_t g = 0; g < plan->njourneys; g++)
+            if (!group_step(&groups[g], plan->max_concurrency))
+                pending++;
+        if (pending == 0)
+            break;
+        if (curl_multi_perform(R->multi, &running) != CURLM_OK ||
+            curl_multi_poll(R->multi, NULL, 0, poll_timeout(groups, plan->njourneys, 100),
+                            NULL) != CURLM_OK ||
+            curl_multi_perform(R->multi, &running) != CURLM_OK) {
+            rc = tp_error_set(err, TP_ERR_INTERNAL, "internal: the curl event loop failed");
+            goto done;
+        }
+        while ((m = curl_multi_info_read(R->multi, &msgs))) {
+            struct jrun *j = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            if (j)
+                finish_attempt(j, m->data.result);
+        }
+    }
+done:
+    for (size_t i = 0; runs && i < nruns; i++)
+        if (runs[i].R)
+            jrun_free(&runs[i]);
+    free(runs);
+    free(groups);
+    return rc;
+}
+
+tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
+                     struct tp_error *err)
+{
+    struct runner R;
+    size_t per_round = plan->njourneys * plan->ntargets;
+    tp_err rc = TP_OK;
+    int ok = 1;
+
+    memset(&R, 0, sizeof R);
+    R.plan = plan;
+    R.debug = getenv("TWINPROBE_DEBUG") != NULL;
+    seed_random(&R);
+    snprintf(R.user_agent, sizeof R.user_agent, "twinprobe/%s (%s)", TP_VERSION,
+             plan->location ? plan->location : "local");
+    out->location = plan->location;
+    out->secrets = plan->secrets;
+    out->started_ms = wall_ms();
+    {
+        char hex[33];
+        random_hex(&R, hex, 32);
+        /* A version-4 UUID from 128 random bits. */
+        snprintf(out->run_id, sizeof out->run_id, "%.8s-%.4s-4%.3s-%c%.3s-%.12s", hex, hex + 8,
+                 hex + 13, "89ab"[(hex[16] - '0') & 3], hex + 17, hex + 20);
+    }
+    out->journeys = calloc(per_round * plan->rounds + 1, sizeof *out->journeys);
+    R.multi = curl_multi_init();
+    if (!out->journeys || !R.multi) {
+        rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    out->njourneys = per_round * plan->rounds;
+    for (unsigned r = 0; r < plan->rounds && rc == TP_OK; r++)
+        rc = run_round(&R, out->journeys + (size_t)r * per_round, r + 1, err);
+    for (size_t i = 0; i < out->njourneys; i++)
+        ok &= out->journeys[i].ok;
+    out->exit_status = ok ? TP_EXIT_OK : TP_EXIT_FAIL;
+done:
+    if (R.multi)
+        curl_multi_cleanup(R.multi);
+    return rc;
+}
