@@ -331,11 +331,13 @@ static tp_err merge_kvlist(const struct tp_request_ctx *ctx, const struct tp_kvl
     return TP_OK;
 }
 
-static tp_err add_fixed(struct hdrs *h, const char *name, const char *value, struct tp_error *err)
+/* Adds name: value unless the journey set it; with replace, ours wins. */
+static tp_err add_fixed(struct hdrs *h, const char *name, const char *value, int replace,
+                        struct tp_error *err)
 {
     char *copy;
 
-    if (hdrs_find(h, name))
+    if (!replace && hdrs_find(h, name))
         return TP_OK;
     copy = strdup(value);
     if (!copy || hdrs_set(h, name, copy))
@@ -383,17 +385,19 @@ static tp_err build_headers(const struct tp_request_ctx *ctx, const struct tp_st
         if (!value || hdrs_set(&h, t->headers[i].name, value))
             rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     }
+    /* DESIGN.md: every request carries our User-Agent and traceparent, so backends
+     * can find synthetic traffic; a journey header of that name does not replace them. */
     if (!rc && ctx->user_agent)
-        rc = add_fixed(&h, "User-Agent", ctx->user_agent, err);
+        rc = add_fixed(&h, "User-Agent", ctx->user_agent, 1, err);
     if (!rc && ctx->trace_id && ctx->span_id) {
         char traceparent[128];
         snprintf(traceparent, sizeof traceparent, "00-%s-%s-01", ctx->trace_id, ctx->span_id);
-        rc = add_fixed(&h, "traceparent", traceparent, err);
+        rc = add_fixed(&h, "traceparent", traceparent, 1, err);
     }
     if (!rc && step->body_kind == TP_BODY_JSON)
-        rc = add_fixed(&h, "Content-Type", "application/json", err);
+        rc = add_fixed(&h, "Content-Type", "application/json", 0, err);
     if (!rc && step->body_kind == TP_BODY_FORM)
-        rc = add_fixed(&h, "Content-Type", "application/x-www-form-urlencoded", err);
+        rc = add_fixed(&h, "Content-Type", "application/x-www-form-urlencoded", 0, err);
     /* no "Expect: 100-continue" round trip inside a measured phase */
     if (!rc && step->body_kind != TP_BODY_NONE && !hdrs_find(&h, "Expect") &&
         hdrs_set(&h, "Expect", NULL))

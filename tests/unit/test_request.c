@@ -275,10 +275,14 @@ static void test_user_agent_and_traceparent(void **state)
     assert_int_equal(strlen(tp), 55); /* W3C: 2 + 1 + 32 + 1 + 16 + 1 + 2 */
     built_free(&b);
 
-    build(&b, journey_with("{\"url\": \"/\", \"headers\": {\"user-agent\": \"mine/1\"}}", NULL));
+    /* A journey's own User-Agent does not hide the probe (DESIGN.md: every request). */
+    build(&b, journey_with("{\"url\": \"/\", \"headers\": {\"user-agent\": \"mine/1\", "
+                           "\"traceparent\": \"00-x\"}}", NULL));
     assert_int_equal(b.rc, TP_OK);
     assert_int_equal(count_headers(b.req.headers, "User-Agent"), 1);
-    assert_string_equal(header_value(b.req.headers, "User-Agent"), "mine/1");
+    assert_string_equal(header_value(b.req.headers, "User-Agent"), "twinprobe/0.1.0 (test-1)");
+    assert_string_equal(header_value(b.req.headers, "traceparent"),
+                        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     assert_int_equal(count_headers(b.req.headers, "traceparent"), 1);
     built_free(&b);
 }
