@@ -58,6 +58,32 @@ if "$BIN" validate "$TMP/typo.json"; then
 fi
 
 echo
-echo "== Next"
-echo "The journey engine (twinprobe run) is the next piece: it will run these journeys"
-echo "against $STABLE and $CANARY, compare every step and publish to Redis."
+echo "== 4. Run the example journeys against both, 3 rounds (step k starts on both together)"
+export SHOP_USER=alice SHOP_PASSWORD=wonderland
+set +e
+"$BIN" run --location demo --rounds 3 --target "stable=$STABLE" --target "canary=$CANARY" \
+    "$ROOT"/journeys/signin.json "$ROOT"/journeys/search-cart.json "$ROOT"/journeys/checkout.json
+status=$?
+"$BIN" run --location demo --format json --output "$TMP/report.json" \
+    --target "stable=$STABLE" --target "canary=$CANARY" "$ROOT"/journeys/search-cart.json
+set -e
+case $status in
+    0 | 1) ;;
+    *) echo "demo: twinprobe run failed with exit status $status" >&2; exit 1 ;;
+esac
+
+echo
+echo "== 5. What the JSON report says about the canary's search step (jq-free excerpt)"
+python3 - "$TMP/report.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+for j in report["journeys"]:
+    for s in j["steps"]:
+        if s["name"] == "search":
+            print(f'{j["target"]:7} search: ok={s["ok"]} status={s["status"]} '
+                  f'total={s["timings_ms"]["total"]} ms error={s["error"]}')
+PY
+
+echo
+echo "twinprobe run exited $status: the canary's changed price type was caught (1 = a journey failed)."
+echo "Next: the statistical comparison (issue 4) and Redis Streams publishing (issue 5)."
