@@ -22,8 +22,18 @@ def run(*args, env=None, cwd=ROOT, timeout=120, input=None):
             full_env.pop(k, None)  # None removes a variable
         else:
             full_env[k] = v
-    return subprocess.run([BINARY, *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, errors="replace", timeout=timeout, input=input)
+    r = subprocess.run([BINARY, *args], cwd=cwd, env=full_env, capture_output=True,
+                       text=True, errors="replace", timeout=timeout, input=input)
+    # Under `make asan` a sanitizer report must fail the test even when the exit
+    # status happens to be the one expected.
+    for mark in SANITIZER_MARKS:
+        if mark in r.stderr:
+            raise AssertionError(f"sanitizer report from twinprobe {' '.join(args)}:\n"
+                                 f"{r.stderr[-6000:]}")
+    return r
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 class Server:
