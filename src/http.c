@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Header bytes kept for one response; past this the transfer stops
@@ -33,6 +34,7 @@ struct tp_http_transfer {
     int body_capped;    /* the write callback stopped at max_body */
     int headers_capped; /* the header callback stopped at HEADER_BYTES_MAX */
     int oom;            /* a callback ran out of memory */
+    struct timespec first_status; /* CLOCK_MONOTONIC when the first status line came */
 };
 
 void tp_http_request_clear(struct tp_http_request *req)
@@ -120,6 +122,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
 
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         drop_headers(x);
+        if (!x->got_response)
+            clock_gettime(CLOCK_MONOTONIC, &x->first_status); /* a timestamp, no parsing */
         x->got_response = 1;
         return n;
     }
@@ -494,7 +498,29 @@ static double ms_between(curl_off_t from_us, curl_off_t to_us)
     return to_us > from_us ? (double)(to_us - from_us) / 1000.0 : 0.0;
 }
 
-static void read_timings(CURL *e, struct tp_response *resp, curl_off_t *connect_us)
+/* libcurl before 8.3.0 sets STARTTRANSFER when it starts sending a request body
+ * (curl/curl#11669), which puts the server's wait into "download" for every POST.
+ * Then the first byte's time comes from our own timestamp of the first status
+ * line: total minus the time from that line to now (the transfer just ended). */
+static curl_off_t first_byte_us(const struct tp_http_transfer *x, curl_off_t start,
+                                curl_off_t pre, curl_off_t total)
+{
+    struct timespec now;
+    long long since_us;
+    if (!x->req.body && !x->mime)
+        return start;
+    if (curl_version_info(CURLVERSION_NOW)->version_num >= 0x080300 || !x->got_response)
+        return start;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    since_us = (long long)(now.tv_sec - x->first_status.tv_sec) * 1000000 +
+               (now.tv_nsec - x->first_status.tv_nsec) / 1000;
+    if (since_us < 0 || total - since_us <= pre)
+        return total; /* no better clock: a small reply's time is all server wait */
+    return total - since_us;
+}
+
+static void read_timings(const struct tp_http_transfer *x, CURL *e, struct tp_response *resp,
+                         curl_off_t *connect_us)
 {
     curl_off_t lookup = 0, conn = 0, app = 0, pre = 0, start = 0, total = 0;
     long nconnects = 0;
@@ -507,6 +533,7 @@ static void read_timings(CURL *e, struct tp_response *resp, curl_off_t *connect_
     curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &start);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconnects);
+    start = first_byte_us(x, start, pre, total);
     t->dns_ms = ms_between(0, lookup);
     t->connect_ms = ms_between(lookup, conn);
     t->tls_ms = app > 0 ? ms_between(conn, app) : 0.0;
@@ -620,7 +647,7 @@ enum tp_failure tp_http_transfer_finish(tp_http_transfer *x, CURLcode result,
                  : version == CURL_HTTP_VERSION_2_0 ? "2"
                  : version == CURL_HTTP_VERSION_3   ? "3"
                                                     : "");
-    read_timings(e, resp, &connect_us);
+    read_timings(x, e, resp, &connect_us);
     read_cookies(e, resp);
 
     resp->headers = x->headers;

@@ -244,6 +244,21 @@ class ShopJourneys(RunBase):
         self.assertEqual(r.stdout, "")
 
 
+class Timings(RunBase):
+    def test_post_server_wait_is_ttfb(self):
+        # libcurl 7.88 starts its STARTTRANSFER clock when a body goes out; the
+        # server's wait must still land in ttfb, not in download.
+        shop = start_shop(self, "--latency", "echo=80")
+        path = self.journey("post", [
+            {"name": "get", "request": {"url": "/echo"}},
+            {"name": "post", "request": {"method": "POST", "url": "/echo", "json": {"a": 1}}}])
+        report, _ = self.run_json("--target", f"s={shop}", path, expect_exit=0)
+        for s in report["journeys"][0]["steps"]:
+            t = s["timings_ms"]
+            self.assertGreater(t["ttfb"], 70, s)
+            self.assertLess(t["download"], 20, s)
+
+
 class TransportFailures(RunBase):
     def run_one(self, url, expect_failure, **step):
         path = self.journey("one", [{"name": "one", "request": {"url": url}, **step}])
