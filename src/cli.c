@@ -16,7 +16,13 @@ static const struct tp_cli_option run_options[] = {
     {"probe", 'p', 1, "FILE", "probe file: location, targets, journeys, rounds, Redis"},
     {"target", 't', 1, "NAME=URL", "a target (repeatable; the first is the baseline); "
                                    "replaces the probe's targets"},
+    {"baseline", 'b', 1, "NAME", "the target the others are compared with (default: the "
+                                 "probe's baseline, else the first --target)"},
     {"rounds", 'n', 1, "N", "run every journey N times (default: the probe's, else 1)"},
+    {"pairing", TP_OPT_PAIRING, 1, "MODE", "simultaneous (default: step k starts on every "
+                                           "target together) or alternate (ABBA)"},
+    {"fail-on", TP_OPT_FAIL_ON, 1, "WHAT", "which verdicts exit 1: high (default: HIGH, "
+                                           "CRITICAL, mismatches), inconclusive, never"},
     {"format", 'f', 1, "FORMAT", "report format: text (default), json or junit"},
     {"output", 'o', 1, "FILE", "write the report to FILE instead of standard output"},
     {"location", 'l', 1, "NAME", "location name (default: the probe's, else \"local\")"},

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "twinprobe/cli.h"
+#include "twinprobe/compare.h"
 #include "twinprobe/load.h"
 #include "twinprobe/report.h"
 #include "twinprobe/runner.h"
@@ -24,6 +25,9 @@ struct run_opts {
     const char *ca_file;
     int insecure;
     long max_concurrency;
+    const char *baseline;    /* --baseline NAME */
+    enum tp_fail_on fail_on;
+    int pairing;             /* -1: the probe's; else enum tp_pairing */
 };
 
 /* Everything the run owns, freed in one place. */
@@ -33,7 +37,11 @@ struct run_state {
     size_t njourneys;
     struct tp_target *cli_targets;
     size_t ncli_targets;
-    struct tp_target *ordered; /* the probe's targets, baseline first (shallow copies) */
+    struct tp_target *ordered; /* baseline first, then candidates, then the baseline's
+                                  noise run (shallow copies) */
+    size_t nordered;
+    long noise_target;         /* index in ordered, or -1 */
+    char *noise_name;
     tp_secrets *secrets;
     struct tp_run_report report;
 };
@@ -107,6 +115,33 @@ static int parse_options(int argc, char **argv, struct run_opts *o, int *first, 
             break;
         case TP_OPT_NO_PUBLISH:
             break; /* nothing is published until Redis publishing exists */
+        case 'b':
+            o->baseline = arg;
+            break;
+        case TP_OPT_FAIL_ON:
+            if (strcmp(arg, "high") == 0)
+                o->fail_on = TP_FAIL_ON_HIGH;
+            else if (strcmp(arg, "inconclusive") == 0)
+                o->fail_on = TP_FAIL_ON_INCONCLUSIVE;
+            else if (strcmp(arg, "never") == 0)
+                o->fail_on = TP_FAIL_ON_NEVER;
+            else {
+                tp_cli_parser_done(&p);
+                *status = tp_cli_usage_error(p.cmd, "--fail-on is high, inconclusive or never");
+                return 0;
+            }
+            break;
+        case TP_OPT_PAIRING:
+            if (strcmp(arg, "simultaneous") == 0)
+                o->pairing = TP_PAIR_SIMULTANEOUS;
+            else if (strcmp(arg, "alternate") == 0)
+                o->pairing = TP_PAIR_ALTERNATE;
+            else {
+                tp_cli_parser_done(&p);
+                *status = tp_cli_usage_error(p.cmd, "--pairing is simultaneous or alternate");
+                return 0;
+            }
+            break;
         case 'j':
             if (parse_long(arg, 1, 10000, &o->max_concurrency) != 0) {
                 tp_cli_parser_done(&p);
@@ -144,6 +179,72 @@ static int make_cli_targets(const struct run_opts *o, struct run_state *s)
             if (strcmp(s->cli_targets[k].name, t->name) == 0)
                 return tp_cli_usage_error(tp_cli_find("run"), "target %s given twice", t->name);
     }
+    return TP_EXIT_OK;
+}
+
+/* The run's targets: the baseline first (--baseline, else the probe's baseline,
+ * else the first --target), then the candidates in order, then, when a journey
+ * learns noise and there is a candidate, the baseline once more. */
+static int order_targets(const struct run_opts *o, struct run_state *s)
+{
+    const struct tp_target *all = s->ncli_targets ? s->cli_targets : s->probe->targets;
+    size_t n = s->ncli_targets ? s->ncli_targets : s->probe->ntargets;
+    size_t base = s->ncli_targets ? 0 : s->probe->baseline;
+    int learn = 0;
+
+    if (o->baseline) {
+        for (base = 0; base < n && strcmp(all[base].name, o->baseline) != 0; base++)
+            ;
+        if (base == n)
+            return tp_cli_usage_error(tp_cli_find("run"), "--baseline %s names no target",
+                                      o->baseline);
+    }
+    for (size_t i = 0; i < s->njourneys; i++)
+        learn |= s->journeys[i]->compare.noise == TP_NOISE_LEARN;
+    s->ordered = calloc(n + 1, sizeof *s->ordered);
+    if (!s->ordered)
+        return TP_EXIT_RUNTIME;
+    s->ordered[s->nordered++] = all[base];
+    for (size_t i = 0; i < n; i++)
+        if (i != base)
+            s->ordered[s->nordered++] = all[i];
+    if (learn && n > 1) {
+        size_t len = strlen(all[base].name) + sizeof "/noise";
+        s->noise_name = malloc(len);
+        if (!s->noise_name)
+            return TP_EXIT_RUNTIME;
+        snprintf(s->noise_name, len, "%s/noise", all[base].name);
+        s->noise_target = (long)s->nordered;
+        s->ordered[s->nordered] = all[base];
+        s->ordered[s->nordered++].name = s->noise_name;
+    }
+    return TP_EXIT_OK;
+}
+
+/* With two or more targets: every candidate against the baseline. */
+static int compare(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
+{
+    struct tp_compare_plan cp;
+    struct tp_error err;
+    struct tp_verdict_opts defaults = TP_VERDICT_OPTS_INIT;
+
+    if (plan->ntargets - (s->noise_target >= 0 ? 1 : 0) < 2)
+        return TP_EXIT_OK;
+    if (s->probe) {
+        defaults.margin_pct = s->probe->margin_pct;
+        defaults.margin_ms = s->probe->margin_ms;
+        defaults.pass_score = s->probe->pass_score;
+        defaults.marginal_score = s->probe->marginal_score;
+    }
+    cp = (struct tp_compare_plan){plan->njourneys, plan->ntargets, plan->rounds,
+                                  s->noise_target, 1, defaults};
+    tp_error_clear(&err);
+    if (tp_compare_run(&s->report, &cp, &s->report.comparisons, &err) != TP_OK) {
+        fprintf(stderr, "twinprobe run: %s\n", err.text);
+        return TP_EXIT_RUNTIME;
+    }
+    if (tp_compare_fails(s->report.comparisons, o->fail_on))
+        s->report.exit_status = TP_EXIT_FAIL;
     return TP_EXIT_OK;
 }
 
@@ -256,6 +357,7 @@ static void state_free(struct run_state *s)
     }
     free(s->cli_targets);
     free(s->ordered);
+    free(s->noise_name);
     tp_secrets_free(s->secrets);
     tp_probe_free(s->probe);
 }
@@ -270,6 +372,8 @@ int tp_cmd_run(int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     memset(&s, 0, sizeof s);
+    o.pairing = -1;
+    s.noise_target = -1;
     if (!parse_options(argc, argv, &o, &first, &status))
         return status;
     if (o.probe) {
@@ -292,24 +396,13 @@ int tp_cmd_run(int argc, char **argv)
     memset(&plan, 0, sizeof plan);
     plan.journeys = s.journeys;
     plan.njourneys = s.njourneys;
-    if (s.ncli_targets) {
-        plan.targets = s.cli_targets;
-        plan.ntargets = s.ncli_targets;
-    } else {
-        /* The baseline goes first; the others keep their order. */
-        size_t n = 0;
-        s.ordered = calloc(s.probe->ntargets, sizeof *s.ordered);
-        if (!s.ordered) {
-            status = TP_EXIT_RUNTIME;
-            goto done;
-        }
-        s.ordered[n++] = s.probe->targets[s.probe->baseline];
-        for (size_t i = 0; i < s.probe->ntargets; i++)
-            if (i != s.probe->baseline)
-                s.ordered[n++] = s.probe->targets[i];
-        plan.targets = s.ordered;
-        plan.ntargets = n;
-    }
+    if ((status = order_targets(&o, &s)) != TP_EXIT_OK)
+        goto done;
+    plan.targets = s.ordered;
+    plan.ntargets = s.nordered;
+    plan.pairing = o.pairing >= 0 ? (enum tp_pairing)o.pairing
+                   : s.probe      ? s.probe->pairing
+                                  : TP_PAIR_SIMULTANEOUS;
     plan.rounds = (unsigned)(o.rounds ? o.rounds : s.probe ? s.probe->rounds : 1);
     plan.max_concurrency = o.max_concurrency ? o.max_concurrency
                            : s.probe         ? s.probe->max_concurrency
@@ -330,6 +423,8 @@ int tp_cmd_run(int argc, char **argv)
         goto done;
     }
     curl_global_cleanup();
+    if ((status = compare(&o, &s, &plan)) != TP_EXIT_OK)
+        goto done;
     status = write_report(&o, &s.report);
     if (status == TP_EXIT_OK)
         status = s.report.exit_status;

@@ -254,12 +254,88 @@ done:
     return rc;
 }
 
+/* A comparison step fails the build unless it is PASS or LOW (faster) without
+ * functional mismatches. */
+static int comparison_failed(const json_t *st)
+{
+    const char *v = json_string_value(json_object_get(st, "verdict"));
+    return !v || (strcmp(v, "PASS") != 0 && strcmp(v, "LOW") != 0) ||
+           json_integer_value(json_object_get(st, "mismatch_count")) > 0;
+}
+
+static void count_comparison(const json_t *c, struct counts *n)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(c, "steps"), i, st) {
+        n->tests++;
+        n->failures += comparison_failed(st) ? 1 : 0;
+    }
+}
+
+/* <testsuite name="JOURNEY: CAND vs BASE"> with a testcase per step; a step that
+ * is not PASS (or LOW) is a <failure type="VERDICT"> with the verdict's reason. */
+static int comparison_suite(xmlTextWriterPtr w, const struct tp_run_report *r, const json_t *c)
+{
+    struct counts n = {0};
+    char name[512], classname[512];
+    size_t i;
+    json_t *st;
+    const char *journey = json_string_value(json_object_get(c, "journey"));
+    const char *base = json_string_value(json_object_get(c, "base"));
+    const char *cand = json_string_value(json_object_get(c, "cand"));
+
+    snprintf(name, sizeof name, "%s: %s vs %s", journey ? journey : "?", cand ? cand : "?",
+             base ? base : "?");
+    snprintf(classname, sizeof classname, "%s.compare.%s", journey ? journey : "?",
+             cand ? cand : "?");
+    count_comparison(c, &n);
+    if (xmlTextWriterStartElement(w, BAD_CAST "testsuite") < 0 ||
+        attr(w, r->secrets, "name", name) < 0 || attr_counts(w, &n) < 0)
+        return -1;
+    json_array_foreach(json_object_get(c, "steps"), i, st) {
+        const char *v = json_string_value(json_object_get(st, "verdict"));
+        if (xmlTextWriterStartElement(w, BAD_CAST "testcase") < 0 ||
+            attr(w, r->secrets, "name", json_string_value(json_object_get(st, "step"))) < 0 ||
+            attr(w, r->secrets, "classname", classname) < 0)
+            return -1;
+        if (comparison_failed(st)) {
+            char msg[480];
+            const char *reason = json_string_value(json_object_get(st, "reason"));
+            snprintf(msg, sizeof msg, "%s: %s", v ? v : "?", reason ? reason : "");
+            if (xmlTextWriterStartElement(w, BAD_CAST "failure") < 0 ||
+                attr(w, NULL, "type", v ? v : "?") < 0 || attr(w, r->secrets, "message", msg) < 0)
+                return -1;
+            json_t *mm;
+            size_t k;
+            json_array_foreach(json_object_get(st, "mismatches"), k, mm) {
+                char line[600];
+                const char *b = json_string_value(json_object_get(mm, "base"));
+                const char *cv = json_string_value(json_object_get(mm, "cand"));
+                const char *kind = json_string_value(json_object_get(mm, "kind"));
+                const char *path = json_string_value(json_object_get(mm, "path"));
+                snprintf(line, sizeof line, "%s at %s: %s -> %s\n", kind ? kind : "?",
+                         path ? path : "?", b ? b : "(absent)", cv ? cv : "(absent)");
+                if (text(w, r->secrets, line) < 0)
+                    return -1;
+            }
+            if (xmlTextWriterEndElement(w) < 0)
+                return -1;
+        }
+        if (xmlTextWriterEndElement(w) < 0)
+            return -1;
+    }
+    return xmlTextWriterEndElement(w);
+}
+
 static int document(xmlTextWriterPtr w, const struct tp_run_report *r)
 {
     struct counts all = {0};
 
     for (size_t i = 0; i < r->njourneys; i++)
         count_journey(&r->journeys[i], &all);
+    for (size_t i = 0; i < json_array_size(r->comparisons); i++)
+        count_comparison(json_array_get(r->comparisons, i), &all);
     if (xmlTextWriterSetIndent(w, 1) < 0 || xmlTextWriterSetIndentString(w, BAD_CAST "  ") < 0 ||
         xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL) < 0 ||
         xmlTextWriterStartElement(w, BAD_CAST "testsuites") < 0 ||
@@ -267,6 +343,9 @@ static int document(xmlTextWriterPtr w, const struct tp_run_report *r)
         return -1;
     for (size_t i = 0; i < r->njourneys; i++)
         if (testsuite(w, r, &r->journeys[i]) < 0)
+            return -1;
+    for (size_t i = 0; i < json_array_size(r->comparisons); i++)
+        if (comparison_suite(w, r, json_array_get(r->comparisons, i)) < 0)
             return -1;
     if (xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndDocument(w) < 0)
         return -1;

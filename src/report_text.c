@@ -278,11 +278,136 @@ static const char *plural(size_t n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
+/* How put_num writes a number. */
+enum num_style {
+    NUM_MS,  /* 41.4 */
+    NUM_PCT, /* +19.4% */
+    NUM_P    /* 0.0005 */
+};
+
+/* A number from the comparisons JSON, or "-" when it is null. */
+static void put_num(struct sbuf *b, const json_t *v, enum num_style style, int width)
+{
+    char cell[48];
+    double x = json_number_value(v);
+    if (!json_is_number(v))
+        snprintf(cell, sizeof cell, "-");
+    else if (style == NUM_PCT)
+        snprintf(cell, sizeof cell, "%+.1f%%", x);
+    else if (style == NUM_P)
+        snprintf(cell, sizeof cell, "%.4f", x);
+    else
+        snprintf(cell, sizeof cell, "%.1f", x);
+    sb_printf(b, "%*s", width, cell);
+}
+
+static const char *verdict_color(const char *v)
+{
+    if (strcmp(v, "PASS") == 0 || strcmp(v, "LOW") == 0)
+        return "\033[32m";
+    if (strcmp(v, "HIGH") == 0 || strcmp(v, "CRITICAL") == 0)
+        return "\033[31m";
+    return "\033[33m";
+}
+
+/* The table of one comparison: a row per step, then the journey's verdict. */
+static void put_comparison(struct sbuf *b, const tp_secrets *secrets, const json_t *c,
+                           int color, size_t *inconclusive)
+{
+    const char *verdict = json_string_value(json_object_get(c, "verdict"));
+    json_t *steps = json_object_get(c, "steps"), *st;
+    size_t i, width = 4;
+
+    verdict = verdict ? verdict : "?";
+    sb_puts(b, "\n");
+    put_clean(b, secrets, json_string_value(json_object_get(c, "journey")));
+    sb_puts(b, ": ");
+    put_clean(b, secrets, json_string_value(json_object_get(c, "cand")));
+    sb_puts(b, " vs ");
+    put_clean(b, secrets, json_string_value(json_object_get(c, "base")));
+    sb_printf(b, ", %lld rounds\n", (long long)json_integer_value(json_object_get(c, "rounds")));
+    json_array_foreach(steps, i, st) {
+        size_t w = clean_width(secrets, json_string_value(json_object_get(st, "step")));
+        width = w > width ? w : width;
+    }
+    width = width > 40 ? 40 : width;
+    sb_printf(b, "  %-*s %10s %10s %9s %21s %8s %8s  %-12s %s\n", (int)width, "step", "base ms",
+              "cand ms", "delta", "95% CI", "p", "p adj", "verdict", "mismatches");
+    json_array_foreach(steps, i, st) {
+        const char *v = json_string_value(json_object_get(st, "verdict"));
+        size_t w = 0;
+        char ci[64];
+        json_t *lo = json_object_get(st, "ci_low_pct"), *hi = json_object_get(st, "ci_high_pct");
+        v = v ? v : "?";
+        sb_puts(b, "  ");
+        w = put_clean(b, secrets, json_string_value(json_object_get(st, "step")));
+        sb_printf(b, "%*s ", (int)(width > w ? width - w : 0), "");
+        put_num(b, json_object_get(st, "base_median_ms"), NUM_MS, 10);
+        sb_puts(b, " ");
+        put_num(b, json_object_get(st, "cand_median_ms"), NUM_MS, 10);
+        sb_puts(b, " ");
+        put_num(b, json_object_get(st, "delta_pct"), NUM_PCT, 9);
+        if (json_is_number(lo) || json_is_number(hi)) {
+            char l[24] = "-inf", h[24] = "+inf";
+            if (json_is_number(lo))
+                snprintf(l, sizeof l, "%+.1f%%", json_number_value(lo));
+            if (json_is_number(hi))
+                snprintf(h, sizeof h, "%+.1f%%", json_number_value(hi));
+            snprintf(ci, sizeof ci, "[%s, %s]", l, h);
+        } else {
+            snprintf(ci, sizeof ci, "-");
+        }
+        sb_printf(b, " %21s ", ci);
+        put_num(b, json_object_get(st, "p"), NUM_P, 8);
+        sb_puts(b, " ");
+        put_num(b, json_object_get(st, "p_adj"), NUM_P, 8);
+        sb_printf(b, "  %s%-12s%s %lld\n", color ? verdict_color(v) : "", v, color ? "\033[0m" : "",
+                  (long long)json_integer_value(json_object_get(st, "mismatch_count")));
+        if (strcmp(v, "INCONCLUSIVE") == 0)
+            (*inconclusive)++;
+        json_t *mms = json_object_get(st, "mismatches"), *mm;
+        size_t k;
+        json_array_foreach(mms, k, mm) {
+            sb_puts(b, "      mismatch ");
+            put_clean(b, secrets, json_string_value(json_object_get(mm, "kind")));
+            sb_puts(b, " at ");
+            put_clean(b, secrets, json_string_value(json_object_get(mm, "path")));
+            sb_puts(b, ": ");
+            put_clean(b, secrets, json_is_string(json_object_get(mm, "base"))
+                                      ? json_string_value(json_object_get(mm, "base"))
+                                      : "(absent)");
+            sb_puts(b, " -> ");
+            put_clean(b, secrets, json_is_string(json_object_get(mm, "cand"))
+                                      ? json_string_value(json_object_get(mm, "cand"))
+                                      : "(absent)");
+            sb_printf(b, " (%lld of %lld rounds)\n",
+                      (long long)json_integer_value(json_object_get(mm, "rounds")),
+                      (long long)json_integer_value(json_object_get(c, "rounds")));
+        }
+        if (strcmp(v, "PASS") != 0) {
+            sb_puts(b, "      ");
+            put_clean(b, secrets, json_string_value(json_object_get(st, "reason")));
+            sb_puts(b, "\n");
+        }
+    }
+    sb_printf(b, "  journey verdict: %s%s%s, score ", color ? verdict_color(verdict) : "", verdict,
+              color ? "\033[0m" : "");
+    put_num(b, json_object_get(c, "score"), NUM_MS, 0);
+    sb_puts(b, " (");
+    put_clean(b, secrets, json_string_value(json_object_get(c, "score_class")));
+    sb_puts(b, "): ");
+    put_clean(b, secrets, json_string_value(json_object_get(c, "reason")));
+    sb_puts(b, "\n");
+}
+
 char *tp_report_text(const struct tp_run_report *r, int color)
 {
     struct sbuf b = {0};
     size_t jpass = 0, sok = 0, sfail = 0, sskip = 0, nsteps_all = 0;
     char *out;
+
+    size_t hidden = 0, inconclusive = 0;
+    int compared = r && json_array_size(r->comparisons) > 0;
 
     sb_put(&b, "", 0); /* an empty report is "", not NULL */
     for (size_t i = 0; r && i < r->njourneys; i++) {
@@ -299,11 +424,23 @@ char *tp_report_text(const struct tp_run_report *r, int color)
                 sfail++;
         }
         nsteps_all += nsteps;
-        put_journey(&b, r, jr, color);
+        if (compared && jr->ok)
+            hidden++; /* with a comparison, passed runs are in the tables below */
+        else
+            put_journey(&b, r, jr, color);
     }
+    if (hidden)
+        sb_printf(&b, "(%zu passed %s not shown step by step; --format json has every step)\n",
+                  hidden, plural(hidden, "run", "runs"));
+    for (size_t i = 0; compared && i < json_array_size(r->comparisons); i++)
+        put_comparison(&b, r->secrets, json_array_get(r->comparisons, i), color, &inconclusive);
+    if (inconclusive)
+        sb_printf(&b, "\n%zu INCONCLUSIVE %s: not enough evidence either way; they fail the run "
+                      "only with --fail-on inconclusive\n",
+                  inconclusive, plural(inconclusive, "step", "steps"));
     if (r) {
-        sb_printf(&b, "%zu %s, %zu passed, %zu failed; %zu %s: %zu ok, %zu failed, %zu skipped\n",
-                  r->njourneys, plural(r->njourneys, "journey", "journeys"), jpass,
+        sb_printf(&b, "%s%zu %s, %zu passed, %zu failed; %zu %s: %zu ok, %zu failed, %zu skipped\n",
+                  compared ? "\n" : "", r->njourneys, plural(r->njourneys, "journey", "journeys"), jpass,
                   r->njourneys - jpass, nsteps_all, plural(nsteps_all, "step", "steps"), sok, sfail,
                   sskip);
     }

@@ -332,16 +332,31 @@ static void advance(struct jrun *j)
 struct group {
     struct jrun *runs;
     size_t n;
+    unsigned round;   /* 1-based */
+    int alternate;    /* start the runs back to back, ABBA over the rounds */
 };
 
+/* Alternate pairing: the first run, in this round's order, that has yet to run
+ * its step in this pass. Odd rounds go A B, even rounds B A. */
+static struct jrun *next_in_order(struct group *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        size_t k = g->round % 2 ? i : g->n - 1 - i;
+        if (g->runs[k].state == JR_READY)
+            return &g->runs[k];
+    }
+    return NULL;
+}
+
 /* When every run of the group has finished its step, moves them all on and starts
- * the next step for every run that has one, together. Returns 1 when the group
- * is done. */
+ * the next step for every run that has one: together, or (alternate pairing) one
+ * after another. Returns 1 when the group is done. */
 static int group_step(struct group *g, long cap)
 {
     struct runner *R = g->runs[0].R;
     size_t ready = 0, done = 0;
     int64_t now = mono_ms();
+    struct jrun *next;
 
     for (size_t i = 0; i < g->n; i++) {
         struct jrun *j = &g->runs[i];
@@ -349,6 +364,10 @@ static int group_step(struct group *g, long cap)
             start_attempt(j);
         if (j->state == JR_IN_FLIGHT || j->state == JR_BACKOFF)
             return 0;
+    }
+    if (g->alternate && (next = next_in_order(g))) {
+        start_attempt(next); /* the pass goes on with the next target */
+        return 0;
     }
     for (size_t i = 0; i < g->n; i++) {
         advance(&g->runs[i]);
@@ -359,6 +378,11 @@ static int group_step(struct group *g, long cap)
     }
     if (done == g->n)
         return 1;
+    if (g->alternate) {
+        if (R->in_flight < cap)
+            start_attempt(next_in_order(g));
+        return 0;
+    }
     if (R->in_flight > 0 && R->in_flight + (long)ready > cap)
         return 0; /* wait for room: the pair starts together or not at all */
     for (size_t i = 0; i < g->n; i++)
@@ -396,6 +420,8 @@ static tp_err run_round(struct runner *R, struct tp_journey_result *results, uns
     for (size_t g = 0; g < plan->njourneys; g++) {
         groups[g].runs = &runs[g * plan->ntargets];
         groups[g].n = plan->ntargets;
+        groups[g].round = round;
+        groups[g].alternate = plan->pairing == TP_PAIR_ALTERNATE;
         for (size_t t = 0; t < plan->ntargets; t++) {
             struct tp_journey_result *res = &results[g * plan->ntargets + t];
             res->journey = plan->journeys[g];

@@ -68,7 +68,9 @@ int tp_cli_usage_error(const struct tp_cli_command *cmd, const char *fmt, ...)
 enum {
     TP_OPT_CA_FILE = 0x100,
     TP_OPT_INSECURE,
-    TP_OPT_NO_PUBLISH
+    TP_OPT_NO_PUBLISH,
+    TP_OPT_FAIL_ON,
+    TP_OPT_PAIRING
 };
 
 /* Subcommands (src/cmd_*.c). */

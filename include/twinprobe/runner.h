@@ -1,7 +1,9 @@
 /* The engine: every journey x target x round as a small state machine, all on one
  * curl multi event loop. Within a round, step k of a journey starts for every
- * target together (the pairs see the same network moment); rounds run one after
- * another, each a fresh journey run (new variables, cookie jar and connection). */
+ * target together (the pairs see the same network moment), or back to back in
+ * ABBA order with alternate pairing; no target starts step k+1 before every
+ * target has finished step k. Rounds run one after another, each a fresh journey
+ * run (new variables, cookie jar and connection). */
 #ifndef TWINPROBE_RUNNER_H
 #define TWINPROBE_RUNNER_H
 
@@ -19,6 +21,8 @@ struct tp_run_plan {
     size_t ntargets;
     unsigned rounds;                    /* >= 1 */
     long max_concurrency;               /* cap on transfers in flight (>= 1) */
+    enum tp_pairing pairing;            /* SIMULTANEOUS: step k starts for every target
+                                           together; ALTERNATE: back to back, ABBA */
     const char *location;               /* in User-Agent and the report */
     const tp_secrets *secrets;          /* borrowed; masks every output */
 };
