@@ -313,6 +313,13 @@ static tp_err parse_json(struct tp_response *resp, struct tp_error *err)
     return TP_OK;
 }
 
+json_t *tp_response_json(struct tp_response *r)
+{
+    if (!r || parse_json(r, NULL) != TP_OK)
+        return NULL;
+    return r->json_state == 1 ? r->json : NULL;
+}
+
 static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';

@@ -87,6 +87,12 @@ struct tp_value {
 tp_err tp_source_eval(const struct tp_source *src, struct tp_response *resp,
                       struct tp_value *out, struct tp_error *err);
 
+/* The body of r parsed as JSON (any value; NULs allowed in strings), parsed on
+ * first use and cached in r->json / r->json_state as the sources do. Borrowed:
+ * lives until tp_response_clear(r). NULL when the body is not JSON, or when
+ * memory ran out (r->json_state is then still 0, so a later call tries again). */
+json_t *tp_response_json(struct tp_response *r);
+
 /* Releases out->value and zeroes out. */
 void tp_value_clear(struct tp_value *v);
 
