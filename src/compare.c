@@ -174,68 +174,118 @@ static json_t *pvalue(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* Adds key: value to obj (value taken); on failure marks *ok 0. */
+static void put(json_t *obj, const char *key, json_t *value, int *ok)
+{
+    if (!obj || !value || json_object_set_new(obj, key, value) != 0)
+        *ok = 0;
+}
+
+static json_t *text_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
 static json_t *mismatches_json(const struct tp_mismatches *m, const size_t *rounds)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < m->count; i++) {
         const struct tp_mismatch *x = &m->items[i];
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:o, s:o, s:I}", "path", x->path, "kind",
-                           tp_mismatch_kind_name(x->kind), "base",
-                           x->base ? json_string(x->base) : json_null(), "cand",
-                           x->cand ? json_string(x->cand) : json_null(), "rounds",
-                           (json_int_t)rounds[i]));
+        json_t *o = json_object();
+        int ok = 1;
+        put(o, "path", text_or_null(x->path), &ok);
+        put(o, "kind", json_string(tp_mismatch_kind_name(x->kind)), &ok);
+        put(o, "base", text_or_null(x->base), &ok);
+        put(o, "cand", text_or_null(x->cand), &ok);
+        put(o, "rounds", json_integer((json_int_t)rounds[i]), &ok);
+        if (!ok || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
     }
     return arr;
 }
 
+/* One step of a comparison: DESIGN.md's keys, then p95s, the margin, the count of
+ * distinct mismatches and the reason. */
 static json_t *step_json(const char *name, const struct tp_step_verdict *v,
                          const struct tp_mismatches *m, const size_t *rounds)
 {
-    return json_pack(
-        "{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o,"
-        " s:o, s:I, s:s}",
-        "step", name, "verdict", tp_verdict_name(v->verdict), "method", v->method, "n",
-        (json_int_t)v->n, "base_median_ms", number(v->base_median_ms), "cand_median_ms",
-        number(v->cand_median_ms), "delta_pct", number(v->delta_pct), "ci_low_pct",
-        number(v->ci_low_pct), "ci_high_pct", number(v->ci_high_pct), "p", pvalue(v->p), "p_adj",
-        pvalue(v->p_adj), "base_errors", (json_int_t)v->base_errors, "cand_errors",
-        (json_int_t)v->cand_errors, "mismatches", mismatches_json(m, rounds), "base_p95_ms",
-        number(v->base_p95_ms), "cand_p95_ms", number(v->cand_p95_ms), "margin_pct",
-        number(v->margin_pct), "mismatch_count", (json_int_t)m->total, "reason", v->reason);
+    json_t *o = json_object();
+    int ok = 1;
+    put(o, "step", json_string(name), &ok);
+    put(o, "verdict", json_string(tp_verdict_name(v->verdict)), &ok);
+    put(o, "method", text_or_null(v->method), &ok);
+    put(o, "n", json_integer((json_int_t)v->n), &ok);
+    put(o, "base_median_ms", number(v->base_median_ms), &ok);
+    put(o, "cand_median_ms", number(v->cand_median_ms), &ok);
+    put(o, "delta_pct", number(v->delta_pct), &ok);
+    put(o, "ci_low_pct", number(v->ci_low_pct), &ok);
+    put(o, "ci_high_pct", number(v->ci_high_pct), &ok);
+    put(o, "p", pvalue(v->p), &ok);
+    put(o, "p_adj", pvalue(v->p_adj), &ok);
+    put(o, "base_errors", json_integer((json_int_t)v->base_errors), &ok);
+    put(o, "cand_errors", json_integer((json_int_t)v->cand_errors), &ok);
+    put(o, "mismatches", mismatches_json(m, rounds), &ok);
+    put(o, "base_p95_ms", number(v->base_p95_ms), &ok);
+    put(o, "cand_p95_ms", number(v->cand_p95_ms), &ok);
+    put(o, "margin_pct", number(v->margin_pct), &ok);
+    put(o, "mismatch_count", json_integer((json_int_t)m->total), &ok);
+    put(o, "reason", json_string(v->reason), &ok);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static const char *const score_classes[] = {"pass", "marginal", "fail"};
 
+/* One journey x candidate: DESIGN.md's keys, then the journey total's numbers
+ * (delta_pct, CI, p, n: what the runs stream carries) and counts. */
 static json_t *pair_json(struct tp_run_report *r, const struct tp_compare_plan *p,
                          const struct pair_cmp *pc)
 {
     const struct tp_journey_result *first = &r->journeys[tp_compare_index(p, 0, pc->journey, 0)];
+    const struct tp_journey_result *cand =
+        &r->journeys[tp_compare_index(p, 0, pc->journey, pc->cand)];
     const struct tp_journey *j = first->journey;
     const struct tp_journey_verdict *jv = &pc->jv;
-    json_t *steps = json_array();
-    size_t mismatches = 0, base_errors = 0, cand_errors = 0;
+    json_t *o = json_object(), *steps = json_array();
+    size_t mismatches = 0;
+    int ok = 1;
 
     for (size_t s = 0; steps && s < j->nsteps; s++) {
-        json_array_append_new(steps, step_json(j->steps[s].name, &pc->steps[s],
-                                               &pc->mismatches[s], pc->mm_rounds[s]));
+        if (json_array_append_new(steps, step_json(j->steps[s].name, &pc->steps[s],
+                                                   &pc->mismatches[s], pc->mm_rounds[s])) != 0)
+            ok = 0;
         mismatches += pc->mismatches[s].total;
     }
-    base_errors = pc->total.base_errors;
-    cand_errors = pc->total.cand_errors;
-    return json_pack(
-        "{s:s, s:s, s:s, s:I, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I,"
-        " s:I, s:o}",
-        "journey", j->name, "base", first->target->name, "cand",
-        r->journeys[tp_compare_index(p, 0, pc->journey, pc->cand)].target->name, "rounds",
-        (json_int_t)p->rounds, "verdict", tp_verdict_name(jv->verdict), "score",
-        number(jv->score), "score_class", score_classes[jv->score_class], "worst_step",
-        j->nsteps ? j->steps[jv->worst_step].name : "", "reason", jv->reason, "delta_pct",
-        number(pc->total.delta_pct), "ci_low_pct", number(pc->total.ci_low_pct), "ci_high_pct",
-        number(pc->total.ci_high_pct), "p", pvalue(pc->total.p), "total_verdict",
-        json_string(tp_verdict_name(pc->total.verdict)), "n", (json_int_t)pc->total.n,
-        "base_errors", (json_int_t)base_errors, "cand_errors", (json_int_t)cand_errors,
-        "mismatches", (json_int_t)mismatches, "steps", steps);
+    put(o, "journey", json_string(j->name), &ok);
+    put(o, "base", json_string(first->target->name), &ok);
+    put(o, "cand", json_string(cand->target->name), &ok);
+    put(o, "rounds", json_integer((json_int_t)p->rounds), &ok);
+    put(o, "verdict", json_string(tp_verdict_name(jv->verdict)), &ok);
+    put(o, "score", number(jv->score), &ok);
+    put(o, "score_class", json_string(score_classes[jv->score_class]), &ok);
+    put(o, "worst_step", j->nsteps ? json_string(j->steps[jv->worst_step].name) : json_null(),
+        &ok);
+    put(o, "reason", json_string(jv->reason), &ok);
+    put(o, "delta_pct", number(pc->total.delta_pct), &ok);
+    put(o, "ci_low_pct", number(pc->total.ci_low_pct), &ok);
+    put(o, "ci_high_pct", number(pc->total.ci_high_pct), &ok);
+    put(o, "p", pvalue(pc->total.p), &ok);
+    put(o, "n", json_integer((json_int_t)pc->total.n), &ok);
+    put(o, "total_verdict", json_string(tp_verdict_name(pc->total.verdict)), &ok);
+    put(o, "base_errors", json_integer((json_int_t)pc->total.base_errors), &ok);
+    put(o, "cand_errors", json_integer((json_int_t)pc->total.cand_errors), &ok);
+    put(o, "mismatches", json_integer((json_int_t)mismatches), &ok);
+    put(o, "steps", steps, &ok);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static void pair_free(struct pair_cmp *pc, size_t nsteps)

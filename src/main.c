@@ -1,13 +1,12 @@
 /* twinprobe: command-line dispatch only. */
 #include <stdio.h>
+
+#include "twinprobe/version.h"
 #include <string.h>
 
 #include "twinprobe/cli.h"
 #include "twinprobe/schema.h"
 
-#ifndef TP_VERSION
-#define TP_VERSION "0.0.0"
-#endif
 
 static void usage(FILE *out)
 {

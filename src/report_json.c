@@ -28,9 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TP_VERSION
-#define TP_VERSION "0.0.0"
-#endif
 
 #define DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 

@@ -20,6 +20,7 @@
 #include "twinprobe/http.h"
 #include "twinprobe/request.h"
 #include "twinprobe/vars.h"
+#include "twinprobe/version.h"
 
 /* A journey run's states; changed only through set_state(). */
 enum jrun_state {

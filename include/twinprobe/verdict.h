@@ -63,6 +63,18 @@ struct tp_step_verdict {
     double errors_p;         /* Fisher's exact test on failed/succeeded counts */
     size_t mismatches;
     char reason[320];        /* for a person: why this verdict, with the numbers */
+    /* Added (additive): what tp_verdict_holm needs to re-apply the rules, and the
+     * report may show. Filled by tp_verdict_step. */
+    int paired;              /* copied from the input */
+    int critical_step;       /* copied from the input */
+    size_t n_base_runs, n_cand_runs; /* runs per side (paired: both n), failures included */
+    size_t n_tied;           /* paired: rounds with d = 0 (both failed, or equal), which
+                                the signed-rank test drops; unpaired: 0 */
+    double ci_conf;          /* confidence the interval achieves (exact: at least the
+                                request; below it only when the data cannot reach it);
+                                NaN with method "none" */
+    int ci_low_open, ci_high_open; /* the finite endpoint itself is rejected (normal
+                                method): a CI low of 0 that is open counts as > 0 */
 };
 
 /* Computes the numbers and a provisional verdict (p_adj = p). Rules: NODATA
@@ -71,13 +83,28 @@ struct tp_step_verdict {
  * alpha; LOW symmetrically; PASS when CI high < δ (and not LOW); else
  * INCONCLUSIVE. Fewer samples than the exact test can ever call significant at
  * alpha: INCONCLUSIVE, saying so. Significantly more candidate errors (Fisher,
- * p <= alpha) is HIGH even when latency passes. */
+ * p <= alpha) is HIGH even when latency passes.
+ * Details: the latency CRITICAL also needs a significant interval (p_adj <= alpha
+ * and enough samples for the guard); a critical step's mismatch is CRITICAL
+ * whatever the sample size. PASS also needs the interval to reach the requested
+ * confidence. Unpaired with either side empty is NODATA. Non-critical mismatches
+ * leave the verdict alone (the reason mentions them). Timings are ms >= 0 or
+ * INFINITY (a failure); 0 is taken as 0.001 ms for the logarithm. opts NULL:
+ * TP_VERDICT_OPTS_INIT. Errors: TP_ERR_INVALID (NULL in or out, NaN, negative or
+ * -inf timing, paired arrays of different lengths, bad opts), TP_ERR_NOMEM,
+ * TP_ERR_LIMIT (from the statistics); out then holds NODATA with p = p_adj = 1. */
 tp_err tp_verdict_step(const struct tp_latency_input *in, const struct tp_verdict_opts *opts,
                        struct tp_step_verdict *out, struct tp_error *err);
 
 /* Holm across the steps of a run: sets each p_adj and re-applies the rules that
  * depend on it (a HIGH or LOW whose adjusted p exceeds alpha becomes
- * INCONCLUSIVE, and the reason says so). */
+ * INCONCLUSIVE, and the reason says so). NODATA steps are left out of the
+ * family. Re-applying means the result is what tp_verdict_step gives with p_adj
+ * in place of p: a latency CRITICAL is demoted like a HIGH; a demoted LOW whose
+ * CI high is below δ is PASS (the PASS rule); a HIGH that Fisher's error test
+ * supports stays HIGH. opts must be the ones the steps were made with (NULL:
+ * defaults). Errors: TP_ERR_INVALID (steps NULL with n > 0, bad opts),
+ * TP_ERR_NOMEM; the steps are then unchanged. */
 tp_err tp_verdict_holm(struct tp_step_verdict *steps, size_t n,
                        const struct tp_verdict_opts *opts, struct tp_error *err);
 
@@ -91,7 +118,10 @@ struct tp_journey_verdict {
     char reason[512];
 };
 
-/* Combines the step verdicts of one journey (names for the reason). */
+/* Combines the step verdicts of one journey (names for the reason; names, or an
+ * entry of it, may be NULL: the step's index is used). The score class of a NaN
+ * score is FAIL. n == 0 (or steps NULL): NODATA, score NaN, worst_step 0.
+ * opts NULL: defaults. out NULL: nothing is done. */
 void tp_verdict_journey(const struct tp_step_verdict *steps, const char *const *names, size_t n,
                         const struct tp_verdict_opts *opts, struct tp_journey_verdict *out);
 
