@@ -58,4 +58,4 @@ class Cli(BinaryTest):
             help_text = run(cmd, "--help").stdout
             for opt in re.findall(r"--([a-z][a-z-]*)", help_text):
                 with self.subTest(command=cmd, option=opt):
-                    self.assertIn(f"--{opt}", man)
+                    self.assertTrue(f"--{opt}" in man, f"--{opt} missing from docs/twinprobe.1")

@@ -15,15 +15,17 @@ STEP_KEYS = {"step", "verdict", "method", "n", "base_median_ms", "cand_median_ms
 COMPARISON_KEYS = {"journey", "base", "cand", "rounds", "verdict", "score", "worst_step",
                    "reason", "steps"}
 
-# A short journey: three reads against the shop's JSON API and a health check.
+# A short journey: a health check, a JSON search (the endpoint the tests slow down
+# or fault) and the XML catalogue.
 JOURNEY = {
     "name": "browse",
-    "compare": {"noise": "learn"},
+    "compare": {"noise": "learn", "ignore": ["$.variant"]},
     "steps": [
         {"name": "health", "request": {"url": "/health"}},
         {"name": "search", "request": {"url": "/api/search", "query": {"q": "widget"}},
          "expect": [{"status": 200}]},
-        {"name": "gadgets", "request": {"url": "/api/search", "query": {"q": "gadget"}}},
+        {"name": "catalogue", "request": {"url": "/xml"},
+         "expect": [{"xpath": "count(//product)", "gt": 0}]},
     ],
 }
 
@@ -70,7 +72,7 @@ class Compare(BinaryTest):
         self.assertLess(search["delta_pct"], 50)
         self.assertGreater(search["ci_low_pct"], 0)
         self.assertLess(search["p_adj"], 0.05)
-        self.assertNotIn(steps["gadgets"]["verdict"], ("HIGH", "CRITICAL"))
+        self.assertNotIn(steps["catalogue"]["verdict"], ("HIGH", "CRITICAL"))
         self.assertEqual(c["verdict"], "HIGH")
         self.assertEqual(c["worst_step"], "search")
         self.assertEqual(search["mismatches"], [])  # noise learned: ids and times ignored
@@ -86,7 +88,7 @@ class Compare(BinaryTest):
         self.assertEqual((search["mismatches"][0]["base"], search["mismatches"][0]["cand"]),
                          ("12.5", '"12.50"'))
         self.assertEqual(len(search["mismatches"]), 1, search["mismatches"])
-        self.assertEqual(self.steps(c)["gadgets"]["mismatches"], [])
+        self.assertEqual(self.steps(c)["catalogue"]["mismatches"], [])
 
     def test_without_noise_learning_volatile_fields_show(self):
         stable = start_shop(self)
@@ -97,14 +99,15 @@ class Compare(BinaryTest):
         self.assertIn("$['request_id']", paths)
         # ... and compare.ignore removes them
         doc = dict(JOURNEY, name="ignored",
-                   compare={"ignore": ["$.request_id", "$.server_time"]})
+                   compare={"ignore": ["$.request_id", "$.server_time", "$.variant"]})
         c, _, r = self.compare(stable, canary, "--rounds", "2", journey=self.journey(doc))
         self.assertEqual(self.steps(c)["search"]["mismatches"], [])
 
     def test_critical_step_mismatch(self):
         stable = start_shop(self)
         canary = start_shop(self, "--fault", "status:search=500", variant="canary")
-        doc = dict(JOURNEY, name="crit", compare={"noise": "learn", "critical_steps": ["search"]})
+        doc = dict(JOURNEY, name="crit", compare={"noise": "learn", "ignore": ["$.variant"],
+                                                  "critical_steps": ["search"]})
         c, _, _ = self.compare(stable, canary, "--rounds", "3", journey=self.journey(doc),
                                expect_exit=1)
         self.assertEqual(self.steps(c)["search"]["verdict"], "CRITICAL")
