@@ -77,56 +77,13 @@ static void buf_cut(struct buf *b, size_t len)
 }
 
 /* Appends the normalized-path segment of a member name: "['key']" with the
- * escapes of RFC 9535 §2.7 (the same as src/jsonpath.c writes). */
+ * escapes of RFC 9535 §2.7, as the JSONPath evaluator writes them. */
 static int path_add_key(struct buf *b, const char *key, size_t key_len)
 {
-    char tmp[8];
-    size_t i, run;
-    const char *esc;
-
-    if (buf_str(b, "['"))
-        return -1;
-    for (i = 0; i < key_len; i = run + 1) {
-        for (run = i; run < key_len; run++) {
-            unsigned char c = (unsigned char)key[run];
-            if (c < 0x20 || c == '\'' || c == '\\')
-                break;
-        }
-        if (buf_add(b, key + i, run - i))
-            return -1;
-        if (run == key_len)
-            break;
-        switch (key[run]) {
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\'':
-            esc = "\\'";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        default:
-            snprintf(tmp, sizeof tmp, "\\u%04x", (unsigned)(unsigned char)key[run]);
-            esc = tmp;
-            break;
-        }
-        if (buf_str(b, esc))
-            return -1;
-    }
-    return buf_str(b, "']");
+    char *seg = tp_jsonpath_child_path("", key, key_len, 0);
+    int rc = seg ? buf_str(b, seg) : -1;
+    free(seg);
+    return rc;
 }
 
 static int path_add_index(struct buf *b, size_t idx)

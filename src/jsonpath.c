@@ -1712,9 +1712,7 @@ static void val_clear(struct val *v)
     memset(v, 0, sizeof *v);
 }
 
-/* The normalized path of a child: parent + "['key']" (RFC 9535 §2.7 escapes) or
- * parent + "[idx]". Returns a new string, or NULL when out of memory. */
-static char *child_path(const char *parent, const char *key, size_t key_len, size_t idx)
+char *tp_jsonpath_child_path(const char *parent, const char *key, size_t key_len, size_t idx)
 {
     struct buf b = {0};
     char tmp[32];
@@ -1784,7 +1782,7 @@ static void push_child(struct evalctx *ctx, struct tp_jsonpath_nodes *dst, json_
                        const char *path, const char *key, size_t key_len, size_t idx)
 {
     char *cp = NULL;
-    if (path && !(cp = child_path(path, key, key_len, idx))) {
+    if (path && !(cp = tp_jsonpath_child_path(path, key, key_len, idx))) {
         ctx->rc = TP_ERR_NOMEM;
         return;
     }
@@ -1900,7 +1898,7 @@ static void descend(struct evalctx *ctx, const struct segment *seg, json_t *v, c
     if (json_is_array(v)) {
         json_array_foreach(v, i, child)
         {
-            if (ctx->rc != TP_OK || (path && !(cp = child_path(path, NULL, 0, i))))
+            if (ctx->rc != TP_OK || (path && !(cp = tp_jsonpath_child_path(path, NULL, 0, i))))
                 goto nomem;
             descend(ctx, seg, child, cp, dst);
             free(cp);
@@ -1909,7 +1907,7 @@ static void descend(struct evalctx *ctx, const struct segment *seg, json_t *v, c
     } else if (json_is_object(v)) {
         json_object_keylen_foreach(v, key, key_len, child)
         {
-            if (ctx->rc != TP_OK || (path && !(cp = child_path(path, key, key_len, 0))))
+            if (ctx->rc != TP_OK || (path && !(cp = tp_jsonpath_child_path(path, key, key_len, 0))))
                 goto nomem;
             descend(ctx, seg, child, cp, dst);
             free(cp);
