@@ -1,8 +1,8 @@
 #!/bin/sh
 # make demo: start the demo shop twice (stable, and a canary with a slowed search
 # and a changed JSON field), validate the example journeys and probes, then show
-# what twinprobe does with them. Every server started here is stopped on exit,
-# also when something fails.
+# what twinprobe does with them, and publish a run to a private redis-server.
+# Every server started here is stopped on exit, also when something fails.
 set -eu
 BIN=${1:-build/twinprobe}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,5 +90,68 @@ for c in report["comparisons"]:
 noise = [j for j in report["journeys"] if j["target"].endswith("/noise")]
 print(f'noise runs (baseline again, to learn request_id/server_time): {len(noise)}')
 PY
+
+echo
+echo "== 6. Publish to Redis Streams: a private redis-server on a free port, and a probe file"
+echo "      naming it (the same targets, journey and rounds as above)"
+RPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --save '' --appendonly no --port "$RPORT" --bind 127.0.0.1 --logfile "$TMP/redis.log" &
+RPID=$!
+PIDS="$PIDS $RPID"
+i=0
+until [ "$(redis-cli -p "$RPORT" PING 2>/dev/null)" = PONG ]; do
+    i=$((i + 1))
+    if [ $i -gt 300 ]; then echo "demo: redis-server did not start" >&2; exit 1; fi
+    sleep 0.05
+done
+cat > "$TMP/probe.json" <<JSON
+{ "location": "demo",
+  "targets": [ { "name": "stable", "base_url": "$STABLE" },
+               { "name": "canary", "base_url": "$CANARY" } ],
+  "journeys": ["$ROOT/journeys/checkout.json"],
+  "rounds": 12,
+  "redis": { "url": "redis://127.0.0.1:$RPORT/0", "prefix": "twinprobe", "maxlen": 10000 },
+  "spool_dir": "$TMP/spool" }
+JSON
+echo "redis: 127.0.0.1:$RPORT (stopped at the end)"
+set +e
+"$BIN" run --probe "$TMP/probe.json" --format json --output "$TMP/published.json"
+pstatus=$?
+set -e
+case $pstatus in
+    0 | 1) ;;
+    *) echo "demo: publishing run failed with exit status $pstatus" >&2; exit 1 ;;
+esac
+echo
+echo "\$ redis-cli -p $RPORT SMEMBERS twinprobe:index"
+redis-cli -p "$RPORT" SMEMBERS twinprobe:index
+echo
+echo "\$ redis-cli -p $RPORT XRANGE twinprobe:steps:demo:checkout - + COUNT 1    (the first entry: its ID, then field and value)"
+redis-cli -p "$RPORT" XRANGE twinprobe:steps:demo:checkout - + COUNT 1
+echo
+echo "\$ redis-cli -p $RPORT --json XRANGE twinprobe:steps:demo:checkout - +    (every entry, one line each, a few fields)"
+redis-cli -p "$RPORT" --json XRANGE twinprobe:steps:demo:checkout - + > "$TMP/steps.json"
+python3 - "$TMP/steps.json" <<'PY'
+import json, sys
+for entry_id, flat in json.load(open(sys.argv[1])):
+    f = dict(zip(flat[0::2], flat[1::2]))
+    print(f"{entry_id:18} round {f['round']:>2} {f['step']:12} {f['base']} {f['base_ms']:>8} ms"
+          f"  {f['cand']} {f['cand_ms']:>8} ms  match {f['match']} {f['diff']}")
+PY
+echo
+echo "\$ redis-cli -p $RPORT XRANGE twinprobe:runs:demo - +"
+redis-cli -p "$RPORT" XRANGE twinprobe:runs:demo - +
+echo
+echo "\$ redis-cli -p $RPORT HGETALL twinprobe:latest:demo:checkout"
+redis-cli -p "$RPORT" HGETALL twinprobe:latest:demo:checkout
+entries=$(redis-cli -p "$RPORT" XLEN twinprobe:steps:demo:checkout)
+if [ "$entries" -eq 0 ]; then
+    echo "demo: nothing was published" >&2
+    exit 1
+fi
+redis-cli -p "$RPORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || kill "$RPID" 2>/dev/null || true
+wait "$RPID" 2>/dev/null || true
+echo "redis-server stopped; $entries step entries were published (schema: docs/redis-schema.md)"
+
 echo
 echo "twinprobe run exited $status: 1 = the canary is worse (a HIGH step, a mismatch); the demo caught it."

@@ -32,11 +32,17 @@ static const struct tp_cli_option run_options[] = {
     {"no-publish", TP_OPT_NO_PUBLISH, 0, NULL, "do not publish to Redis"},
 };
 
+static const struct tp_cli_option flush_options[] = {
+    {"probe", 'p', 1, "FILE", "probe file whose Redis and spool_dir are used"},
+};
+
 static const struct tp_cli_command commands[] = {
     {"run", "[JOURNEY...]", "run journeys against targets and report every step", run_options,
      sizeof run_options / sizeof run_options[0], tp_cmd_run},
     {"validate", "FILE...", "check journey and probe files; list every problem",
      validate_options, sizeof validate_options / sizeof validate_options[0], tp_cmd_validate},
+    {"flush", "", "send the spooled Redis entries of a probe now", flush_options,
+     sizeof flush_options / sizeof flush_options[0], tp_cmd_flush},
 };
 
 const struct tp_cli_command *tp_cli_commands(size_t *count)

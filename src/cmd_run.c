@@ -1,4 +1,6 @@
-/* twinprobe run: load the journeys (and a probe file), run them, write a report. */
+/* twinprobe run: load the journeys (and a probe file), run them, publish to Redis,
+ * write a report. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +11,11 @@
 #include "twinprobe/cli.h"
 #include "twinprobe/compare.h"
 #include "twinprobe/load.h"
+#include "twinprobe/publish.h"
 #include "twinprobe/report.h"
 #include "twinprobe/runner.h"
+#include "twinprobe/streams.h"
+#include "twinprobe/version.h"
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_JUNIT };
 
@@ -28,6 +33,7 @@ struct run_opts {
     const char *baseline;    /* --baseline NAME */
     enum tp_fail_on fail_on;
     int pairing;             /* -1: the probe's; else enum tp_pairing */
+    int no_publish;          /* --no-publish */
 };
 
 /* Everything the run owns, freed in one place. */
@@ -114,7 +120,8 @@ static int parse_options(int argc, char **argv, struct run_opts *o, int *first, 
             o->insecure = 1;
             break;
         case TP_OPT_NO_PUBLISH:
-            break; /* nothing is published until Redis publishing exists */
+            o->no_publish = 1;
+            break;
         case 'b':
             o->baseline = arg;
             break;
@@ -248,6 +255,69 @@ static int compare(const struct run_opts *o, struct run_state *s, const struct t
     return TP_EXIT_OK;
 }
 
+static void warn_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "twinprobe run: warning: %s\n", msg);
+}
+
+static void debug_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "twinprobe run: %s\n", msg);
+}
+
+/* With a probe that names Redis (and no --no-publish): replays the spool, then
+ * publishes this run, spooling what Redis does not take. Returns TP_EXIT_OK
+ * unless entries could be neither published nor spooled (TP_EXIT_RUNTIME). */
+static int publish(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
+{
+    const struct tp_redis_conf *rc = s->probe ? &s->probe->redis : NULL;
+    struct tp_compare_plan cp = {
+        plan->njourneys, plan->ntargets, plan->rounds, s->noise_target, 1, TP_VERDICT_OPTS_INIT};
+    struct tp_spool_log log = {warn_line, getenv("TWINPROBE_DEBUG") ? debug_line : NULL, NULL};
+    struct tp_streams_opts so;
+    struct tp_publish_conf pc;
+    struct tp_publish_summary sum;
+    struct tp_batch batch = {0};
+    struct tp_error err;
+    const char *password;
+    char unset[300];
+    int missing, status = TP_EXIT_OK;
+
+    if (o->no_publish || !rc || !rc->url)
+        return TP_EXIT_OK;
+    password = tp_publish_password(rc, &missing);
+    if (password && *password && tp_secrets_add(s->secrets, password) != TP_OK)
+        return TP_EXIT_RUNTIME;
+    snprintf(unset, sizeof unset, "environment variable %s (redis.password_env) is not set",
+             rc->password_env ? rc->password_env : "");
+    so = (struct tp_streams_opts){rc->prefix, s->report.location, rc->maxlen, TP_VERSION};
+    pc = (struct tp_publish_conf){
+        rc, password, missing ? unset : NULL, s->probe->spool_dir, s->secrets, log};
+    tp_error_clear(&err);
+    if (tp_streams_build(&s->report, &cp, &so, &batch, &err) != TP_OK ||
+        tp_publish_deliver(&pc, &batch, &sum, &err) != TP_OK) {
+        fprintf(stderr, "twinprobe run: %s\n", err.text);
+        status = TP_EXIT_RUNTIME;
+    } else if (sum.spooled > 0) {
+        fprintf(stderr,
+                "twinprobe run: warning: %s; %zu entr%s spooled in %s (sent by the next run or "
+                "twinprobe flush)\n",
+                sum.redis_error[0] ? sum.redis_error : "Redis refused entries", sum.spooled,
+                sum.spooled == 1 ? "y" : "ies", s->probe->spool_dir);
+    } else if (sum.spool_error[0] && s->probe->spool_dir) {
+        fprintf(stderr, "twinprobe run: warning: %s\n", sum.spool_error);
+    }
+    if (log.debug && status == TP_EXIT_OK)
+        fprintf(stderr,
+                "twinprobe run: redis: %zu published, %zu spooled, %zu replayed, %zu already "
+                "present, %zu kept in the spool\n",
+                sum.published, sum.spooled, sum.replayed, sum.present, sum.kept);
+    tp_batch_clear(&batch);
+    return status;
+}
+
 static void print_diags(const struct tp_diags *d)
 {
     char line[1600];
@@ -370,6 +440,7 @@ int tp_cmd_run(int argc, char **argv)
     struct tp_error err;
     int first = argc, status;
 
+    signal(SIGPIPE, SIG_IGN); /* a closed Redis or report pipe is an error, not a death */
     memset(&o, 0, sizeof o);
     memset(&s, 0, sizeof s);
     o.pairing = -1;
@@ -425,6 +496,9 @@ int tp_cmd_run(int argc, char **argv)
     curl_global_cleanup();
     if ((status = compare(&o, &s, &plan)) != TP_EXIT_OK)
         goto done;
+    /* Entries neither published nor spooled: exit 3, after the report is out. */
+    if (publish(&o, &s, &plan) != TP_EXIT_OK)
+        s.report.exit_status = TP_EXIT_RUNTIME;
     status = write_report(&o, &s.report);
     if (status == TP_EXIT_OK)
         status = s.report.exit_status;

@@ -76,5 +76,6 @@ enum {
 /* Subcommands (src/cmd_*.c). */
 int tp_cmd_run(int argc, char **argv);
 int tp_cmd_validate(int argc, char **argv);
+int tp_cmd_flush(int argc, char **argv);
 
 #endif

@@ -1,0 +1,100 @@
+/* Publishing to Redis through hiredis 0.14.1 (DESIGN.md §Redis streams): one
+ * blocking connection (TCP or UNIX socket; AUTH, with an ACL user when the URL
+ * names one; SELECT; connect and command timeouts, set again after every
+ * reconnect), commands pipelined, every reply taken and freed. And a run's
+ * delivery: replay the spool, then publish, spooling what Redis did not take.
+ * The caller ignores SIGPIPE first (signal(SIGPIPE, SIG_IGN)). */
+#ifndef TWINPROBE_PUBLISH_H
+#define TWINPROBE_PUBLISH_H
+
+#include <stddef.h>
+
+#include "twinprobe/error.h"
+#include "twinprobe/probe.h"
+#include "twinprobe/spool.h"
+#include "twinprobe/streams.h"
+#include "twinprobe/template.h"
+
+#define TP_REDIS_PIPELINE 4096 /* commands written before their replies are read */
+#define TP_REDIS_WARN_MAX 10   /* refusals warned one by one per connection; the rest counted */
+
+typedef struct tp_redis tp_redis; /* an open, authenticated connection */
+
+struct tp_redis_opts {
+    const struct tp_redis_conf *conf; /* borrowed: address, timeouts (must outlive the handle) */
+    const char *password;             /* copied; NULL: no AUTH */
+    const tp_secrets *secrets;        /* borrowed; masks every message (the password always is) */
+    struct tp_spool_log log;          /* warn: what Redis refused (may be NULL) */
+};
+
+/* Connects, sets the command timeout, sends AUTH (AUTH user password when the
+ * URL names a user, else AUTH password) and SELECT db. *out is new
+ * (tp_redis_free). Any failure is TP_ERR_IO (TP_ERR_NOMEM) with err->text
+ * naming the server and hiredis's or Redis's reason; never the password. */
+tp_err tp_redis_connect(const struct tp_redis_opts *o, tp_redis **out, struct tp_error *err);
+void tp_redis_free(tp_redis *r); /* closes; NULL is a no-op */
+
+/* A tp_spool_sink over a tp_redis (ctx): sends entries[0..n) pipelined,
+ * in chunks of TP_REDIS_PIPELINE commands with two chunks in flight (chunk k+1
+ * is written before the replies of chunk k are read; XADD key MAXLEN ~ N id
+ * f v ..., HSET key f v ..., SADD key m ...), and sets outcome[i] for each
+ * reply (every reply taken and freed). A run's batch is one round trip. An
+ * XADD refused as "equal or smaller than the target stream top item" is looked
+ * up (XRANGE key id id, pipelined): PRESENT when there, else REFUSED. When the
+ * connection fails part way it reconnects once (timeouts, AUTH and SELECT
+ * again) and sends what has no answer yet; commands are idempotent, so one
+ * that reached Redis before the failure is found PRESENT. Returns TP_OK when
+ * every entry has an outcome, else TP_ERR_IO (the rest stay PENDING). */
+tp_err tp_redis_send(void *r, const struct tp_entry *entries, size_t n, enum tp_outcome *outcome,
+                     struct tp_error *err);
+
+/* Raises tops with the last ID of each stream in keys[0..n) (XREVRANGE key +
+ * - COUNT 1, pipelined). A key that is missing or holds no stream is left
+ * alone. TP_OK, or TP_ERR_IO when the connection fails. */
+tp_err tp_redis_tops(tp_redis *r, const char *const *keys, size_t n, struct tp_stream_tops *tops,
+                     struct tp_error *err);
+
+/* The password: the value of the environment variable conf->password_env
+ * names (borrowed from the environment), or NULL. *missing is 1 when a
+ * variable is named but not set (then NULL). */
+const char *tp_publish_password(const struct tp_redis_conf *conf, int *missing);
+
+/* A delivery: where to publish and where to spool. */
+struct tp_publish_conf {
+    const struct tp_redis_conf *redis; /* borrowed; redis->url set */
+    const char *password;              /* borrowed; NULL: no AUTH */
+    const char *unreachable;           /* non-NULL: do not connect, take Redis as away for
+                                          this reason (the password variable is unset) */
+    const char *spool_dir;             /* borrowed; NULL: no spool */
+    const tp_secrets *secrets;         /* borrowed; masks every message */
+    struct tp_spool_log log;           /* warnings and debug lines (may be NULL) */
+};
+
+struct tp_publish_summary {
+    int connected;         /* Redis answered AUTH/SELECT */
+    size_t replayed;       /* spooled records Redis took now */
+    size_t present;        /* spooled records already in Redis, dropped */
+    size_t published;      /* new entries Redis took */
+    size_t spooled;        /* new entries written to the spool */
+    size_t lost;           /* new entries neither published nor spooled */
+    size_t kept;           /* records the spool holds afterwards (old and new) */
+    size_t refused;        /* records Redis answered with an error (kept) */
+    size_t quarantined;    /* torn spool lines moved to quarantine */
+    char redis_error[512]; /* why Redis did not take everything, or "" */
+    char spool_error[512]; /* why the spool failed, or "" */
+};
+
+/* Delivers: opens the spool (when spool_dir), connects, replays the spool in
+ * order; then, when the replay left nothing unanswered, gives batch's XADD
+ * entries their IDs (above each stream's last ID in Redis and in the spool:
+ * tp_streams_assign_ids) and publishes them; every entry Redis did not take
+ * goes to the spool. With Redis down the whole batch is spooled. batch may be
+ * NULL or empty (flush: replay only). Returns TP_OK when nothing is lost:
+ * every entry of batch is in Redis or in the spool (sum->redis_error may still
+ * say Redis was away, sum->spool_error that the spool failed while Redis took
+ * everything). TP_ERR_IO (or NOMEM) when entries could be neither published
+ * nor spooled: err->text gives both reasons. */
+tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batch,
+                          struct tp_publish_summary *sum, struct tp_error *err);
+
+#endif

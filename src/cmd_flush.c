@@ -1,0 +1,115 @@
+/* twinprobe flush --probe FILE: replay the probe's spool to its Redis now. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twinprobe/cli.h"
+#include "twinprobe/load.h"
+#include "twinprobe/publish.h"
+
+static void warn_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "twinprobe flush: warning: %s\n", msg);
+}
+
+static void debug_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "twinprobe flush: %s\n", msg);
+}
+
+static void print_diags(const struct tp_diags *d)
+{
+    char line[1600];
+    for (size_t i = 0; i < d->count; i++)
+        fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
+}
+
+/* Exit 0 when the spool is empty afterwards; 3 when Redis was away, refused
+ * records (they stay in the spool) or the spool failed; 2 for usage. */
+int tp_cmd_flush(int argc, char **argv)
+{
+    const struct tp_cli_command *cmd = tp_cli_find("flush");
+    struct tp_cli_parser p = {cmd, argc, argv, 0, NULL, {0}};
+    const char *arg, *probe_file = NULL, *password;
+    struct tp_probe *probe = NULL;
+    struct tp_publish_conf pc;
+    struct tp_publish_summary sum;
+    struct tp_diags d = {0};
+    struct tp_error err;
+    tp_secrets *secrets = NULL;
+    char unset[300];
+    int c, first = argc, status = TP_EXIT_OK, missing;
+
+    signal(SIGPIPE, SIG_IGN);
+    while ((c = tp_cli_next(&p, &arg, &status, &first)) != -1) {
+        if (c == TP_CLI_STOP) {
+            tp_cli_parser_done(&p);
+            return status;
+        }
+        if (c == 'p')
+            probe_file = arg;
+    }
+    tp_cli_parser_done(&p);
+    if (first < argc)
+        return tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
+    if (!probe_file)
+        return tp_cli_usage_error(cmd, "name the --probe whose spool to send");
+    probe = tp_load_probe_file(probe_file, &d);
+    print_diags(&d);
+    tp_diags_clear(&d);
+    if (!probe)
+        return TP_EXIT_USAGE;
+    if (!probe->redis.url || !probe->spool_dir) {
+        status = tp_cli_usage_error(cmd, "%s: the probe names no %s", probe_file,
+                                    !probe->redis.url ? "redis" : "spool_dir");
+        goto done;
+    }
+    if (!(secrets = tp_secrets_create())) {
+        status = TP_EXIT_RUNTIME;
+        goto done;
+    }
+    password = tp_publish_password(&probe->redis, &missing);
+    if (password && *password && tp_secrets_add(secrets, password) != TP_OK) {
+        status = TP_EXIT_RUNTIME;
+        goto done;
+    }
+    snprintf(unset, sizeof unset, "environment variable %s (redis.password_env) is not set",
+             probe->redis.password_env ? probe->redis.password_env : "");
+    pc = (struct tp_publish_conf){&probe->redis,
+                                  password,
+                                  missing ? unset : NULL,
+                                  probe->spool_dir,
+                                  secrets,
+                                  {warn_line, getenv("TWINPROBE_DEBUG") ? debug_line : NULL, NULL}};
+    tp_error_clear(&err);
+    if (tp_publish_deliver(&pc, NULL, &sum, &err) != TP_OK) {
+        fprintf(stderr, "twinprobe flush: %s\n", err.text);
+        status = TP_EXIT_RUNTIME;
+        goto done;
+    }
+    if (sum.spool_error[0]) {
+        fprintf(stderr, "twinprobe flush: %s\n", sum.spool_error);
+        status = TP_EXIT_RUNTIME;
+        goto done;
+    }
+    printf("%s: %zu sent to %s, %zu already there, %zu kept in the spool", probe->spool_dir,
+           sum.replayed, probe->redis.url, sum.present, sum.kept);
+    if (sum.quarantined)
+        printf(", %zu torn line%s quarantined", sum.quarantined, sum.quarantined == 1 ? "" : "s");
+    printf("\n");
+    if (!sum.connected || sum.redis_error[0]) {
+        fprintf(stderr, "twinprobe flush: %s\n", sum.redis_error);
+        status = TP_EXIT_RUNTIME;
+    } else if (sum.kept > 0) {
+        fprintf(stderr, "twinprobe flush: Redis refused %zu record%s; kept in %s\n", sum.kept,
+                sum.kept == 1 ? "" : "s", probe->spool_dir);
+        status = TP_EXIT_RUNTIME;
+    }
+done:
+    tp_secrets_free(secrets);
+    tp_probe_free(probe);
+    return status;
+}

@@ -1,0 +1,698 @@
+/* The spool: an fsync'd append-only file of records Redis has not taken yet,
+ * its replay (a state machine) and the quarantine of torn lines. */
+#include "twinprobe/spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+struct tp_spool {
+    char *dir;
+    char *path; /* DIR/spool.jsonl */
+    int lock_fd;
+    struct tp_spool_log log;
+    struct tp_batch kept; /* after a replay: the records still in the file */
+    enum tp_outcome *kept_outcome;
+};
+
+/* ---- records <-> lines ------------------------------------------------------------ */
+
+char *tp_spool_encode(const struct tp_entry *e)
+{
+    json_t *o = json_object(), *fields = json_array();
+    char *text = NULL, *line = NULL;
+    int bad = !o || !fields;
+
+    bad |= json_object_set_new(o, "key", json_string(e->key)) != 0;
+    bad |= json_object_set_new(o, "id", json_string(e->type == TP_ENTRY_XADD ? e->id : "")) != 0;
+    bad |= json_object_set_new(o, "type", json_string(tp_entry_type_name(e->type))) != 0;
+    bad |= json_object_set_new(o, "maxlen",
+                               json_integer(e->type == TP_ENTRY_XADD ? e->maxlen : 0)) != 0;
+    for (size_t i = 0; !bad && i < e->nfields; i++)
+        bad |= json_array_append_new(fields,
+                                     json_pack("[ss]", e->fields[i].name, e->fields[i].value)) != 0;
+    if (!bad && json_object_set(o, "fields", fields) == 0)
+        text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text) {
+        size_t len = strlen(text);
+        line = malloc(len + 2);
+        if (line) {
+            memcpy(line, text, len);
+            line[len] = '\n';
+            line[len + 1] = '\0';
+        }
+    }
+    free(text);
+    json_decref(fields);
+    json_decref(o);
+    return line;
+}
+
+tp_err tp_spool_decode(const char *line, size_t len, struct tp_entry *out, struct tp_error *err)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *v, *fields, *pair;
+    struct tp_entry e;
+    struct tp_stream_id id;
+    const char *why = NULL;
+    int type;
+    size_t i;
+    tp_err rc = TP_OK;
+
+    memset(out, 0, sizeof *out);
+    memset(&e, 0, sizeof e);
+    if (!o)
+        return tp_error_set(err, TP_ERR_INVALID, "not JSON: %s", jerr.text);
+    if (!json_is_object(o)) {
+        why = "not a JSON object";
+        goto bad;
+    }
+    v = json_object_get(o, "type");
+    if ((type = tp_entry_type_from_name(json_string_value(v))) < 0) {
+        why = "\"type\" is not xadd, hset or sadd";
+        goto bad;
+    }
+    e.type = (enum tp_entry_type)type;
+    v = json_object_get(o, "key");
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        why = "\"key\" is not a non-empty string";
+        goto bad;
+    }
+    if (!(e.key = strdup(json_string_value(v))))
+        goto nomem;
+    v = json_object_get(o, "id");
+    if (e.type == TP_ENTRY_XADD) {
+        if (!json_is_string(v) || tp_stream_id_parse(json_string_value(v), &id) != 0) {
+            why = "\"id\" is not a stream ID <ms>-<seq>";
+            goto bad;
+        }
+        tp_stream_id_format(id, e.id);
+    } else if (v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0)) {
+        why = "\"id\" must be empty for hset and sadd";
+        goto bad;
+    }
+    v = json_object_get(o, "maxlen");
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        why = "\"maxlen\" is not a non-negative integer";
+        goto bad;
+    }
+    e.maxlen = e.type == TP_ENTRY_XADD ? (long)json_integer_value(v) : 0;
+    fields = json_object_get(o, "fields");
+    if (!json_is_array(fields) || json_array_size(fields) == 0) {
+        why = "\"fields\" is not a non-empty array";
+        goto bad;
+    }
+    json_array_foreach (fields, i, pair) {
+        json_t *k = json_array_get(pair, 0), *val = json_array_get(pair, 1);
+        if (json_array_size(pair) != 2 || !json_is_string(k) || !json_is_string(val) ||
+            strlen(json_string_value(k)) != json_string_length(k) ||
+            strlen(json_string_value(val)) != json_string_length(val)) {
+            why = "\"fields\" must hold [name, value] string pairs";
+            goto bad;
+        }
+        if (tp_entry_add_field(&e, json_string_value(k), json_string_value(val)) != TP_OK)
+            goto nomem;
+    }
+    json_decref(o);
+    *out = e;
+    return TP_OK;
+nomem:
+    rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    goto done;
+bad:
+    rc = tp_error_set(err, TP_ERR_INVALID, "%s", why);
+done:
+    tp_entry_clear(&e);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- files --------------------------------------------------------------------------- */
+
+static void say(void (*fn)(void *, const char *), void *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void say(void (*fn)(void *, const char *), void *ctx, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    if (!fn)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fn(ctx, msg);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY), rc;
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    struct stat st;
+    int rc = 0;
+    if (!p)
+        return -1;
+    for (char *q = p + 1; rc == 0; q++) {
+        int last = *q == '\0';
+        if (*q != '/' && !last)
+            continue;
+        *q = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+            rc = -1;
+        else if (stat(p, &st) != 0)
+            rc = -1;
+        else if (!S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            rc = -1;
+        }
+        if (last)
+            break;
+        *q = '/';
+    }
+    free(p);
+    return rc;
+}
+
+static int take_lock(int fd)
+{
+    struct flock fl;
+    for (long waited = 0;; waited += 50) {
+        struct timespec ts = {0, 50 * 1000000L};
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_SETLK, &fl) == 0)
+            return 0;
+        if ((errno != EACCES && errno != EAGAIN && errno != EINTR) ||
+            waited >= TP_SPOOL_LOCK_WAIT_MS)
+            return -1;
+        nanosleep(&ts, NULL);
+    }
+}
+
+tp_err tp_spool_open(const char *dir, const struct tp_spool_log *log, tp_spool **out,
+                     struct tp_error *err)
+{
+    tp_spool *s = calloc(1, sizeof *s);
+    char *lock = NULL;
+    *out = NULL;
+    if (!s || !(s->dir = strdup(dir)) || !(s->path = join(dir, TP_SPOOL_FILE)) ||
+        !(lock = join(dir, TP_SPOOL_LOCK))) {
+        tp_spool_close(s);
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    }
+    s->lock_fd = -1;
+    if (log)
+        s->log = *log;
+    if (make_dirs(dir) != 0) {
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot create the directory: %s", dir,
+                     strerror(errno));
+        goto fail;
+    }
+    s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot write in the directory: %s", dir,
+                     strerror(errno));
+        goto fail;
+    }
+    if (take_lock(s->lock_fd) != 0) {
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot lock %s: %s", dir, lock,
+                     errno == EACCES || errno == EAGAIN ? "another twinprobe holds it"
+                                                        : strerror(errno));
+        goto fail;
+    }
+    free(lock);
+    *out = s;
+    return TP_OK;
+fail:
+    free(lock);
+    tp_spool_close(s);
+    return TP_ERR_IO;
+}
+
+void tp_spool_close(tp_spool *s)
+{
+    if (!s)
+        return;
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the lock */
+    tp_batch_clear(&s->kept);
+    free(s->kept_outcome);
+    free(s->dir);
+    free(s->path);
+    free(s);
+}
+
+const char *tp_spool_dir(const tp_spool *s)
+{
+    return s->dir;
+}
+
+const char *tp_spool_path(const tp_spool *s)
+{
+    return s->path;
+}
+
+/* Reads the whole file (absent: empty). *buf new. */
+static tp_err read_file(const char *path, char **buf, size_t *len, struct tp_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    size_t used = 0;
+    *buf = NULL;
+    *len = 0;
+    if (fd < 0 && errno == ENOENT)
+        return TP_OK;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot read: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return TP_ERR_IO;
+    }
+    if ((unsigned long long)st.st_size > TP_SPOOL_MAX_BYTES) {
+        close(fd);
+        return tp_error_set(err, TP_ERR_LIMIT, "spool %s: larger than %u MiB", path,
+                            TP_SPOOL_MAX_BYTES >> 20);
+    }
+    *buf = malloc((size_t)st.st_size + 1);
+    if (!*buf) {
+        close(fd);
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory reading the spool");
+    }
+    for (;;) {
+        ssize_t n = read(fd, *buf + used, (size_t)st.st_size - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            tp_error_set(err, TP_ERR_IO, "spool %s: cannot read: %s", path, strerror(errno));
+            close(fd);
+            free(*buf);
+            *buf = NULL;
+            return TP_ERR_IO;
+        }
+        if (n == 0 || (used += (size_t)n) == (size_t)st.st_size)
+            break;
+    }
+    close(fd);
+    (*buf)[used] = '\0';
+    *len = used;
+    return TP_OK;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends a line to DIR/quarantine-<ms>.jsonl (name kept in qpath). */
+static tp_err quarantine(tp_spool *s, char *qpath, size_t qsize, const char *line, size_t len,
+                         struct tp_error *err)
+{
+    int fd, created;
+    struct stat st;
+    if (!qpath[0])
+        snprintf(qpath, qsize, "%s/quarantine-%" PRId64 ".jsonl", s->dir, wall_ms());
+    created = stat(qpath, &st) != 0;
+    fd = open(qpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, line, len) != 0 || write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+        tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", qpath, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return TP_ERR_IO;
+    }
+    close(fd);
+    if (created && fsync_dir(s->dir) != 0)
+        return tp_error_set(err, TP_ERR_IO, "spool %s: fsync: %s", s->dir, strerror(errno));
+    return TP_OK;
+}
+
+/* LOAD: every line decoded into s->kept; torn or broken ones quarantined. */
+static tp_err load(tp_spool *s, struct tp_replay *res, struct tp_error *err)
+{
+    char *buf, qpath[4096] = "";
+    size_t len, lineno = 0;
+    tp_err rc = read_file(s->path, &buf, &len, err);
+
+    tp_batch_clear(&s->kept);
+    for (size_t at = 0; rc == TP_OK && at < len;) {
+        const char *nl = memchr(buf + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (buf + at)) : len - at;
+        struct tp_entry e;
+        struct tp_error why;
+        tp_err dec;
+        lineno++;
+        tp_error_clear(&why);
+        if (n == 0) {
+            at++;
+            continue;
+        }
+        if (!nl)
+            tp_error_set(&why, TP_ERR_INVALID, "torn (no newline at the end)");
+        dec = nl ? tp_spool_decode(buf + at, n, &e, &why) : TP_ERR_INVALID;
+        if (dec != TP_OK) {
+            if (dec == TP_ERR_NOMEM)
+                rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory reading the spool");
+            else if ((rc = quarantine(s, qpath, sizeof qpath, buf + at, n, err)) == TP_OK) {
+                res->quarantined++;
+                say(s->log.warn, s->log.ctx, "spool %s: line %zu is %s: moved to %s", s->path,
+                    lineno, why.text, qpath);
+            }
+        } else if (tp_batch_take(&s->kept, &e) != TP_OK) {
+            tp_entry_clear(&e);
+            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory reading the spool");
+        }
+        at += n + (nl ? 1 : 0);
+    }
+    free(buf);
+    res->records = s->kept.count;
+    return rc;
+}
+
+/* Writes the records of b without a taken outcome to fd, in chunks of about
+ * 64 KiB; *written (may be NULL) counts the records whose bytes were written. */
+static int write_records(int fd, const struct tp_batch *b, const enum tp_outcome *outcome,
+                         size_t *written)
+{
+    char *chunk = NULL;
+    size_t used = 0, cap = 0, in_chunk = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i <= b->count; i++) {
+        char *line = NULL;
+        size_t n = 0;
+        if (i < b->count) {
+            if (outcome && (outcome[i] == TP_OUT_STORED || outcome[i] == TP_OUT_PRESENT))
+                continue;
+            if (!(line = tp_spool_encode(&b->items[i]))) {
+                errno = ENOMEM;
+                rc = -1;
+                break;
+            }
+            n = strlen(line);
+        }
+        if (used > 0 && (i == b->count || used + n > 65536)) {
+            rc = write_all(fd, chunk, used);
+            if (rc == 0 && written)
+                *written += in_chunk;
+            used = in_chunk = 0;
+        }
+        if (rc == 0 && line && used + n > cap) {
+            size_t ncap = used + n > 65536 ? used + n : 65536;
+            char *c = realloc(chunk, ncap);
+            if (!c) {
+                errno = ENOMEM;
+                rc = -1;
+            } else {
+                chunk = c;
+                cap = ncap;
+            }
+        }
+        if (rc == 0 && line) {
+            memcpy(chunk + used, line, n);
+            used += n;
+            in_chunk++;
+        }
+        free(line);
+    }
+    free(chunk);
+    return rc;
+}
+
+/* REWRITE and SAVE: the file becomes the records without a taken outcome. */
+static tp_err rewrite(tp_spool *s, const enum tp_outcome *outcome, struct tp_error *err)
+{
+    char *tmp = join(s->dir, TP_SPOOL_FILE ".tmp");
+    int fd = -1;
+    tp_err rc = TP_OK;
+    struct tp_batch keep = {0};
+
+    if (!tmp)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write_records(fd, &s->kept, outcome, NULL) != 0 || fsync(fd) != 0 ||
+        close(fd) != 0) {
+        rc = tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        goto done;
+    }
+    if (rename(tmp, s->path) != 0 || fsync_dir(s->dir) != 0) {
+        rc = tp_error_set(err, TP_ERR_IO, "spool: cannot replace %s: %s", s->path, strerror(errno));
+        unlink(tmp);
+        goto done;
+    }
+    /* Only the kept records stay in memory. */
+    for (size_t i = 0; i < s->kept.count; i++) {
+        if (outcome[i] == TP_OUT_STORED || outcome[i] == TP_OUT_PRESENT) {
+            tp_entry_clear(&s->kept.items[i]);
+            continue;
+        }
+        if (tp_batch_take(&keep, &s->kept.items[i]) != TP_OK) {
+            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            tp_entry_clear(&s->kept.items[i]);
+        } else {
+            s->kept_outcome[keep.count - 1] = outcome[i];
+        }
+    }
+    s->kept.count = 0;
+    tp_batch_clear(&s->kept);
+    s->kept = keep;
+done:
+    free(tmp);
+    return rc;
+}
+
+/* ---- the replay state machine ------------------------------------------------------ */
+
+#define NSTATES (TP_REPLAY_FAILED + 1)
+#define NEVENTS (TP_REV_IO_FAILED + 1)
+#define X TP_REPLAY_FAILED /* an event the state does not expect */
+
+static const enum tp_replay_state transitions[NSTATES][NEVENTS] = {
+    /*                   OK                 EMPTY           UNCHANGED       PARTIAL
+                         NONE               IO_FAILED */
+    [TP_REPLAY_LOAD] = {TP_REPLAY_SEND, TP_REPLAY_DONE, X, X, X, TP_REPLAY_FAILED},
+    [TP_REPLAY_SEND] = {TP_REPLAY_REWRITE, X, TP_REPLAY_DONE, TP_REPLAY_SAVE, TP_REPLAY_STOPPED,
+                        TP_REPLAY_FAILED},
+    [TP_REPLAY_REWRITE] = {TP_REPLAY_DONE, X, X, X, X, TP_REPLAY_FAILED},
+    [TP_REPLAY_SAVE] = {TP_REPLAY_STOPPED, X, X, X, X, TP_REPLAY_FAILED},
+    [TP_REPLAY_DONE] = {TP_REPLAY_DONE, TP_REPLAY_DONE, TP_REPLAY_DONE, TP_REPLAY_DONE,
+                        TP_REPLAY_DONE, TP_REPLAY_DONE},
+    [TP_REPLAY_STOPPED] = {TP_REPLAY_STOPPED, TP_REPLAY_STOPPED, TP_REPLAY_STOPPED,
+                           TP_REPLAY_STOPPED, TP_REPLAY_STOPPED, TP_REPLAY_STOPPED},
+    [TP_REPLAY_FAILED] = {X, X, X, X, X, X},
+};
+#undef X
+
+static const char *const state_names[NSTATES] = {"load", "send",    "rewrite", "save",
+                                                 "done", "stopped", "failed"};
+static const char *const event_names[NEVENTS] = {"ok",      "empty", "unchanged",
+                                                 "partial", "none",  "io_failed"};
+
+enum tp_replay_state tp_replay_next(enum tp_replay_state s, enum tp_replay_event ev)
+{
+    if ((unsigned)s >= NSTATES || (unsigned)ev >= NEVENTS)
+        return TP_REPLAY_FAILED;
+    return transitions[s][ev];
+}
+
+const char *tp_replay_state_name(enum tp_replay_state s)
+{
+    return (unsigned)s < NSTATES ? state_names[s] : "?";
+}
+
+/* The only place the replay changes state; logs the change. */
+static void step(tp_spool *s, struct tp_replay *res, enum tp_replay_event ev)
+{
+    enum tp_replay_state next = tp_replay_next(res->state, ev);
+    say(s->log.debug, s->log.ctx, "spool replay: %s --%s--> %s", state_names[res->state],
+        event_names[ev], state_names[next]);
+    res->state = next;
+}
+
+/* SEND: hands the records to the sink and counts the outcomes. */
+static enum tp_replay_event send(tp_spool *s, tp_spool_sink sink, void *ctx, struct tp_replay *res,
+                                 struct tp_error *sink_err)
+{
+    tp_err rc = TP_ERR_IO;
+    size_t taken;
+    if (sink)
+        rc = sink(ctx, s->kept.items, s->kept.count, s->kept_outcome, sink_err);
+    else
+        tp_error_set(sink_err, TP_ERR_IO, "Redis is not reachable");
+    for (size_t i = 0; i < s->kept.count; i++) {
+        enum tp_outcome o = s->kept_outcome[i];
+        res->stored += o == TP_OUT_STORED;
+        res->present += o == TP_OUT_PRESENT;
+        res->refused += o == TP_OUT_REFUSED;
+        res->pending += o == TP_OUT_PENDING;
+    }
+    taken = res->stored + res->present;
+    if (rc == TP_OK && res->pending == 0)
+        return taken || res->quarantined ? TP_REV_OK : TP_REV_UNCHANGED;
+    if (rc == TP_OK) /* a sink that breaks its contract: keep the rest */
+        tp_error_set(sink_err, TP_ERR_INTERNAL, "the Redis sink left records unanswered");
+    return taken || res->quarantined ? TP_REV_PARTIAL : TP_REV_NONE;
+}
+
+tp_err tp_spool_replay(tp_spool *s, tp_spool_sink sink, void *ctx, struct tp_replay *res,
+                       struct tp_error *err)
+{
+    struct tp_error sink_err;
+    tp_err rc = TP_OK, io = TP_OK;
+
+    memset(res, 0, sizeof *res);
+    tp_error_clear(&sink_err);
+    res->state = TP_REPLAY_LOAD;
+    while (res->state != TP_REPLAY_DONE && res->state != TP_REPLAY_STOPPED &&
+           res->state != TP_REPLAY_FAILED) {
+        switch (res->state) {
+        case TP_REPLAY_LOAD:
+            free(s->kept_outcome);
+            s->kept_outcome = NULL;
+            if ((io = load(s, res, err)) == TP_OK &&
+                !(s->kept_outcome = calloc(s->kept.count + 1, sizeof *s->kept_outcome)))
+                io = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            step(s, res,
+                 io != TP_OK                               ? TP_REV_IO_FAILED
+                 : s->kept.count == 0 && !res->quarantined ? TP_REV_EMPTY
+                                                           : TP_REV_OK);
+            break;
+        case TP_REPLAY_SEND:
+            step(s, res, send(s, sink, ctx, res, &sink_err));
+            break;
+        case TP_REPLAY_REWRITE:
+        case TP_REPLAY_SAVE:
+            io = rewrite(s, s->kept_outcome, err);
+            step(s, res, io == TP_OK ? TP_REV_OK : TP_REV_IO_FAILED);
+            break;
+        default:
+            step(s, res, TP_REV_IO_FAILED);
+            break;
+        }
+    }
+    if (res->refused)
+        say(s->log.warn, s->log.ctx, "spool %s: %zu record%s refused by Redis, kept", s->path,
+            res->refused, res->refused == 1 ? "" : "s");
+    if (res->state == TP_REPLAY_FAILED)
+        rc = io != TP_OK ? io : tp_error_set(err, TP_ERR_INTERNAL, "spool replay went astray");
+    else if (res->state == TP_REPLAY_STOPPED) {
+        if (err)
+            *err = sink_err;
+        rc = TP_ERR_IO;
+    }
+    return rc;
+}
+
+tp_err tp_spool_tops(const tp_spool *s, struct tp_stream_tops *tops)
+{
+    for (size_t i = 0; i < s->kept.count; i++) {
+        const struct tp_entry *e = &s->kept.items[i];
+        struct tp_stream_id id;
+        if (e->type == TP_ENTRY_XADD && tp_stream_id_parse(e->id, &id) == 0 &&
+            tp_stream_tops_raise(tops, e->key, id) != TP_OK)
+            return TP_ERR_NOMEM;
+    }
+    return TP_OK;
+}
+
+size_t tp_spool_pending(const tp_spool *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; s->kept_outcome && i < s->kept.count; i++)
+        n += s->kept_outcome[i] == TP_OUT_PENDING;
+    return s->kept_outcome ? n : s->kept.count;
+}
+
+/* 1 when the file is non-empty and does not end in a newline (a torn write). */
+static int ends_torn(int fd)
+{
+    struct stat st;
+    char last;
+    if (fstat(fd, &st) != 0 || st.st_size == 0)
+        return 0;
+    return pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
+}
+
+tp_err tp_spool_append(tp_spool *s, const struct tp_batch *b, const enum tp_outcome *outcome,
+                       size_t *written, struct tp_error *err)
+{
+    struct stat st;
+    int created, fd;
+    size_t n = 0;
+
+    if (written)
+        *written = 0;
+    for (size_t i = 0; i < b->count; i++)
+        n += !outcome || (outcome[i] != TP_OUT_STORED && outcome[i] != TP_OUT_PRESENT);
+    if (n == 0)
+        return TP_OK;
+    created = stat(s->path, &st) != 0;
+    fd = open(s->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600); /* RDWR: see ends_torn */
+    if (fd < 0)
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot open %s: %s", s->path, strerror(errno));
+    /* A torn last line (a crash mid-write) gets its newline, so the next replay
+     * quarantines it alone and the records below stay whole. */
+    if ((ends_torn(fd) && write_all(fd, "\n", 1) != 0) ||
+        write_records(fd, b, outcome, written) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", s->path, strerror(e));
+    }
+    if (close(fd) != 0)
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", s->path, strerror(errno));
+    if (created && fsync_dir(s->dir) != 0)
+        return tp_error_set(err, TP_ERR_IO, "spool %s: fsync: %s", s->dir, strerror(errno));
+    return TP_OK;
+}
