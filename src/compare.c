@@ -348,14 +348,25 @@ tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *p, 
     for (size_t j = 0; j < p->njourneys && rc == TP_OK; j++) {
         const struct tp_journey *jn = r->journeys[tp_compare_index(p, 0, j, 0)].journey;
         if (jn->compare.noise == TP_NOISE_LEARN && p->noise_target >= 0) {
+            /* Volatile: what differs between the baseline's two runs of a round
+             * (Diffy), and what differs between its runs of consecutive rounds
+             * (a millisecond timestamp can agree within a round, never across). */
             noise[j] = calloc(jn->nsteps + 1, sizeof *noise[j]);
-            for (unsigned round = 0; noise[j] && round < p->rounds && rc == TP_OK; round++)
-                for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++)
-                    rc = tp_diff_learn(
-                        &r->journeys[tp_compare_index(p, round, j, 0)].steps[s],
-                        &r->journeys[tp_compare_index(p, round, j, (size_t)p->noise_target)]
-                             .steps[s],
-                        &jn->compare, &noise[j][s]);
+            for (unsigned round = 0; noise[j] && round < p->rounds && rc == TP_OK; round++) {
+                struct tp_journey_result *b = &r->journeys[tp_compare_index(p, round, j, 0)];
+                struct tp_journey_result *b2 =
+                    &r->journeys[tp_compare_index(p, round, j, (size_t)p->noise_target)];
+                struct tp_journey_result *next =
+                    round + 1 < p->rounds ? &r->journeys[tp_compare_index(p, round + 1, j, 0)]
+                                          : NULL;
+                for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++) {
+                    rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare,
+                                       &noise[j][s]);
+                    if (rc == TP_OK && next)
+                        rc = tp_diff_learn(&b->steps[s], &next->steps[s], &jn->compare,
+                                           &noise[j][s]);
+                }
+            }
             if (!noise[j] || rc != TP_OK) {
                 rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory learning noise");
                 break;

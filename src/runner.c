@@ -403,6 +403,26 @@ static int poll_timeout(struct group *groups, size_t ngroups, int cap_ms)
     return best < 0 ? 0 : (int)best;
 }
 
+/* Hands every transfer the multi handle reports done to its journey run; returns
+ * how many there were. */
+static size_t collect_finished(struct runner *R)
+{
+    size_t n = 0;
+    int msgs;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(R->multi, &msgs))) {
+        struct jrun *j = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        if (j) {
+            finish_attempt(j, m->data.result);
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Runs one round: every journey against every target. */
 static tp_err run_round(struct runner *R, struct tp_journey_result *results, unsigned round,
                         struct tp_error *err)
@@ -435,8 +455,8 @@ static tp_err run_round(struct runner *R, struct tp_journey_result *results, uns
     }
     pending = plan->njourneys;
     while (pending > 0) {
-        int running, msgs;
-        CURLMsg *m;
+        int running;
+        size_t finished;
 
         pending = 0;
         for (size_t g = 0; g < plan->njourneys; g++)
@@ -444,20 +464,18 @@ static tp_err run_round(struct runner *R, struct tp_journey_result *results, uns
                 pending++;
         if (pending == 0)
             break;
-        if (curl_multi_perform(R->multi, &running) != CURLM_OK ||
-            curl_multi_poll(R->multi, NULL, 0, poll_timeout(groups, plan->njourneys, 100),
-                            NULL) != CURLM_OK ||
-            curl_multi_perform(R->multi, &running) != CURLM_OK) {
+        if (curl_multi_perform(R->multi, &running) != CURLM_OK) {
             rc = tp_error_set(err, TP_ERR_INTERNAL, "internal: the curl event loop failed");
             goto done;
         }
-        while ((m = curl_multi_info_read(R->multi, &msgs))) {
-            struct jrun *j = NULL;
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-            if (j)
-                finish_attempt(j, m->data.result);
+        finished = collect_finished(R);
+        /* Wait only when nothing moved: a finished transfer lets its group go on
+         * at once (a poll here would sleep until its timeout). */
+        if (finished == 0 &&
+            curl_multi_poll(R->multi, NULL, 0, poll_timeout(groups, plan->njourneys, 100),
+                            NULL) != CURLM_OK) {
+            rc = tp_error_set(err, TP_ERR_INTERNAL, "internal: the curl event loop failed");
+            goto done;
         }
     }
 done:
