@@ -431,7 +431,7 @@ static tp_err eval_xpath(const struct tp_source *src, struct tp_response *resp,
 {
     struct xml_errbuf buf = {{0}};
     struct xml_handlers saved;
-    xmlXPathContextPtr ctx = NULL;
+    xmlXPathContextPtr ctx;
     xmlXPathObjectPtr res = NULL;
     xmlChar *text = NULL;
     tp_err rc = TP_OK;
@@ -439,10 +439,18 @@ static tp_err eval_xpath(const struct tp_source *src, struct tp_response *resp,
     parse_markup(resp);
     if (resp->xml_state != 1)
         return TP_OK;
-    ctx = xmlXPathNewContext(resp->xml_doc);
-    if (!ctx)
-        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    /* One context per document: a new one costs more than most evaluations. */
+    if (!resp->xpath_ctx) {
+        resp->xpath_ctx = xmlXPathNewContext(resp->xml_doc);
+        if (!resp->xpath_ctx)
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    }
+    ctx = resp->xpath_ctx;
+    /* Each expression starts at the root, as in a fresh context. */
     ctx->node = (xmlNodePtr)resp->xml_doc;
+    ctx->contextSize = -1;
+    ctx->proximityPosition = -1;
+    xmlResetError(&ctx->lastError);
     xml_quiet(&saved, &buf);
     res = xmlXPathCompiledEval(src->xpath, ctx);
     xml_restore(&saved);
@@ -489,7 +497,6 @@ static tp_err eval_xpath(const struct tp_source *src, struct tp_response *resp,
 done:
     xmlFree(text);
     xmlXPathFreeObject(res);
-    xmlXPathFreeContext(ctx);
     return rc;
 }
 

@@ -17,6 +17,10 @@
  * (TP_FAIL_PROTOCOL) so a server cannot grow the list without bound. */
 #define HEADER_BYTES_MAX (256u * 1024u)
 
+/* First allocation of a body buffer; it doubles from there (up to max_body + 1)
+ * and is cut to its length when the transfer ends. Most bodies are small. */
+#define BODY_START 1024u
+
 struct tp_http_transfer {
     CURL *easy;                 /* borrowed */
     struct tp_http_request req; /* taken from the caller */
@@ -68,7 +72,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
         return 0; /* CURLE_WRITE_ERROR */
     }
     if (x->body_len + n + 1 > x->body_cap) {
-        size_t cap = x->body_cap ? x->body_cap : 16384;
+        size_t cap = x->body_cap ? x->body_cap : BODY_START;
         char *p;
         while (cap < x->body_len + n + 1)
             cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
@@ -427,7 +431,8 @@ static const char *scheme_prefix(const char *url, char *buf, size_t size)
     return buf;
 }
 
-/* "CLASS: detail" for a person. Never request headers, bodies or cookies. */
+/* "CLASS: detail" for a person, "" without a failure. Never request headers,
+ * bodies or cookies. */
 static void describe(const struct tp_http_transfer *x, CURLcode result, enum tp_failure f,
                      const struct tp_response *resp, curl_off_t connect_us, char *msg, size_t size)
 {
@@ -436,11 +441,12 @@ static void describe(const struct tp_http_transfer *x, CURLcode result, enum tp_
     const char *url = resp->effective_url ? resp->effective_url : x->req.url;
     char hp[300];
 
+    if (f == TP_FAIL_NONE) {
+        snprintf(msg, size, "%s", "");
+        return; /* the common case: no URL to parse */
+    }
     host_port(url, hp, sizeof hp);
     switch (f) {
-    case TP_FAIL_NONE:
-        snprintf(msg, size, "%s", "");
-        break;
     case TP_FAIL_TIMEOUT:
         if (!x->got_response && connect_us == 0 && !resp->reused)
             snprintf(msg, size, "timeout: no connection to %s within %ld ms", hp,
@@ -658,6 +664,11 @@ enum tp_failure tp_http_transfer_finish(tp_http_transfer *x, CURLcode result,
         x->body = malloc(1);
     if (x->body) {
         x->body[x->body_len] = '\0'; /* body_cap > body_len: on_body keeps room for it */
+        if (x->body_cap > x->body_len + 1) { /* a kept response holds only its bytes */
+            char *fit = realloc(x->body, x->body_len + 1);
+            if (fit)
+                x->body = fit;
+        }
         resp->body = x->body;
         resp->body_len = x->body_len;
         x->body = NULL;

@@ -111,7 +111,7 @@ static const char *scheme_of(const char *s, char *buf, size_t size)
 static tp_err build_url(const struct tp_request_ctx *ctx, const struct tp_step *step,
                         struct tp_http_request *out, struct tp_error *err)
 {
-    CURLU *u = curl_url();
+    CURLU *u = ctx->base ? curl_url_dup(ctx->base) : curl_url();
     CURLUcode uc = CURLUE_OK;
     char *rel = NULL, *value = NULL, *param = NULL, *full = NULL, *scheme = NULL;
     char sbuf[32];
@@ -124,7 +124,8 @@ static tp_err build_url(const struct tp_request_ctx *ctx, const struct tp_step *
     rc = expand(ctx, step->url, TP_ESC_NONE, "url", NULL, &rel, err);
     if (rc)
         goto done;
-    uc = curl_url_set(u, CURLUPART_URL, ctx->target->base_url, 0);
+    if (!ctx->base)
+        uc = curl_url_set(u, CURLUPART_URL, ctx->target->base_url, 0);
     if (uc) {
         rc = tp_error_set(err, TP_ERR_INVALID, "base_url of target %s: %s", ctx->target->name,
                           curl_url_strerror(uc));

@@ -2,6 +2,7 @@
 #include "twinprobe/response.h"
 
 #include <libxml/tree.h>
+#include <libxml/xpath.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,18 @@ const char *tp_response_media_type(const struct tp_response *r, char *buf, size_
     return buf;
 }
 
+void tp_response_drop_markup(struct tp_response *r)
+{
+    if (!r)
+        return;
+    xmlXPathFreeContext(r->xpath_ctx); /* before the document it points into */
+    if (r->xml_doc)
+        xmlFreeDoc(r->xml_doc);
+    r->xpath_ctx = NULL;
+    r->xml_doc = NULL;
+    r->xml_state = 0;
+}
+
 void tp_response_clear(struct tp_response *r)
 {
     if (!r)
@@ -75,7 +88,6 @@ void tp_response_clear(struct tp_response *r)
     free(r->body);
     free(r->effective_url);
     json_decref(r->json);
-    if (r->xml_doc)
-        xmlFreeDoc(r->xml_doc);
+    tp_response_drop_markup(r);
     memset(r, 0, sizeof *r);
 }

@@ -49,6 +49,7 @@ struct jrun {
     CURL *easy;
     tp_http_transfer *xfer;
     tp_vars *vars;
+    CURLU *base;          /* the target's base_url parsed once, or NULL (see jrun_init) */
     struct tp_template_env env;
     char cookie[1024];    /* the target's cookies, "a=b; c=d" */
 };
@@ -166,6 +167,13 @@ static tp_err jrun_init(struct runner *R, struct jrun *j, struct tp_journey_resu
     for (size_t i = 0; i < jn->nsteps; i++)
         res->steps[i].step = &jn->steps[i];
     random_hex(R, res->trace_id, 32);
+    /* Parsed once for every request of the run. When it does not parse, base
+     * stays NULL and each request reports the error as it builds its URL. */
+    j->base = curl_url();
+    if (j->base && curl_url_set(j->base, CURLUPART_URL, j->target->base_url, 0) != CURLUE_OK) {
+        curl_url_cleanup(j->base);
+        j->base = NULL;
+    }
     for (size_t i = 0; i < j->target->ncookies; i++) {
         int n = snprintf(j->cookie + used, sizeof j->cookie - used, "%s%s=%s", i ? "; " : "",
                          j->target->cookies[i].name, j->target->cookies[i].value);
@@ -198,8 +206,10 @@ static void jrun_free(struct jrun *j)
     if (j->easy)
         curl_easy_cleanup(j->easy);
     tp_vars_free(j->vars);
+    curl_url_cleanup(j->base);
     j->easy = NULL;
     j->vars = NULL;
+    j->base = NULL;
 }
 
 /* Records a failure that happened before any response (request building). */
@@ -226,8 +236,10 @@ static void start_attempt(struct jrun *j)
     char span[17];
 
     random_hex(R, span, 16);
-    ctx = (struct tp_request_ctx){j->journey, j->target, &j->env, R->user_agent,
-                                  j->res->trace_id, span, j->cookie[0] ? j->cookie : NULL};
+    ctx = (struct tp_request_ctx){j->journey,      j->target, &j->env,
+                                  R->user_agent,   j->res->trace_id,
+                                  span,            j->cookie[0] ? j->cookie : NULL,
+                                  j->base};
     memset(&req, 0, sizeof req);
     tp_error_clear(&err);
     j->attempt++;
@@ -288,6 +300,9 @@ static void finish_attempt(struct jrun *j, CURLcode result)
             f = sr->eval.failure;
             snprintf(msg, sizeof msg, "%s", sr->eval.error ? sr->eval.error : "");
         }
+        /* Nothing after this reads the DOM (the comparison uses the body and
+         * the JSON cache): free it now rather than keep it for every step. */
+        tp_response_drop_markup(&sr->response);
     }
     if (f != TP_FAIL_NONE && j->attempt <= st->retry.count && (st->retry.on & (1u << f))) {
         unsigned shift = j->attempt - 1 < 16 ? j->attempt - 1 : 16;

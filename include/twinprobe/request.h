@@ -19,6 +19,8 @@ struct tp_request_ctx {
     const char *trace_id;               /* 32 lower-case hex digits, one per journey run */
     const char *span_id;                /* 16 lower-case hex digits, one per request */
     const char *cookie;                 /* the target's cookies as "a=b; c=d", or NULL */
+    CURLU *base;                        /* target->base_url already parsed, or NULL to
+                                           parse it per request; borrowed, never changed */
 };
 
 /* Fills out for step. Bodies: json -> the JSON text with values JSON-escaped,

@@ -47,6 +47,7 @@ struct tp_response {
     json_t *json;                /* parsed JSON body, or NULL */
     int json_state;              /* 0 not tried, 1 parsed, -1 not JSON */
     void *xml_doc;               /* xmlDocPtr (HTML or XML), or NULL */
+    void *xpath_ctx;             /* xmlXPathContextPtr on xml_doc, or NULL */
     int xml_state;               /* 0 not tried, 1 parsed, -1 failed */
 };
 
@@ -55,6 +56,11 @@ const char *tp_response_header(const struct tp_response *r, const char *name);
 
 /* The Content-Type without parameters, lower case, in buf; "" when absent. */
 const char *tp_response_media_type(const struct tp_response *r, char *buf, size_t size);
+
+/* Frees the parsed markup cache (xml_doc, xpath_ctx) and resets xml_state, so a
+ * later XPath evaluation parses the body again. Body, headers and the JSON cache
+ * stay. NULL is a no-op. */
+void tp_response_drop_markup(struct tp_response *r);
 
 /* Frees everything r owns and zeroes it. NULL is a no-op. */
 void tp_response_clear(struct tp_response *r);

@@ -295,6 +295,20 @@ static void test_bodies_parsed_once(void **state)
     tp_value_clear(&v);
     eval_ok("//h1", TP_SRC_XPATH, &r, &v);
     assert_ptr_equal(r.xml_doc, xdoc);
+    assert_non_null(r.xpath_ctx);
+    assert_string_equal(json_string_value(v.value), "Sign in");
+    tp_value_clear(&v);
+    /* A reused context still starts at the root. */
+    eval_ok("count(//h1)", TP_SRC_XPATH, &r, &v);
+    assert_int_equal(json_integer_value(v.value), 1);
+    tp_value_clear(&v);
+    /* Dropped markup is parsed again on demand, with the same result. */
+    tp_response_drop_markup(&r);
+    assert_null(r.xml_doc);
+    assert_null(r.xpath_ctx);
+    assert_int_equal(r.xml_state, 0);
+    assert_non_null(r.body);
+    eval_ok("//h1", TP_SRC_XPATH, &r, &v);
     assert_string_equal(json_string_value(v.value), "Sign in");
     tp_value_clear(&v);
     eval_ok("$", TP_SRC_JSONPATH, &r, &v);

@@ -102,9 +102,27 @@ static void build_step(struct built *b, const char *journey, const struct tp_tar
                                   "twinprobe/0.1.0 (test-1)",
                                   "0af7651916cd43dd8448eb211c80319c",
                                   "b7ad6b7169203331",
-                                  cookie};
+                                  cookie,
+                                  NULL}; /* base_url parsed per request */
     tp_error_clear(&b->err);
     b->rc = tp_request_build(&ctx, &b->journey->steps[index], &b->req, &b->err);
+
+    /* The runner's way, base_url parsed once beforehand, builds the same URL. */
+    ctx.base = curl_url();
+    assert_non_null(ctx.base);
+    if (curl_url_set(ctx.base, CURLUPART_URL, ctx.target->base_url, 0) == CURLUE_OK) {
+        struct tp_http_request again = {0};
+        struct tp_error err2;
+        tp_error_clear(&err2);
+        assert_int_equal(tp_request_build(&ctx, &b->journey->steps[index], &again, &err2),
+                         b->rc);
+        if (b->rc == TP_OK)
+            assert_string_equal(again.url, b->req.url);
+        else
+            assert_string_equal(err2.text, b->err.text);
+        tp_http_request_clear(&again);
+    }
+    curl_url_cleanup(ctx.base);
 }
 
 static void build_with(struct built *b, const char *journey, const struct tp_target *target,
