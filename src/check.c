@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/schema.h"
+
 #define SHOW_MAX 200            /* bytes of a value shown before it is cut */
 #define ELLIPSIS "\xE2\x80\xA6" /* U+2026, marks a cut value */
 #define SHOW_FLAGS (JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
@@ -297,27 +299,6 @@ static int regex_matches(const struct tp_regex *re, const json_t *actual)
     return r < 0 ? -2 : r;
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_OBJECT:
-        return "object";
-    default:
-        return "null";
-    }
-}
-
 static int has_type(const json_t *v, const char *name)
 {
     if (strcmp(name, "number") == 0)
@@ -326,7 +307,7 @@ static int has_type(const json_t *v, const char *name)
         double d = json_is_real(v) ? json_real_value(v) : 0.5;
         return json_is_integer(v) || (isfinite(d) && floor(d) == d);
     }
-    return strcmp(type_name(v), name) == 0;
+    return strcmp(tp_schema_type_name(v), name) == 0;
 }
 
 /* For `count`: the size of a single array or object result, else the nodes. */
@@ -551,7 +532,7 @@ int tp_check(const struct tp_predicate *p, const json_t *expected, int from_temp
     } else {
         msg_add(&m, ", got ");
         if (p->kind == TP_PRED_TYPE) {
-            msg_add(&m, type_name(a));
+            msg_add(&m, tp_schema_type_name(a));
             msg_add(&m, " ");
         }
         msg_add_value(&m, a);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/strbuf.h"
+
 #include "twinprobe/extract.h"
 
 #define VALUE_MAX 200 /* bytes of a mismatch value kept before the "…" */
@@ -39,64 +41,28 @@ const char *tp_mismatch_kind_name(enum tp_mismatch_kind k)
 
 /* ---- growable text ------------------------------------------------------- */
 
-struct buf {
-    char *data;
-    size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (n >= SIZE_MAX / 2 - b->len)
-        return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(p = realloc(b->data, cap)))
-            return -1;
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-static int buf_str(struct buf *b, const char *s)
-{
-    return buf_add(b, s, strlen(s));
-}
-
-static void buf_cut(struct buf *b, size_t len)
-{
-    b->len = len;
-    if (b->data)
-        b->data[len] = '\0';
-}
 
 /* Appends the normalized-path segment of a member name: "['key']" with the
  * escapes of RFC 9535 §2.7, as the JSONPath evaluator writes them. */
-static int path_add_key(struct buf *b, const char *key, size_t key_len)
+static int path_add_key(struct tp_strbuf *b, const char *key, size_t key_len)
 {
     char *seg = tp_jsonpath_child_path("", key, key_len, 0);
-    int rc = seg ? buf_str(b, seg) : -1;
+    int rc = seg ? tp_strbuf_str(b, seg) : -1;
     free(seg);
     return rc;
 }
 
-static int path_add_index(struct buf *b, size_t idx)
+static int path_add_index(struct tp_strbuf *b, size_t idx)
 {
     char tmp[32];
     snprintf(tmp, sizeof tmp, "[%zu]", idx);
-    return buf_str(b, tmp);
+    return tp_strbuf_str(b, tmp);
 }
 
 /* ---- values as text -------------------------------------------------------- */
 
 struct capped {
-    struct buf b;
+    struct tp_strbuf b;
     int truncated;
 };
 
@@ -109,7 +75,7 @@ static int dump_cb(const char *buffer, size_t size, void *data)
         c->truncated = 1;
         size = room;
     }
-    if (buf_add(&c->b, buffer, size))
+    if (tp_strbuf_add(&c->b, buffer, size))
         return -1;
     return c->truncated ? -1 : 0; /* stop the encoder once past the cap */
 }
@@ -152,8 +118,8 @@ static char *value_text(const json_t *v)
         return NULL;
     }
     if (c.b.len > VALUE_MAX) {
-        buf_cut(&c.b, tp_utf8_clip(c.b.data, VALUE_MAX));
-        if (buf_str(&c.b, ELLIPSIS)) {
+        tp_strbuf_cut(&c.b, tp_utf8_clip(c.b.data, VALUE_MAX));
+        if (tp_strbuf_str(&c.b, ELLIPSIS)) {
             free(c.b.data);
             return NULL;
         }
@@ -261,7 +227,7 @@ struct differ {
     size_t keep;                    /* items kept at most; the rest only counted */
     const struct tp_pathset *skip;  /* JSON subtrees left out, or NULL */
     const struct tp_pathset *noise; /* any mismatch it covers is dropped, or NULL */
-    struct buf path;                /* the JSON path being compared */
+    struct tp_strbuf path;                /* the JSON path being compared */
 };
 
 static int dropped(const struct differ *d, const char *path)
@@ -371,7 +337,7 @@ static tp_err diff_child(struct differ *d, const char *key, size_t key_len, size
     if (key ? path_add_key(&d->path, key, key_len) : path_add_index(&d->path, idx))
         return TP_ERR_NOMEM;
     rc = diff_value(d, a, b, depth + 1);
-    buf_cut(&d->path, mark);
+    tp_strbuf_cut(&d->path, mark);
     return rc;
 }
 
@@ -459,7 +425,7 @@ static tp_err diff_root(struct differ *d, const json_t *base, const json_t *cand
 {
     tp_err rc;
 
-    if (buf_str(&d->path, "$"))
+    if (tp_strbuf_str(&d->path, "$"))
         return TP_ERR_NOMEM;
     rc = diff_value(d, base, cand, 0);
     free(d->path.data);
@@ -560,10 +526,10 @@ static tp_err compare_assertions(struct differ *d, const struct tp_step_eval *a,
 
 static tp_err capture_mismatch(struct differ *d, const char *name, const json_t *a, const json_t *b)
 {
-    struct buf path = {NULL, 0, 0};
+    struct tp_strbuf path = {NULL, 0, 0};
     tp_err rc;
 
-    if (buf_str(&path, "capture ") || buf_str(&path, name)) {
+    if (tp_strbuf_str(&path, "capture ") || tp_strbuf_str(&path, name)) {
         free(path.data);
         return TP_ERR_NOMEM;
     }
@@ -605,11 +571,11 @@ static tp_err compare_headers(struct differ *d, const struct tp_compare *cmp,
     for (size_t i = 0; cmp && i < cmp->nheaders && rc == TP_OK; i++) {
         const char *name = cmp->headers[i];
         const char *x = tp_response_header(a, name), *y = tp_response_header(b, name);
-        struct buf path = {NULL, 0, 0};
+        struct tp_strbuf path = {NULL, 0, 0};
 
         if ((!x && !y) || (x && y && strcmp(x, y) == 0))
             continue;
-        if (buf_str(&path, "header ") || buf_str(&path, name)) {
+        if (tp_strbuf_str(&path, "header ") || tp_strbuf_str(&path, name)) {
             free(path.data);
             return TP_ERR_NOMEM;
         }

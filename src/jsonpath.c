@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/strbuf.h"
+
 #define MAX_EXACT 9007199254740991LL /* 2^53 - 1: the I-JSON integer range */
 #define MAX_PARAMS 2                 /* most parameters any function takes */
 
@@ -129,38 +131,6 @@ static const struct func_def functions[] = {
 
 /* ---- small helpers -------------------------------------------------------- */
 
-struct buf {
-    char *data;
-    size_t len, cap;
-};
-
-/* Appends n bytes, keeping data NUL-terminated. Returns 0, or -1 when out of memory. */
-static int buf_add(struct buf *b, const void *s, size_t n)
-{
-    if (n >= SIZE_MAX / 2 - b->len)
-        return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        char *d;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        d = realloc(b->data, cap);
-        if (!d)
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-static int buf_str(struct buf *b, const char *s)
-{
-    return buf_add(b, s, strlen(s));
-}
 
 /* Room for one more element of size bytes in items (count used, *cap allocated).
  * Returns the (possibly moved) array, or NULL when out of memory (items intact). */
@@ -393,15 +363,15 @@ const char *tp_jsonpath_source(const tp_jsonpath *q)
 /* ---- I-Regexp (RFC 9485) to PCRE2 ------------------------------------------ */
 
 /* Emits code point c so that PCRE2 reads it literally, inside or outside a class. */
-static int emit_literal(struct buf *b, uint32_t c)
+static int emit_literal(struct tp_strbuf *b, uint32_t c)
 {
     char tmp[16];
     if (c < 0x80 && (is_alpha((int)c) || is_digit((int)c))) {
         tmp[0] = (char)c;
-        return buf_add(b, tmp, 1);
+        return tp_strbuf_add(b, tmp, 1);
     }
     snprintf(tmp, sizeof tmp, "\\x{%X}", (unsigned)c);
-    return buf_str(b, tmp);
+    return tp_strbuf_str(b, tmp);
 }
 
 /* IsCategory -> Letters / Marks / Numbers / Punctuation / Separators / Symbols / Others
@@ -425,7 +395,7 @@ static int is_category(const unsigned char *s, size_t n)
  * *i is just past the backslash. Sets *cp for a single character, or emits the
  * category escape into out and sets *cp to UINT32_MAX. Returns 0, 1 if invalid,
  * -1 when out of memory. */
-static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct buf *out,
+static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out,
                         uint32_t *cp)
 {
     size_t start;
@@ -452,15 +422,15 @@ static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct bu
         return 1;
     ++*i;
     *cp = UINT32_MAX;
-    if (buf_str(out, c == 'p' ? "\\p{" : "\\P{") || buf_add(out, s + start, *i - start - 1) ||
-        buf_str(out, "}"))
+    if (tp_strbuf_str(out, c == 'p' ? "\\p{" : "\\P{") || tp_strbuf_add(out, s + start, *i - start - 1) ||
+        tp_strbuf_str(out, "}"))
         return -1;
     return 0;
 }
 
 /* CCchar -> any character but "-", "[", "\", "]" / SingleCharEsc; or charClassEsc.
  * Same results as regex_escape. */
-static int class_char(const unsigned char *s, size_t len, size_t *i, struct buf *out, uint32_t *cp)
+static int class_char(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out, uint32_t *cp)
 {
     size_t n;
     if (*i < len && s[*i] == '\\') {
@@ -477,15 +447,15 @@ static int class_char(const unsigned char *s, size_t len, size_t *i, struct buf 
 /* charClassExpr -> "[" [ "^" ] ( "-" / CCE1 ) *CCE1 [ "-" ] "]"
  * CCE1 -> ( CCchar [ "-" CCchar ] ) / charClassEsc
  * *i is just past the "[". */
-static int regex_class(const unsigned char *s, size_t len, size_t *i, struct buf *out)
+static int regex_class(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out)
 {
     int first = 1, r;
     uint32_t lo, hi;
-    if (buf_str(out, "["))
+    if (tp_strbuf_str(out, "["))
         return -1;
     if (*i < len && s[*i] == '^') {
         ++*i;
-        if (buf_str(out, "^"))
+        if (tp_strbuf_str(out, "^"))
             return -1;
     }
     for (;;) {
@@ -495,7 +465,7 @@ static int regex_class(const unsigned char *s, size_t len, size_t *i, struct buf
             if (first)
                 return 1;
             ++*i;
-            return buf_str(out, "]") ? -1 : 0;
+            return tp_strbuf_str(out, "]") ? -1 : 0;
         }
         if (s[*i] == '-') {
             if (!first && !(*i + 1 < len && s[*i + 1] == ']'))
@@ -517,7 +487,7 @@ static int regex_class(const unsigned char *s, size_t len, size_t *i, struct buf
                 return r;
             if (hi == UINT32_MAX)
                 return 1;
-            if (emit_literal(out, lo) || buf_str(out, "-") || emit_literal(out, hi))
+            if (emit_literal(out, lo) || tp_strbuf_str(out, "-") || emit_literal(out, hi))
                 return -1;
         } else if (emit_literal(out, lo)) {
             return -1;
@@ -527,7 +497,7 @@ static int regex_class(const unsigned char *s, size_t len, size_t *i, struct buf
 
 /* range-quantifier -> "{" QuantExact [ "," [ QuantExact ] ] "}"
  * *i is just past the "{". */
-static int regex_range(const unsigned char *s, size_t len, size_t *i, struct buf *out)
+static int regex_range(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out)
 {
     size_t start = *i;
     while (*i < len && is_digit(s[*i]))
@@ -542,7 +512,7 @@ static int regex_range(const unsigned char *s, size_t len, size_t *i, struct buf
     if (*i >= len || s[*i] != '}')
         return 1;
     ++*i;
-    return buf_str(out, "{") || buf_add(out, s + start, *i - start) ? -1 : 0;
+    return tp_strbuf_str(out, "{") || tp_strbuf_add(out, s + start, *i - start) ? -1 : 0;
 }
 
 /* i-regexp -> branch *( "|" branch )    branch -> *piece
@@ -552,7 +522,7 @@ static int regex_range(const unsigned char *s, size_t len, size_t *i, struct buf
  * Translates re into PCRE2 syntax. Groups are counted rather than recursed into, so a
  * hostile pattern cannot exhaust the stack. Returns 0, 1 if re is not an I-Regexp,
  * -1 when out of memory. */
-static int iregexp_translate(const char *re, size_t len, struct buf *out)
+static int iregexp_translate(const char *re, size_t len, struct tp_strbuf *out)
 {
     const unsigned char *s = (const unsigned char *)re;
     size_t i = 0, depth = 0, n;
@@ -568,18 +538,18 @@ static int iregexp_translate(const char *re, size_t len, struct buf *out)
         case '(':
             depth++;
             quantifiable = 0;
-            r = buf_str(out, "(?:");
+            r = tp_strbuf_str(out, "(?:");
             break;
         case ')':
             if (depth == 0)
                 return 1;
             depth--;
             quantifiable = 1;
-            r = buf_str(out, ")");
+            r = tp_strbuf_str(out, ")");
             break;
         case '|':
             quantifiable = 0;
-            r = buf_str(out, "|");
+            r = tp_strbuf_str(out, "|");
             break;
         case '*':
         case '+':
@@ -588,7 +558,7 @@ static int iregexp_translate(const char *re, size_t len, struct buf *out)
                 return 1;
             quantifiable = 0;
             tmp[0] = (char)c;
-            r = buf_str(out, tmp);
+            r = tp_strbuf_str(out, tmp);
             break;
         case '{':
             if (!quantifiable)
@@ -598,7 +568,7 @@ static int iregexp_translate(const char *re, size_t len, struct buf *out)
             break;
         case '.': /* any character but line feed and carriage return */
             quantifiable = 1;
-            r = buf_str(out, "[^\\n\\r]");
+            r = tp_strbuf_str(out, "[^\\n\\r]");
             break;
         case '[':
             quantifiable = 1;
@@ -619,7 +589,7 @@ static int iregexp_translate(const char *re, size_t len, struct buf *out)
              * the compliance suite pass them through as anchors; so do we. */
             quantifiable = 1;
             tmp[0] = (char)c;
-            r = buf_str(out, tmp);
+            r = tp_strbuf_str(out, tmp);
             break;
         default: /* NormalChar */
             quantifiable = 1;
@@ -636,17 +606,17 @@ static int iregexp_translate(const char *re, size_t len, struct buf *out)
  * Returns 0 and sets *out, 1 if pattern is not a valid I-Regexp, -1 when out of memory. */
 static int regex_compile(const char *pattern, size_t len, int whole, pcre2_code **out)
 {
-    struct buf b = {0};
+    struct tp_strbuf b = {0};
     int r = -1, errcode;
     PCRE2_SIZE erroff;
 
     *out = NULL;
-    if (buf_add(&b, "", 0) || (whole && buf_str(&b, "\\A(?:")))
+    if (tp_strbuf_add(&b, "", 0) || (whole && tp_strbuf_str(&b, "\\A(?:")))
         goto done;
     if ((r = iregexp_translate(pattern, len, &b)) != 0)
         goto done;
     r = -1;
-    if (whole && buf_str(&b, ")\\z"))
+    if (whole && tp_strbuf_str(&b, ")\\z"))
         goto done;
     /* "$" matches only at the very end, as in ECMAScript, not before a final newline */
     *out = pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &errcode,
@@ -807,7 +777,7 @@ static int hex4(const struct parser *p, size_t off, uint32_t *out)
 /* ESC escapable; escapable -> "b" / "f" / "n" / "r" / "t" / "/" / "\" / quote
  *                           / "u" hexchar
  * hexchar -> non-surrogate / high-surrogate "\u" low-surrogate */
-static tp_err parse_escape(struct parser *p, int quote, struct buf *b)
+static tp_err parse_escape(struct parser *p, int quote, struct tp_strbuf *b)
 {
     size_t at = p->pos;
     uint32_t cp, lo;
@@ -860,14 +830,14 @@ static tp_err parse_escape(struct parser *p, int quote, struct buf *b)
         break;
     }
     p->pos++;
-    return buf_add(b, enc, utf8_encode(cp, enc)) ? nomem(p) : TP_OK;
+    return tp_strbuf_add(b, enc, utf8_encode(cp, enc)) ? nomem(p) : TP_OK;
 }
 
 /* string-literal -> %x22 *double-quoted %x22 / %x27 *single-quoted %x27
  * double-quoted -> unescaped / "'" / ESC %x22 / ESC escapable  (and the mirror) */
 static tp_err parse_string(struct parser *p, char **out, size_t *out_len)
 {
-    struct buf b = {0};
+    struct tp_strbuf b = {0};
     int quote = peek(p);
     size_t start = p->pos, n;
     uint32_t cp;
@@ -899,13 +869,13 @@ static tp_err parse_string(struct parser *p, char **out, size_t *out_len)
             rc = fail(p, p->pos, TP_ERR_INVALID, "invalid UTF-8");
             goto fail;
         }
-        if (buf_add(&b, p->src + p->pos, n)) {
+        if (tp_strbuf_add(&b, p->src + p->pos, n)) {
             rc = nomem(p);
             goto fail;
         }
         p->pos += n;
     }
-    if (buf_add(&b, "", 0)) {
+    if (tp_strbuf_add(&b, "", 0)) {
         rc = nomem(p);
         goto fail;
     }
@@ -1211,7 +1181,7 @@ static tp_err parse_number(struct parser *p, json_t **out)
     size_t start = p->pos, int_start, int_end, frac_start = 0, frac_end = 0;
     long exponent = 0;
     int exp_neg = 0, has_exp = 0;
-    struct buf b = {0};
+    struct tp_strbuf b = {0};
     char tmp[32];
     double d;
     tp_err rc = TP_OK;
@@ -1266,8 +1236,8 @@ static tp_err parse_number(struct parser *p, json_t **out)
         exponent = -exponent;
     exponent -= (long)(frac_end - frac_start);
     snprintf(tmp, sizeof tmp, "e%ld", exponent);
-    if (buf_add(&b, p->src + start, int_end - start) ||
-        buf_add(&b, p->src + frac_start, frac_end - frac_start) || buf_str(&b, tmp)) {
+    if (tp_strbuf_add(&b, p->src + start, int_end - start) ||
+        tp_strbuf_add(&b, p->src + frac_start, frac_end - frac_start) || tp_strbuf_str(&b, tmp)) {
         rc = nomem(p);
         goto done;
     }
@@ -1714,20 +1684,20 @@ static void val_clear(struct val *v)
 
 char *tp_jsonpath_child_path(const char *parent, const char *key, size_t key_len, size_t idx)
 {
-    struct buf b = {0};
+    struct tp_strbuf b = {0};
     char tmp[32];
     size_t i, run;
     const char *esc;
 
-    if (buf_str(&b, parent))
+    if (tp_strbuf_str(&b, parent))
         goto fail;
     if (!key) {
         snprintf(tmp, sizeof tmp, "[%zu]", idx);
-        if (buf_str(&b, tmp))
+        if (tp_strbuf_str(&b, tmp))
             goto fail;
         return b.data;
     }
-    if (buf_str(&b, "['"))
+    if (tp_strbuf_str(&b, "['"))
         goto fail;
     for (i = 0; i < key_len; i = run + 1) {
         for (run = i; run < key_len; run++) {
@@ -1735,7 +1705,7 @@ char *tp_jsonpath_child_path(const char *parent, const char *key, size_t key_len
             if (c < 0x20 || c == '\'' || c == '\\')
                 break;
         }
-        if (buf_add(&b, key + i, run - i))
+        if (tp_strbuf_add(&b, key + i, run - i))
             goto fail;
         if (run == key_len)
             break;
@@ -1766,10 +1736,10 @@ char *tp_jsonpath_child_path(const char *parent, const char *key, size_t key_len
             esc = tmp;
             break;
         }
-        if (buf_str(&b, esc))
+        if (tp_strbuf_str(&b, esc))
             goto fail;
     }
-    if (buf_str(&b, "']"))
+    if (tp_strbuf_str(&b, "']"))
         goto fail;
     return b.data;
 fail:

@@ -1,0 +1,24 @@
+/* A growable NUL-terminated byte string for the modules that build text (paths,
+ * patterns, messages). No I/O. */
+#ifndef TWINPROBE_STRBUF_H
+#define TWINPROBE_STRBUF_H
+
+#include <stddef.h>
+
+struct tp_strbuf {
+    char *data; /* NULL until the first append; then always NUL-terminated */
+    size_t len; /* bytes used, without the NUL */
+    size_t cap; /* bytes allocated */
+};
+
+/* Appends n bytes of s (which may hold NULs). Returns 0, or -1 when out of memory
+ * (then b is unchanged). */
+int tp_strbuf_add(struct tp_strbuf *b, const void *s, size_t n);
+
+/* Appends a NUL-terminated string. */
+int tp_strbuf_str(struct tp_strbuf *b, const char *s);
+
+/* Shortens to len bytes (len <= b->len). */
+void tp_strbuf_cut(struct tp_strbuf *b, size_t len);
+
+#endif
