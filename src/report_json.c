@@ -167,6 +167,8 @@ static json_t *masked_copy(const tp_secrets *secrets, const json_t *v)
 {
     if (!v)
         return json_null();
+    if (tp_secrets_none(secrets))
+        return json_incref((json_t *)v); /* nothing to mask: jansson strings are UTF-8 */
     switch (json_typeof(v)) {
     case JSON_STRING:
         return masked_string(secrets, json_string_value(v), json_string_length(v));

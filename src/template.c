@@ -725,6 +725,11 @@ static tp_err push_span(struct span **spans, size_t *count, size_t *cap, size_t 
     return TP_OK;
 }
 
+int tp_secrets_none(const tp_secrets *s)
+{
+    return !s || s->npats == 0;
+}
+
 char *tp_secrets_mask(const tp_secrets *s, const char *text)
 {
     struct span *spans = NULL;

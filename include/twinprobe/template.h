@@ -87,6 +87,9 @@ void tp_secrets_free(tp_secrets *s);            /* NULL is a no-op */
  * secret is masked however it was written into a body or URL).
  * TP_ERR_INVALID for a NULL argument, TP_ERR_NOMEM leaves s as it was. */
 tp_err tp_secrets_add(tp_secrets *s, const char *value);
+/* 1 when s (which may be NULL) holds no secret: masking would change nothing. */
+int tp_secrets_none(const tp_secrets *s);
+
 /* Returns a new string with every secret replaced by "***" (longest match first);
  * s may be NULL (then a plain copy). NULL on no memory.
  * Details: every byte inside an occurrence of any secret is hidden; occurrences
