@@ -47,7 +47,7 @@ tp_err tp_jsonpath_eval(const tp_jsonpath *q, json_t *root, int want_paths,
                         struct tp_jsonpath_nodes *out);
 
 /* The normalized path of a child (RFC 9535 §2.7): parent + "['key']" with the
- * escapes (\\b \\f \\n \\r \\t \\' \\\\ \\uXXXX), or parent + "[idx]" when key is
+ * escapes (\b \f \n \r \t \' \\ \uXXXX), or parent + "[idx]" when key is
  * NULL. key may hold NUL bytes (key_len counts them). New string, NULL on no memory. */
 char *tp_jsonpath_child_path(const char *parent, const char *key, size_t key_len, size_t idx);
 
