@@ -1,6 +1,8 @@
 /* Option tables, --help text and getopt_long glue shared by the subcommands. */
 #include "twinprobe/cli.h"
 
+#include "twinprobe/diag.h"
+
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -75,6 +77,13 @@ void tp_cli_usage(FILE *out, const struct tp_cli_command *cmd)
         fprintf(out, "  %-26s %s\n", left, o->help);
     }
     fprintf(out, "  %-26s %s\n", "-h, --help", "show this help and exit");
+}
+
+void tp_cli_print_diags(const struct tp_diags *d, size_t from)
+{
+    char line[1600];
+    for (size_t i = from; i < d->count; i++)
+        fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
 }
 
 int tp_cli_usage_error(const struct tp_cli_command *cmd, const char *fmt, ...)

@@ -20,13 +20,6 @@ static void debug_line(void *ctx, const char *msg)
     fprintf(stderr, "twinprobe flush: %s\n", msg);
 }
 
-static void print_diags(const struct tp_diags *d)
-{
-    char line[1600];
-    for (size_t i = 0; i < d->count; i++)
-        fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
-}
-
 /* Exit 0 when the spool is empty afterwards; 3 when Redis was away, refused
  * records (they stay in the spool) or the spool failed; 2 for usage. */
 int tp_cmd_flush(int argc, char **argv)
@@ -58,7 +51,7 @@ int tp_cmd_flush(int argc, char **argv)
     if (!probe_file)
         return tp_cli_usage_error(cmd, "name the --probe whose spool to send");
     probe = tp_load_probe_file(probe_file, &d);
-    print_diags(&d);
+    tp_cli_print_diags(&d, 0);
     tp_diags_clear(&d);
     if (!probe)
         return TP_EXIT_USAGE;

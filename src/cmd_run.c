@@ -228,23 +228,30 @@ static int order_targets(const struct run_opts *o, struct run_state *s)
     return TP_EXIT_OK;
 }
 
-/* With two or more targets: every candidate against the baseline. */
-static int compare(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
+/* Where the run's results are and the verdict defaults (the probe's, else built in):
+ * the comparison and the publisher read the results through it. */
+static struct tp_compare_plan compare_plan(const struct run_state *s,
+                                           const struct tp_run_plan *plan)
 {
-    struct tp_compare_plan cp;
-    struct tp_error err;
     struct tp_verdict_opts defaults = TP_VERDICT_OPTS_INIT;
-
-    if (plan->ntargets - (s->noise_target >= 0 ? 1 : 0) < 2)
-        return TP_EXIT_OK;
     if (s->probe) {
         defaults.margin_pct = s->probe->margin_pct;
         defaults.margin_ms = s->probe->margin_ms;
         defaults.pass_score = s->probe->pass_score;
         defaults.marginal_score = s->probe->marginal_score;
     }
-    cp = (struct tp_compare_plan){plan->njourneys, plan->ntargets, plan->rounds,
-                                  s->noise_target, 1, defaults};
+    return (struct tp_compare_plan){plan->njourneys, plan->ntargets, plan->rounds,
+                                    s->noise_target, 1, defaults};
+}
+
+/* With two or more targets: every candidate against the baseline. */
+static int compare(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
+{
+    struct tp_compare_plan cp = compare_plan(s, plan);
+    struct tp_error err;
+
+    if (plan->ntargets - (s->noise_target >= 0 ? 1 : 0) < 2)
+        return TP_EXIT_OK;
     tp_error_clear(&err);
     if (tp_compare_run(&s->report, &cp, &s->report.comparisons, &err) != TP_OK) {
         fprintf(stderr, "twinprobe run: %s\n", err.text);
@@ -273,8 +280,7 @@ static void debug_line(void *ctx, const char *msg)
 static int publish(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
 {
     const struct tp_redis_conf *rc = s->probe ? &s->probe->redis : NULL;
-    struct tp_compare_plan cp = {
-        plan->njourneys, plan->ntargets, plan->rounds, s->noise_target, 1, TP_VERDICT_OPTS_INIT};
+    struct tp_compare_plan cp = compare_plan(s, plan);
     struct tp_spool_log log = {warn_line, getenv("TWINPROBE_DEBUG") ? debug_line : NULL, NULL};
     struct tp_streams_opts so;
     struct tp_publish_conf pc;
@@ -318,13 +324,6 @@ static int publish(const struct run_opts *o, struct run_state *s, const struct t
     return status;
 }
 
-static void print_diags(const struct tp_diags *d)
-{
-    char line[1600];
-    for (size_t i = 0; i < d->count; i++)
-        fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
-}
-
 /* Loads the journeys named on the command line, else the probe's. */
 static int load_journeys(char **paths, size_t npaths, struct run_state *s)
 {
@@ -350,7 +349,7 @@ static int load_journeys(char **paths, size_t npaths, struct run_state *s)
         s->journeys[s->njourneys++] = j;
     }
     if (tp_diags_total(&d) > 0) {
-        print_diags(&d);
+        tp_cli_print_diags(&d, 0);
         status = TP_EXIT_USAGE;
     }
     tp_diags_clear(&d);
@@ -450,7 +449,7 @@ int tp_cmd_run(int argc, char **argv)
     if (o.probe) {
         struct tp_diags d = {0};
         s.probe = tp_load_probe_file(o.probe, &d);
-        print_diags(&d);
+        tp_cli_print_diags(&d, 0);
         tp_diags_clear(&d);
         if (!s.probe)
             return TP_EXIT_USAGE;

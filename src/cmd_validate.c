@@ -37,13 +37,6 @@ struct validate {
     size_t files, bad_files;
 };
 
-static void print_new_problems(struct validate *v, size_t from)
-{
-    char line[1600];
-    for (size_t i = from; i < v->diags.count; i++)
-        fprintf(stderr, "%s\n", tp_error_format(&v->diags.items[i], line, sizeof line));
-}
-
 static struct tp_journey *check_journey(struct validate *v, const char *path, char *bytes,
                                         size_t len)
 {
@@ -51,7 +44,7 @@ static struct tp_journey *check_journey(struct validate *v, const char *path, ch
     struct tp_journey *j = bytes ? tp_journey_load(path, bytes, len, &v->diags)
                                  : tp_load_journey_file(path, &v->diags);
     v->files++;
-    print_new_problems(v, before);
+    tp_cli_print_diags(&v->diags, before);
     if (!j) {
         v->bad_files++;
         return NULL;
@@ -87,7 +80,7 @@ static void check_probe(struct validate *v, const char *path, char *bytes, size_
                               p->journeys[i]);
         }
     }
-    print_new_problems(v, before);
+    tp_cli_print_diags(&v->diags, before);
     if (!p) {
         v->bad_files++;
         return;
@@ -115,7 +108,7 @@ static void check_probe(struct validate *v, const char *path, char *bytes, size_
                 tp_diags_addf(&v->diags, path, where,
                               "journey name \"%s\" is used by journeys[%zu] too (names key the "
                               "Redis streams)", j->name, k);
-                print_new_problems(v, before);
+                tp_cli_print_diags(&v->diags, before);
                 v->bad_files++;
             }
         }
@@ -157,7 +150,7 @@ int tp_cmd_validate(int argc, char **argv)
             continue;
         enum tp_file_kind kind = tp_load_sniff(argv[i], &bytes, &len, &v->diags);
         if (!bytes) {
-            print_new_problems(v, before);
+            tp_cli_print_diags(&v->diags, before);
             v->files++;
             v->bad_files++;
             continue;

@@ -178,6 +178,20 @@ static size_t exact_quantile(const double *c, size_t top, double total, double p
     return q;
 }
 
+/* The exact interval from the sorted Walsh averages or differences w (m of them)
+ * and the null counts of the rank statistic (R's conf.int with exact = TRUE). */
+static void exact_interval(const double *counts, size_t m, double total, double conf,
+                           const double *w, struct tp_stats_interval *out)
+{
+    size_t qu = exact_quantile(counts, m, total, (1 - conf) / 2);
+    if (qu == 0)
+        qu = 1;
+    out->method = TP_STATS_EXACT;
+    out->low = w[qu - 1];
+    out->high = w[m - qu];
+    out->conf = 1 - 2 * sum_range(counts, 0, qu - 1) / total;
+}
+
 /* Normal-approximation p-values for a statistic centred at zraw with sd sigma
  * (R: correction 0.5 toward the centre, sign(z) for two-sided). */
 static void normal_p(double zraw, double sigma, bool correct, struct tp_stats_test *out)
@@ -505,19 +519,12 @@ tp_err tp_stats_wilcoxon_hl(const double *d, size_t n, const struct tp_stats_opt
     if (want_exact(opts->method, sd.n < 50, sd.n <= TP_STATS_SIGNED_RANK_EXACT_MAX,
                    sd.ties > 0 || sd.zeros > 0)) {
         double total = ldexp(1, (int)sd.n);
-        size_t qu;
         counts = signrank_counts(sd.n);
         if (!counts) {
             rc = tp_error_set(err, TP_ERR_NOMEM, "stats: out of memory");
             goto done;
         }
-        qu = exact_quantile(counts, m, total, (1 - opts->conf) / 2);
-        if (qu == 0)
-            qu = 1;
-        out->method = TP_STATS_EXACT;
-        out->low = w[qu - 1];
-        out->high = w[m - qu];
-        out->conf = 1 - 2 * sum_range(counts, 0, qu - 1) / total;
+        exact_interval(counts, m, total, opts->conf, w, out);
     } else {
         struct shift_ctx s = {sd.nz, sd.n, NULL, 0, opts->correct, NULL, sd.rank, sd.work};
         double *vals = malloc(sd.n * sizeof *vals);
@@ -659,18 +666,11 @@ tp_err tp_stats_mwu_hl(const double *x, size_t nx, const double *y, size_t ny,
     out->estimate = sorted_median(w, m);
     if (mwu_exact(opts, nx, ny, ties)) {
         double total;
-        size_t qu;
         counts = ranksum_counts(nx, ny);
         if (!counts)
             goto nomem;
         total = sum_range(counts, 0, m);
-        qu = exact_quantile(counts, m, total, (1 - opts->conf) / 2);
-        if (qu == 0)
-            qu = 1;
-        out->method = TP_STATS_EXACT;
-        out->low = w[qu - 1];
-        out->high = w[m - qu];
-        out->conf = 1 - 2 * sum_range(counts, 0, qu - 1) / total;
+        exact_interval(counts, m, total, opts->conf, w, out);
     } else {
         struct shift_ctx s = {x, nx, y, ny, opts->correct, NULL, NULL, NULL};
         rank = malloc((nx + ny) * sizeof *rank);

@@ -64,6 +64,12 @@ int tp_cli_usage_error(const struct tp_cli_command *cmd, const char *fmt, ...)
 #endif
     ;
 
+struct tp_diags;
+
+/* Prints problems from index from on, one "file:line:col: path: text" line each,
+ * on stderr. */
+void tp_cli_print_diags(const struct tp_diags *d, size_t from);
+
 /* Keys of long-only options. */
 enum {
     TP_OPT_CA_FILE = 0x100,

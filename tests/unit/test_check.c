@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "fake_env.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,30 +271,6 @@ static void test_long_values_are_cut(void **state)
 }
 
 /* ---- expected values through templates ---------------------------------- */
-
-static const char *var_lookup(void *ctx, const char *name)
-{
-    return tp_vars_get(ctx, name);
-}
-
-static const char *no_env(void *ctx, const char *name)
-{
-    (void)ctx;
-    (void)name;
-    return NULL;
-}
-
-static uint64_t four(void *ctx)
-{
-    (void)ctx;
-    return 4;
-}
-
-static int64_t epoch(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
 
 static void test_expected_from_templates(void **state)
 {

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "fake_env.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,30 +58,6 @@ struct fixture {
     struct tp_step_eval out;
     struct tp_error err;
 };
-
-static const char *var_lookup(void *ctx, const char *name)
-{
-    return tp_vars_get(ctx, name);
-}
-
-static const char *no_env(void *ctx, const char *name)
-{
-    (void)ctx;
-    (void)name;
-    return NULL;
-}
-
-static uint64_t four(void *ctx)
-{
-    (void)ctx;
-    return 4;
-}
-
-static int64_t epoch(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
 
 static int setup(void **state)
 {
