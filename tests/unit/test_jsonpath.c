@@ -1,7 +1,7 @@
 /* Unit tests for the JSONPath module: every case of the JSONPath Compliance Test
  * Suite (one cmocka test each, named after the case), plus hand-written checks of
  * error reporting, limits, normalized paths and node-list handling.
- * The suite file is TP_SOURCE_DIR/../shared/conformance/jsonpath-cts/cts.json, or
+ * The suite file is TP_SOURCE_DIR/tests/conformance/jsonpath-cts/cts.json, or
  * whatever the environment variable TP_CTS_FILE names. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -438,7 +438,7 @@ static void load_cts(void)
     json_t *tests;
 
     if (!file || !*file)
-        file = TP_SOURCE_DIR "/../shared/conformance/jsonpath-cts/cts.json";
+        file = TP_SOURCE_DIR "/tests/conformance/jsonpath-cts/cts.json";
     cts_root = json_load_file(file, JSON_ALLOW_NUL, &jerr);
     if (!cts_root) {
         snprintf(cts_load_error, sizeof cts_load_error, "%s:%d: %s", file, jerr.line, jerr.text);

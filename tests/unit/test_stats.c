@@ -1,4 +1,4 @@
-/* Unit tests for src/stats.c: every case of shared/conformance/stats-vectors.json
+/* Unit tests for src/stats.c: every case of tests/conformance/stats-vectors.json
  * (read at run time; TP_STATS_VECTORS overrides the path), cross-checks against
  * values computed with R 4.2.2 (noted per case), and edge cases: empty input,
  * one pair, all zeros, all ties, infinities, NaN. */
@@ -20,7 +20,7 @@
 #ifndef TP_SOURCE_DIR
 #define TP_SOURCE_DIR "."
 #endif
-#define VECTORS_PATH TP_SOURCE_DIR "/../shared/conformance/stats-vectors.json"
+#define VECTORS_PATH TP_SOURCE_DIR "/tests/conformance/stats-vectors.json"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 

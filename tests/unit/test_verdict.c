@@ -85,7 +85,7 @@ static void step(const double *base, size_t nb, const double *cand, size_t nc, i
 
 /* ---- (1) the Kayenta regression, spinnaker/spinnaker#6278 */
 
-/* The case of shared/conformance/stats-vectors.json, mann_whitney_u, "Kayenta
+/* The case of tests/conformance/stats-vectors.json, mann_whitney_u, "Kayenta
  * regression": the canary is bimodal (seven runs at 100 ms, three at 1 ms)
  * against ten baseline runs at 1 ms. Kayenta's PASS hides a 100x slowdown in 70%
  * of the runs. Copied here because this test links no JSON library. */
