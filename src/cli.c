@@ -27,6 +27,8 @@ static const struct tp_cli_option run_options[] = {
                                            "CRITICAL, mismatches), inconclusive, never"},
     {"format", 'f', 1, "FORMAT", "report format: text (default), json or junit"},
     {"output", 'o', 1, "FILE", "write the report to FILE instead of standard output"},
+    {"report", 'r', 1, "FORMAT=FILE", "also write a text, json or junit report of the same "
+                                      "run to FILE (repeatable)"},
     {"location", 'l', 1, "NAME", "location name (default: the probe's, else \"local\")"},
     {"max-concurrency", 'j', 1, "N", "at most N transfers in flight (default 64)"},
     {"ca-file", TP_OPT_CA_FILE, 1, "FILE", "CA certificates for --target https URLs"},

@@ -26,15 +26,14 @@ int tp_cmd_flush(int argc, char **argv)
 {
     const struct tp_cli_command *cmd = tp_cli_find("flush");
     struct tp_cli_parser p = {cmd, argc, argv, 0, NULL, {0}};
-    const char *arg, *probe_file = NULL, *password;
+    const char *arg, *probe_file = NULL;
     struct tp_probe *probe = NULL;
-    struct tp_publish_conf pc;
+    struct tp_publish_setup ps;
     struct tp_publish_summary sum;
     struct tp_diags d = {0};
     struct tp_error err;
     tp_secrets *secrets = NULL;
-    char unset[300];
-    int c, first = argc, status = TP_EXIT_OK, missing;
+    int c, first = argc, status = TP_EXIT_OK;
 
     signal(SIGPIPE, SIG_IGN);
     while ((c = tp_cli_next(&p, &arg, &status, &first)) != -1) {
@@ -60,25 +59,16 @@ int tp_cmd_flush(int argc, char **argv)
                                     !probe->redis.url ? "redis" : "spool_dir");
         goto done;
     }
-    if (!(secrets = tp_secrets_create())) {
+    if (!(secrets = tp_secrets_create()) ||
+        tp_publish_setup(&ps, probe, secrets,
+                         (struct tp_spool_log){warn_line,
+                                               getenv("TWINPROBE_DEBUG") ? debug_line : NULL,
+                                               NULL}) != TP_OK) {
         status = TP_EXIT_RUNTIME;
         goto done;
     }
-    password = tp_publish_password(&probe->redis, &missing);
-    if (password && *password && tp_secrets_add(secrets, password) != TP_OK) {
-        status = TP_EXIT_RUNTIME;
-        goto done;
-    }
-    snprintf(unset, sizeof unset, "environment variable %s (redis.password_env) is not set",
-             probe->redis.password_env ? probe->redis.password_env : "");
-    pc = (struct tp_publish_conf){&probe->redis,
-                                  password,
-                                  missing ? unset : NULL,
-                                  probe->spool_dir,
-                                  secrets,
-                                  {warn_line, getenv("TWINPROBE_DEBUG") ? debug_line : NULL, NULL}};
     tp_error_clear(&err);
-    if (tp_publish_deliver(&pc, NULL, &sum, &err) != TP_OK) {
+    if (tp_publish_deliver(&ps.conf, NULL, &sum, &err) != TP_OK) {
         fprintf(stderr, "twinprobe flush: %s\n", err.text);
         status = TP_EXIT_RUNTIME;
         goto done;

@@ -1,5 +1,6 @@
 /* twinprobe run: load the journeys (and a probe file), run them, publish to Redis,
  * write a report. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,25 @@
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_JUNIT };
 
+#define MAX_TARGETS 64 /* --target flags */
+#define MAX_REPORTS 16 /* --report flags */
+#define MAX_ENV 64     /* {{env.NAME}} names per journey */
+
+/* A further report of the run: --report FORMAT=FILE. */
+struct report_req {
+    enum format format;
+    const char *file;
+};
+
 struct run_opts {
     const char *probe;
-    const char *targets[64]; /* NAME=URL */
+    const char *targets[MAX_TARGETS]; /* NAME=URL */
     size_t ntargets;
     long rounds;             /* 0: the probe's, else 1 */
     enum format format;
     const char *output;
+    struct report_req reports[MAX_REPORTS];
+    size_t nreports;
     const char *location;
     const char *ca_file;
     int insecure;
@@ -48,8 +61,11 @@ struct run_state {
     size_t nordered;
     long noise_target;         /* index in ordered, or -1 */
     char *noise_name;
+    char *location;            /* masked */
     tp_secrets *secrets;
+    struct tp_publish_setup publish; /* conf.redis NULL: nothing to publish */
     struct tp_run_report report;
+    struct tp_comparison comparison;
 };
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -62,6 +78,101 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* The words an option takes, and what each means. */
+struct choice {
+    const char *word;
+    int value;
+};
+
+static const struct choice formats[] = {
+    {"text", FORMAT_TEXT}, {"json", FORMAT_JSON}, {"junit", FORMAT_JUNIT}};
+static const struct choice fail_ons[] = {
+    {"high", TP_FAIL_ON_HIGH}, {"inconclusive", TP_FAIL_ON_INCONCLUSIVE}, {"never", TP_FAIL_ON_NEVER}};
+static const struct choice pairings[] = {
+    {"simultaneous", TP_PAIR_SIMULTANEOUS}, {"alternate", TP_PAIR_ALTERNATE}};
+
+/* The value of word among n choices; -1 when it is none of them. */
+static int choose(const struct choice *c, size_t n, const char *word, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(c[i].word) == len && strncmp(c[i].word, word, len) == 0)
+            return c[i].value;
+    return -1;
+}
+
+#define CHOOSE(table, word) choose(table, sizeof table / sizeof table[0], word, strlen(word))
+
+/* --report FORMAT=FILE. TP_EXIT_OK or a usage error. */
+static int take_report(struct run_opts *o, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    int f = eq ? choose(formats, sizeof formats / sizeof formats[0], arg, (size_t)(eq - arg)) : -1;
+    if (f < 0 || !eq[1])
+        return tp_cli_usage_error(tp_cli_find("run"),
+                                  "--report takes FORMAT=FILE with FORMAT text, json or junit, "
+                                  "got '%s'",
+                                  arg);
+    if (o->nreports == MAX_REPORTS)
+        return tp_cli_usage_error(tp_cli_find("run"), "at most %d --report flags", MAX_REPORTS);
+    o->reports[o->nreports++] = (struct report_req){(enum format)f, eq + 1};
+    return TP_EXIT_OK;
+}
+
+/* --target NAME=URL. TP_EXIT_OK or a usage error. */
+static int take_target(struct run_opts *o, const char *arg)
+{
+    if (!strchr(arg, '=') || arg[0] == '=')
+        return tp_cli_usage_error(tp_cli_find("run"), "--target takes NAME=URL, got '%s'", arg);
+    if (o->ntargets == MAX_TARGETS)
+        return tp_cli_usage_error(tp_cli_find("run"), "at most %d --target flags", MAX_TARGETS);
+    o->targets[o->ntargets++] = arg;
+    return TP_EXIT_OK;
+}
+
+/* One option into o. TP_EXIT_OK, or a usage error (already printed). */
+static int take_option(struct run_opts *o, int c, const char *arg)
+{
+    const struct tp_cli_command *cmd = tp_cli_find("run");
+    int v;
+    switch (c) {
+    case 'p': o->probe = arg; break;
+    case 't': return take_target(o, arg);
+    case 'r': return take_report(o, arg);
+    case 'o': o->output = arg; break;
+    case 'l': o->location = arg; break;
+    case 'b': o->baseline = arg; break;
+    case TP_OPT_CA_FILE: o->ca_file = arg; break;
+    case TP_OPT_INSECURE: o->insecure = 1; break;
+    case TP_OPT_NO_PUBLISH: o->no_publish = 1; break;
+    case 'n':
+        if (parse_long(arg, 1, 100000, &o->rounds) != 0)
+            return tp_cli_usage_error(cmd, "--rounds takes a number from 1 to 100000");
+        break;
+    case 'j':
+        if (parse_long(arg, 1, 10000, &o->max_concurrency) != 0)
+            return tp_cli_usage_error(cmd, "--max-concurrency takes a number from 1 to 10000");
+        break;
+    case 'f':
+        if ((v = CHOOSE(formats, arg)) < 0)
+            return tp_cli_usage_error(cmd, "--format is text, json or junit, not '%s'", arg);
+        o->format = (enum format)v;
+        break;
+    case TP_OPT_FAIL_ON:
+        if ((v = CHOOSE(fail_ons, arg)) < 0)
+            return tp_cli_usage_error(cmd, "--fail-on is high, inconclusive or never");
+        o->fail_on = (enum tp_fail_on)v;
+        break;
+    case TP_OPT_PAIRING:
+        if ((v = CHOOSE(pairings, arg)) < 0)
+            return tp_cli_usage_error(cmd, "--pairing is simultaneous or alternate");
+        o->pairing = v;
+        break;
+    default:
+        break;
+    }
+    return TP_EXIT_OK;
+}
+
 /* Returns 1 to go on; 0 to stop with *status (--help, or a usage error). */
 static int parse_options(int argc, char **argv, struct run_opts *o, int *first, int *status)
 {
@@ -71,93 +182,9 @@ static int parse_options(int argc, char **argv, struct run_opts *o, int *first, 
 
     *status = TP_EXIT_OK;
     while ((c = tp_cli_next(&p, &arg, status, first)) != -1) {
-        switch (c) {
-        case TP_CLI_STOP:
+        if (c == TP_CLI_STOP || (*status = take_option(o, c, arg)) != TP_EXIT_OK) {
             tp_cli_parser_done(&p);
             return 0;
-        case 'p':
-            o->probe = arg;
-            break;
-        case 't':
-            if (o->ntargets == sizeof o->targets / sizeof o->targets[0] || !strchr(arg, '=') ||
-                arg[0] == '=') {
-                tp_cli_parser_done(&p);
-                *status = tp_cli_usage_error(p.cmd, "--target takes NAME=URL, got '%s'", arg);
-                return 0;
-            }
-            o->targets[o->ntargets++] = arg;
-            break;
-        case 'n':
-            if (parse_long(arg, 1, 100000, &o->rounds) != 0) {
-                tp_cli_parser_done(&p);
-                *status = tp_cli_usage_error(p.cmd, "--rounds takes a number from 1 to 100000");
-                return 0;
-            }
-            break;
-        case 'f':
-            if (strcmp(arg, "text") == 0)
-                o->format = FORMAT_TEXT;
-            else if (strcmp(arg, "json") == 0)
-                o->format = FORMAT_JSON;
-            else if (strcmp(arg, "junit") == 0)
-                o->format = FORMAT_JUNIT;
-            else {
-                tp_cli_parser_done(&p);
-                *status = tp_cli_usage_error(p.cmd, "--format is text, json or junit, not '%s'", arg);
-                return 0;
-            }
-            break;
-        case 'o':
-            o->output = arg;
-            break;
-        case 'l':
-            o->location = arg;
-            break;
-        case TP_OPT_CA_FILE:
-            o->ca_file = arg;
-            break;
-        case TP_OPT_INSECURE:
-            o->insecure = 1;
-            break;
-        case TP_OPT_NO_PUBLISH:
-            o->no_publish = 1;
-            break;
-        case 'b':
-            o->baseline = arg;
-            break;
-        case TP_OPT_FAIL_ON:
-            if (strcmp(arg, "high") == 0)
-                o->fail_on = TP_FAIL_ON_HIGH;
-            else if (strcmp(arg, "inconclusive") == 0)
-                o->fail_on = TP_FAIL_ON_INCONCLUSIVE;
-            else if (strcmp(arg, "never") == 0)
-                o->fail_on = TP_FAIL_ON_NEVER;
-            else {
-                tp_cli_parser_done(&p);
-                *status = tp_cli_usage_error(p.cmd, "--fail-on is high, inconclusive or never");
-                return 0;
-            }
-            break;
-        case TP_OPT_PAIRING:
-            if (strcmp(arg, "simultaneous") == 0)
-                o->pairing = TP_PAIR_SIMULTANEOUS;
-            else if (strcmp(arg, "alternate") == 0)
-                o->pairing = TP_PAIR_ALTERNATE;
-            else {
-                tp_cli_parser_done(&p);
-                *status = tp_cli_usage_error(p.cmd, "--pairing is simultaneous or alternate");
-                return 0;
-            }
-            break;
-        case 'j':
-            if (parse_long(arg, 1, 10000, &o->max_concurrency) != 0) {
-                tp_cli_parser_done(&p);
-                *status = tp_cli_usage_error(p.cmd, "--max-concurrency takes a number from 1 to 10000");
-                return 0;
-            }
-            break;
-        default:
-            break;
         }
     }
     tp_cli_parser_done(&p);
@@ -194,7 +221,7 @@ static int make_cli_targets(const struct run_opts *o, struct run_state *s)
  * learns noise and there is a candidate, the baseline once more. */
 static int order_targets(const struct run_opts *o, struct run_state *s)
 {
-    const struct tp_target *all = s->ncli_targets ? s->cli_targets : s->probe->targets;
+    struct tp_target *all = s->ncli_targets ? s->cli_targets : s->probe->targets;
     size_t n = s->ncli_targets ? s->ncli_targets : s->probe->ntargets;
     size_t base = s->ncli_targets ? 0 : s->probe->baseline;
     int learn = 0;
@@ -208,6 +235,11 @@ static int order_targets(const struct run_opts *o, struct run_state *s)
     }
     for (size_t i = 0; i < s->njourneys; i++)
         learn |= s->journeys[i]->compare.noise == TP_NOISE_LEARN;
+    /* Names are labels in every output: masked at the source, once the
+     * baseline is found by its real name. */
+    for (size_t i = 0; i < n; i++)
+        if (tp_secrets_mask_inplace(s->secrets, &all[i].name) != TP_OK)
+            return TP_EXIT_RUNTIME;
     s->ordered = calloc(n + 1, sizeof *s->ordered);
     if (!s->ordered)
         return TP_EXIT_RUNTIME;
@@ -230,7 +262,7 @@ static int order_targets(const struct run_opts *o, struct run_state *s)
 
 /* Where the run's results are and the verdict defaults (the probe's, else built in):
  * the comparison and the publisher read the results through it. */
-static struct tp_compare_plan compare_plan(const struct run_state *s,
+static struct tp_compare_plan compare_plan(const struct run_opts *o, const struct run_state *s,
                                            const struct tp_run_plan *plan)
 {
     struct tp_verdict_opts defaults = TP_VERDICT_OPTS_INIT;
@@ -241,24 +273,28 @@ static struct tp_compare_plan compare_plan(const struct run_state *s,
         defaults.marginal_score = s->probe->marginal_score;
     }
     return (struct tp_compare_plan){plan->njourneys, plan->ntargets, plan->rounds,
-                                    s->noise_target, 1, defaults};
+                                    s->noise_target,  1,              defaults,
+                                    o->fail_on,       s->secrets};
 }
 
-/* With two or more targets: every candidate against the baseline. */
+/* With two or more targets: every candidate against the baseline. Then the one
+ * rule for the exit status: 1 when a journey run failed or the comparison
+ * fails the run. */
 static int compare(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
 {
-    struct tp_compare_plan cp = compare_plan(s, plan);
+    struct tp_compare_plan cp = compare_plan(o, s, plan);
     struct tp_error err;
+    int ok = 1;
 
-    if (plan->ntargets - (s->noise_target >= 0 ? 1 : 0) < 2)
-        return TP_EXIT_OK;
     tp_error_clear(&err);
-    if (tp_compare_run(&s->report, &cp, &s->report.comparisons, &err) != TP_OK) {
+    if (tp_compare_run(&s->report, &cp, &s->comparison, &err) != TP_OK) {
         fprintf(stderr, "twinprobe run: %s\n", err.text);
         return TP_EXIT_RUNTIME;
     }
-    if (tp_compare_fails(s->report.comparisons, o->fail_on))
-        s->report.exit_status = TP_EXIT_FAIL;
+    s->report.comparison = &s->comparison;
+    for (size_t i = 0; i < s->report.njourneys; i++)
+        ok &= s->report.journeys[i].ok;
+    s->report.exit_status = ok && !s->comparison.fails ? TP_EXIT_OK : TP_EXIT_FAIL;
     return TP_EXIT_OK;
 }
 
@@ -279,31 +315,20 @@ static void debug_line(void *ctx, const char *msg)
  * unless entries could be neither published nor spooled (TP_EXIT_RUNTIME). */
 static int publish(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
 {
-    const struct tp_redis_conf *rc = s->probe ? &s->probe->redis : NULL;
-    struct tp_compare_plan cp = compare_plan(s, plan);
-    struct tp_spool_log log = {warn_line, getenv("TWINPROBE_DEBUG") ? debug_line : NULL, NULL};
+    const struct tp_redis_conf *rc = s->publish.conf.redis;
+    struct tp_compare_plan cp = compare_plan(o, s, plan);
     struct tp_streams_opts so;
-    struct tp_publish_conf pc;
     struct tp_publish_summary sum;
     struct tp_batch batch = {0};
     struct tp_error err;
-    const char *password;
-    char unset[300];
-    int missing, status = TP_EXIT_OK;
+    int status = TP_EXIT_OK;
 
-    if (o->no_publish || !rc || !rc->url)
+    if (!rc)
         return TP_EXIT_OK;
-    password = tp_publish_password(rc, &missing);
-    if (password && *password && tp_secrets_add(s->secrets, password) != TP_OK)
-        return TP_EXIT_RUNTIME;
-    snprintf(unset, sizeof unset, "environment variable %s (redis.password_env) is not set",
-             rc->password_env ? rc->password_env : "");
     so = (struct tp_streams_opts){rc->prefix, s->report.location, rc->maxlen, TP_VERSION};
-    pc = (struct tp_publish_conf){
-        rc, password, missing ? unset : NULL, s->probe->spool_dir, s->secrets, log};
     tp_error_clear(&err);
     if (tp_streams_build(&s->report, &cp, &so, &batch, &err) != TP_OK ||
-        tp_publish_deliver(&pc, &batch, &sum, &err) != TP_OK) {
+        tp_publish_deliver(&s->publish.conf, &batch, &sum, &err) != TP_OK) {
         fprintf(stderr, "twinprobe run: %s\n", err.text);
         status = TP_EXIT_RUNTIME;
     } else if (sum.spooled > 0) {
@@ -315,7 +340,7 @@ static int publish(const struct run_opts *o, struct run_state *s, const struct t
     } else if (sum.spool_error[0] && s->probe->spool_dir) {
         fprintf(stderr, "twinprobe run: warning: %s\n", sum.spool_error);
     }
-    if (log.debug && status == TP_EXIT_OK)
+    if (s->publish.conf.log.debug && status == TP_EXIT_OK)
         fprintf(stderr,
                 "twinprobe run: redis: %zu published, %zu spooled, %zu replayed, %zu already "
                 "present, %zu kept in the spool\n",
@@ -356,17 +381,41 @@ static int load_journeys(char **paths, size_t npaths, struct run_state *s)
     return status;
 }
 
-/* Every {{env.NAME}} must be set before the first request; secrets are read here. */
-static int read_environment(struct run_state *s)
+/* A secret's value; warns once per variable when it is so short that masking
+ * it also hides unrelated text. */
+static int add_secret(struct run_state *s, const char *var)
+{
+    const char *value = getenv(var);
+    if (!value || !*value)
+        return TP_EXIT_OK;
+    if (tp_secrets_short(value))
+        fprintf(stderr,
+                "twinprobe run: warning: secret %s is shorter than %d characters; every "
+                "occurrence of its value in the output is masked, also in unrelated text\n",
+                var, TP_SECRET_MIN_LEN);
+    return tp_secrets_add(s->secrets, value) == TP_OK ? TP_EXIT_OK : TP_EXIT_RUNTIME;
+}
+
+/* Every {{env.NAME}} must be set before the first request; the secrets (the
+ * journeys' and the Redis password) are read here, before anything is
+ * recorded, so every value can be masked where it is made. */
+static int read_environment(const struct run_opts *o, struct run_state *s)
 {
     s->secrets = tp_secrets_create();
     if (!s->secrets)
         return TP_EXIT_RUNTIME;
     for (size_t i = 0; i < s->njourneys; i++) {
         const struct tp_journey *j = s->journeys[i];
-        const char *names[64];
-        size_t n = tp_journey_env_names(j, names, 64);
-        for (size_t k = 0; k < n && k < 64; k++) {
+        const char *names[MAX_ENV];
+        size_t n = tp_journey_env_names(j, names, MAX_ENV);
+        if (n > MAX_ENV) {
+            fprintf(stderr,
+                    "twinprobe run: %s: the journey uses %zu environment variables; at most %d "
+                    "are supported\n",
+                    j->file, n, MAX_ENV);
+            return TP_EXIT_USAGE;
+        }
+        for (size_t k = 0; k < n; k++) {
             if (!getenv(names[k])) {
                 fprintf(stderr,
                         "twinprobe run: %s: environment variable %s is not set (the journey "
@@ -375,47 +424,96 @@ static int read_environment(struct run_state *s)
                 return TP_EXIT_USAGE;
             }
         }
-        for (size_t k = 0; k < j->nsecrets; k++) {
-            const char *value = getenv(j->secrets[k]);
-            if (value && *value && tp_secrets_add(s->secrets, value) != TP_OK)
+        for (size_t k = 0; k < j->nsecrets; k++)
+            if (add_secret(s, j->secrets[k]) != TP_EXIT_OK)
                 return TP_EXIT_RUNTIME;
-        }
     }
+    if (!o->no_publish && s->probe && s->probe->redis.url &&
+        tp_publish_setup(&s->publish, s->probe, s->secrets,
+                         (struct tp_spool_log){warn_line,
+                                               getenv("TWINPROBE_DEBUG") ? debug_line : NULL,
+                                               NULL}) != TP_OK)
+        return TP_EXIT_RUNTIME;
     return TP_EXIT_OK;
 }
 
-static int write_report(const struct run_opts *o, const struct tp_run_report *r)
+/* The names every output shows (journeys, steps, critical steps, the location),
+ * masked at the source; targets are masked in order_targets. */
+static int mask_names(const struct run_opts *o, struct run_state *s)
 {
-    int color = !o->output && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-    char *text = o->format == FORMAT_JSON    ? tp_report_json(r)
-                 : o->format == FORMAT_JUNIT ? tp_report_junit(r)
-                                             : tp_report_text(r, color);
-    FILE *f = stdout;
+    const char *loc = o->location ? o->location : s->probe ? s->probe->location : "local";
+    tp_err rc = (s->location = strdup(loc)) ? TP_OK : TP_ERR_NOMEM;
+    if (rc == TP_OK)
+        rc = tp_secrets_mask_inplace(s->secrets, &s->location);
+    for (size_t i = 0; rc == TP_OK && i < s->njourneys; i++) {
+        struct tp_journey *j = s->journeys[i];
+        rc = tp_secrets_mask_inplace(s->secrets, &j->name);
+        for (size_t k = 0; rc == TP_OK && k < j->nsteps; k++)
+            rc = tp_secrets_mask_inplace(s->secrets, &j->steps[k].name);
+        for (size_t k = 0; rc == TP_OK && k < j->compare.ncritical; k++)
+            rc = tp_secrets_mask_inplace(s->secrets, &j->compare.critical_steps[k]);
+    }
+    return rc == TP_OK ? TP_EXIT_OK : TP_EXIT_RUNTIME;
+}
+
+/* The report in format f (new), or NULL on no memory. */
+static char *render(enum format f, const struct tp_run_report *r, int color)
+{
+    return f == FORMAT_JSON    ? tp_report_json(r)
+           : f == FORMAT_JUNIT ? tp_report_junit(r)
+                               : tp_report_text(r, color);
+}
+
+/* Writes one report of the run to path (NULL: standard output); when path
+ * cannot be opened and `fallback` is set, to standard output instead. */
+static int write_one(enum format f, const char *path, const struct tp_run_report *r,
+                     int fallback)
+{
+    int color = !path && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    char *text = render(f, r, color);
+    FILE *out = stdout;
     int status = TP_EXIT_OK;
 
     if (!text) {
         fprintf(stderr, "twinprobe run: out of memory writing the report\n");
         return TP_EXIT_RUNTIME;
     }
-    if (o->output && !(f = fopen(o->output, "w"))) {
-        perror(o->output);
-        fputs(text, stdout); /* the report is not lost */
+    if (path && !(out = fopen(path, "w"))) {
+        fprintf(stderr, "twinprobe run: cannot write the report to %s: %s\n", path,
+                strerror(errno));
+        if (fallback)
+            fputs(text, stdout); /* the report is not lost */
         free(text);
         return TP_EXIT_RUNTIME;
     }
-    if (fputs(text, f) == EOF || fflush(f) != 0)
+    if (fputs(text, out) == EOF || fflush(out) != 0)
         status = TP_EXIT_RUNTIME;
-    if (f != stdout && fclose(f) != 0)
+    if (out != stdout && fclose(out) != 0)
         status = TP_EXIT_RUNTIME;
     if (status != TP_EXIT_OK)
-        fprintf(stderr, "twinprobe run: cannot write the report\n");
+        fprintf(stderr, "twinprobe run: cannot write the report to %s\n",
+                path ? path : "standard output");
     free(text);
+    return status;
+}
+
+/* The report --format/--output asks for, then every --report of the same run. */
+static int write_reports(const struct run_opts *o, const struct tp_run_report *r)
+{
+    int status = write_one(o->format, o->output, r, 1);
+    for (size_t i = 0; i < o->nreports; i++) {
+        int st = write_one(o->reports[i].format, o->reports[i].file, r, 0);
+        if (status == TP_EXIT_OK)
+            status = st;
+    }
     return status;
 }
 
 static void state_free(struct run_state *s)
 {
     tp_run_report_clear(&s->report);
+    tp_comparison_clear(&s->comparison);
+    free(s->location);
     for (size_t i = 0; i < s->njourneys; i++)
         tp_journey_free(s->journeys[i]);
     free(s->journeys);
@@ -460,7 +558,8 @@ int tp_cmd_run(int argc, char **argv)
     }
     if ((status = make_cli_targets(&o, &s)) != TP_EXIT_OK ||
         (status = load_journeys(argv + first, (size_t)(argc - first), &s)) != TP_EXIT_OK ||
-        (status = read_environment(&s)) != TP_EXIT_OK)
+        (status = read_environment(&o, &s)) != TP_EXIT_OK ||
+        (status = mask_names(&o, &s)) != TP_EXIT_OK)
         goto done;
 
     memset(&plan, 0, sizeof plan);
@@ -477,7 +576,7 @@ int tp_cmd_run(int argc, char **argv)
     plan.max_concurrency = o.max_concurrency ? o.max_concurrency
                            : s.probe         ? s.probe->max_concurrency
                                              : 64;
-    plan.location = o.location ? o.location : s.probe ? s.probe->location : "local";
+    plan.location = s.location;
     plan.secrets = s.secrets;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -498,7 +597,7 @@ int tp_cmd_run(int argc, char **argv)
     /* Entries neither published nor spooled: exit 3, after the report is out. */
     if (publish(&o, &s, &plan) != TP_EXIT_OK)
         s.report.exit_status = TP_EXIT_RUNTIME;
-    status = write_report(&o, &s.report);
+    status = write_reports(&o, &s.report);
     if (status == TP_EXIT_OK)
         status = s.report.exit_status;
 done:

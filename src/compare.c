@@ -1,28 +1,28 @@
-/* The comparison of a run: mismatches and latency verdicts per journey, candidate
- * and step, as the "comparisons" JSON of DESIGN.md §JSON report. */
+/* The comparison of a run, computed once: latency pairs, mismatches after noise,
+ * verdicts and the one rule for "this step fails the run". */
 #include "twinprobe/compare.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "twinprobe/diff.h"
-
-/* One journey x candidate over the rounds. */
-struct pair_cmp {
-    size_t journey;
-    size_t cand;
-    struct tp_step_verdict *steps;    /* one per step */
-    struct tp_mismatches *mismatches; /* one per step, unique (kind, path) */
-    size_t **mm_rounds;               /* per step, per kept mismatch: rounds seen */
-    struct tp_step_verdict total;     /* the journey's total latency */
-    struct tp_journey_verdict jv;
-};
+#include "twinprobe/strbuf.h"
 
 size_t tp_compare_index(const struct tp_compare_plan *p, unsigned round, size_t journey,
                         size_t target)
 {
     return ((size_t)round * p->njourneys + journey) * p->ntargets + target;
+}
+
+int tp_compare_step_fails(const struct tp_step_verdict *v, size_t mismatches,
+                          enum tp_fail_on fail_on)
+{
+    if (fail_on == TP_FAIL_ON_NEVER)
+        return 0;
+    if (v->verdict == TP_V_HIGH || v->verdict == TP_V_CRITICAL || mismatches > 0)
+        return 1;
+    return fail_on == TP_FAIL_ON_INCONCLUSIVE &&
+           (v->verdict == TP_V_INCONCLUSIVE || v->verdict == TP_V_NODATA);
 }
 
 /* A step's latency sample: NaN when it did not run (the pair is dropped), +inf
@@ -46,10 +46,58 @@ static int is_critical(const struct tp_journey *j, const char *step)
     return 0;
 }
 
-/* Adds the mismatches of one round to a step's list, once per (kind, path). */
-static tp_err merge_mismatches(struct tp_mismatches *into, size_t **rounds,
-                               struct tp_mismatches *round)
+/* ---- masking at the source ----------------------------------------------- */
+
+/* Paths that are data (a JSONPath into a body, the name of a header, capture
+ * or source after its label) are masked; the labels twinprobe makes ("status",
+ * "body", "failure", "header ", "capture ") are not. */
+static tp_err mask_path(const tp_secrets *secrets, char **path)
 {
+    if (*path && (*path)[0] == '$')
+        return tp_secrets_mask_inplace(secrets, path);
+    return tp_secrets_mask_labelled(secrets, path);
+}
+
+/* Values that come from the responses are masked; those twinprobe makes
+ * (status codes, failure classes, assertion outcomes, line counts) are not. */
+static tp_err mask_mismatch(const tp_secrets *secrets, struct tp_mismatch *m)
+{
+    tp_err rc = mask_path(secrets, &m->path);
+    switch (m->kind) {
+    case TP_MM_STATUS:
+    case TP_MM_ASSERTION:
+    case TP_MM_TEXT:
+    case TP_MM_FAILURE:
+        return rc;
+    default:
+        break;
+    }
+    if (rc == TP_OK)
+        rc = tp_secrets_mask_inplace(secrets, &m->base);
+    if (rc == TP_OK)
+        rc = tp_secrets_mask_inplace(secrets, &m->cand);
+    return rc;
+}
+
+/* "PATH KIND BASE -> CAND" (new), absent values as "(absent)". */
+static char *mismatch_text(const struct tp_mismatch *m)
+{
+    struct tp_strbuf b = {0};
+    if (tp_strbuf_addf(&b, "%s %s %s -> %s", m->path ? m->path : "",
+                       tp_mismatch_kind_name(m->kind), m->base ? m->base : "(absent)",
+                       m->cand ? m->cand : "(absent)") != 0) {
+        tp_strbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* ---- one journey x candidate ---------------------------------------------- */
+
+/* Adds the mismatches of one round to a step's list, once per (kind, path). */
+static tp_err merge_mismatches(struct tp_step_cmp *sc, struct tp_mismatches *round)
+{
+    struct tp_mismatches *into = &sc->mismatches;
     for (size_t i = 0; i < round->count; i++) {
         struct tp_mismatch *m = &round->items[i];
         size_t k;
@@ -57,7 +105,7 @@ static tp_err merge_mismatches(struct tp_mismatches *into, size_t **rounds,
             if (into->items[k].kind == m->kind && strcmp(into->items[k].path, m->path) == 0)
                 break;
         if (k < into->count) {
-            (*rounds)[k]++;
+            sc->mismatch_rounds[k]++;
             continue;
         }
         into->total++;
@@ -66,18 +114,19 @@ static tp_err merge_mismatches(struct tp_mismatches *into, size_t **rounds,
         if (into->count == into->cap) {
             size_t cap = into->cap ? into->cap * 2 : 4;
             struct tp_mismatch *items = realloc(into->items, cap * sizeof *items);
-            size_t *r = realloc(*rounds, cap * sizeof *r);
-            if (items)
-                into->items = items;
-            if (r)
-                *rounds = r;
-            if (!items || !r)
+            size_t *r;
+            if (!items)
                 return TP_ERR_NOMEM;
+            into->items = items;
+            r = realloc(sc->mismatch_rounds, cap * sizeof *r);
+            if (!r)
+                return TP_ERR_NOMEM;
+            sc->mismatch_rounds = r;
             into->cap = cap;
         }
         into->items[into->count] = *m; /* moved: the round list gives it up */
         memset(m, 0, sizeof *m);
-        (*rounds)[into->count++] = 1;
+        sc->mismatch_rounds[into->count++] = 1;
     }
     return TP_OK;
 }
@@ -93,9 +142,30 @@ static struct tp_verdict_opts journey_opts(const struct tp_journey *j,
     return o;
 }
 
+/* The diff of one round of step s: counted and summarised in pair, merged. */
+static tp_err compare_round(const struct tp_compare_plan *p, const struct tp_journey *j,
+                            struct tp_step_result *b, struct tp_step_result *c,
+                            const struct tp_pathset *noise, struct tp_step_cmp *sc,
+                            struct tp_round_pair *pair)
+{
+    struct tp_mismatches round = {0};
+    tp_err rc = tp_diff_step(b, c, &j->compare, noise, &round);
+    for (size_t i = 0; rc == TP_OK && i < round.count; i++)
+        rc = mask_mismatch(p->secrets, &round.items[i]);
+    if (rc == TP_OK) {
+        pair->diffs = round.total;
+        if (round.count > 0 && !(pair->first_diff = mismatch_text(&round.items[0])))
+            rc = TP_ERR_NOMEM;
+    }
+    if (rc == TP_OK)
+        rc = merge_mismatches(sc, &round);
+    tp_mismatches_clear(&round);
+    return rc;
+}
+
 /* Latency verdicts and mismatches of one journey x candidate. */
 static tp_err compare_pair(struct tp_run_report *r, const struct tp_compare_plan *p,
-                           struct tp_pathset *noise, struct pair_cmp *pc, struct tp_error *err)
+                           struct tp_pathset *noise, struct tp_pair_cmp *pc, struct tp_error *err)
 {
     const struct tp_journey *j = r->journeys[tp_compare_index(p, 0, pc->journey, 0)].journey;
     struct tp_verdict_opts o = journey_opts(j, &p->defaults);
@@ -105,37 +175,46 @@ static tp_err compare_pair(struct tp_run_report *r, const struct tp_compare_plan
     tp_err rc = TP_OK;
 
     pc->steps = calloc(ns + 1, sizeof *pc->steps);
-    pc->mismatches = calloc(ns + 1, sizeof *pc->mismatches);
-    pc->mm_rounds = calloc(ns + 1, sizeof *pc->mm_rounds);
-    if (!base || !cand || !tb || !tc || !pc->steps || !pc->mismatches || !pc->mm_rounds) {
+    if (!base || !cand || !tb || !tc || !pc->steps) {
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto done;
     }
+    pc->nsteps = ns;
     for (size_t s = 0; s < ns && rc == TP_OK; s++) {
+        struct tp_step_cmp *sc = &pc->steps[s];
         struct tp_latency_input in = {base, 0, cand, 0, p->paired, 0, 0};
+        sc->name = j->steps[s].name;
+        sc->nnoise = noise ? noise[s].count : 0;
+        if (!(sc->rounds = calloc(rounds + 1, sizeof *sc->rounds))) {
+            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            break;
+        }
         for (unsigned k = 0; k < rounds && rc == TP_OK; k++) {
             struct tp_step_result *b = &r->journeys[tp_compare_index(p, k, pc->journey, 0)].steps[s];
             struct tp_step_result *c =
                 &r->journeys[tp_compare_index(p, k, pc->journey, pc->cand)].steps[s];
-            double bm = sample_ms(b), cm = sample_ms(c);
-            struct tp_mismatches round = {0};
-            if (!isnan(bm) && !isnan(cm)) {
-                base[in.n_base++] = bm;
-                cand[in.n_cand++] = cm;
+            struct tp_round_pair *pair = &sc->rounds[k];
+            pair->base_ms = sample_ms(b);
+            pair->cand_ms = sample_ms(c);
+            if (!isnan(pair->base_ms) && !isnan(pair->cand_ms)) {
+                base[in.n_base++] = pair->base_ms;
+                cand[in.n_cand++] = pair->cand_ms;
             }
-            rc = tp_diff_step(b, c, &j->compare, noise ? &noise[s] : NULL, &round);
-            if (rc == TP_OK)
-                rc = merge_mismatches(&pc->mismatches[s], &pc->mm_rounds[s], &round);
-            tp_mismatches_clear(&round);
+            rc = compare_round(p, j, b, c, noise ? &noise[s] : NULL, sc, pair);
         }
         if (rc != TP_OK) {
-            tp_error_set(err, rc, "out of memory comparing responses");
-            goto done;
+            tp_error_set(err, rc,
+                         rc == TP_ERR_NOMEM ? "out of memory comparing responses"
+                                            : "cannot compare the responses of step %s",
+                         sc->name);
+            break;
         }
-        in.mismatches = pc->mismatches[s].total;
-        in.critical_step = is_critical(j, j->steps[s].name);
-        rc = tp_verdict_step(&in, &o, &pc->steps[s], err);
+        in.mismatches = sc->mismatches.total;
+        in.critical_step = is_critical(j, sc->name);
+        rc = tp_verdict_step(&in, &o, &sc->verdict, err);
     }
+    if (rc != TP_OK)
+        goto done;
     /* The journey total per round: the sum of its steps, +inf when any step failed
      * or did not run (both sides +inf is a tie). */
     {
@@ -143,9 +222,7 @@ static tp_err compare_pair(struct tp_run_report *r, const struct tp_compare_plan
         for (unsigned k = 0; k < rounds; k++) {
             double sb = 0, sc = 0;
             for (size_t s = 0; s < ns; s++) {
-                double bm = sample_ms(&r->journeys[tp_compare_index(p, k, pc->journey, 0)].steps[s]);
-                double cm = sample_ms(
-                    &r->journeys[tp_compare_index(p, k, pc->journey, pc->cand)].steps[s]);
+                double bm = pc->steps[s].rounds[k].base_ms, cm = pc->steps[s].rounds[k].cand_ms;
                 sb += isnan(bm) ? INFINITY : bm;
                 sc += isnan(cm) ? INFINITY : cm;
             }
@@ -162,282 +239,166 @@ done:
     return rc;
 }
 
-static json_t *number(double v)
-{
-    if (!isfinite(v))
-        return json_null();
-    return json_real(round(v * 1000.0) / 1000.0);
-}
-
-static json_t *pvalue(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* Adds key: value to obj (value taken); on failure marks *ok 0. */
-static void put(json_t *obj, const char *key, json_t *value, int *ok)
-{
-    if (!obj || !value || json_object_set_new(obj, key, value) != 0)
-        *ok = 0;
-}
-
-static json_t *text_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *mismatches_json(const struct tp_mismatches *m, const size_t *rounds)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < m->count; i++) {
-        const struct tp_mismatch *x = &m->items[i];
-        json_t *o = json_object();
-        int ok = 1;
-        put(o, "path", text_or_null(x->path), &ok);
-        put(o, "kind", json_string(tp_mismatch_kind_name(x->kind)), &ok);
-        put(o, "base", text_or_null(x->base), &ok);
-        put(o, "cand", text_or_null(x->cand), &ok);
-        put(o, "rounds", json_integer((json_int_t)rounds[i]), &ok);
-        if (!ok || json_array_append_new(arr, o) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
-/* One step of a comparison: DESIGN.md's keys, then p95s, the margin, the count of
- * distinct mismatches and the reason. */
-static json_t *step_json(const char *name, const struct tp_step_verdict *v,
-                         const struct tp_mismatches *m, const size_t *rounds)
-{
-    json_t *o = json_object();
-    int ok = 1;
-    put(o, "step", json_string(name), &ok);
-    put(o, "verdict", json_string(tp_verdict_name(v->verdict)), &ok);
-    put(o, "method", text_or_null(v->method), &ok);
-    put(o, "n", json_integer((json_int_t)v->n), &ok);
-    put(o, "base_median_ms", number(v->base_median_ms), &ok);
-    put(o, "cand_median_ms", number(v->cand_median_ms), &ok);
-    put(o, "delta_pct", number(v->delta_pct), &ok);
-    put(o, "ci_low_pct", number(v->ci_low_pct), &ok);
-    put(o, "ci_high_pct", number(v->ci_high_pct), &ok);
-    put(o, "p", pvalue(v->p), &ok);
-    put(o, "p_adj", pvalue(v->p_adj), &ok);
-    put(o, "base_errors", json_integer((json_int_t)v->base_errors), &ok);
-    put(o, "cand_errors", json_integer((json_int_t)v->cand_errors), &ok);
-    put(o, "mismatches", mismatches_json(m, rounds), &ok);
-    put(o, "base_p95_ms", number(v->base_p95_ms), &ok);
-    put(o, "cand_p95_ms", number(v->cand_p95_ms), &ok);
-    put(o, "margin_pct", number(v->margin_pct), &ok);
-    put(o, "mismatch_count", json_integer((json_int_t)m->total), &ok);
-    put(o, "reason", json_string(v->reason), &ok);
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static const char *const score_classes[] = {"pass", "marginal", "fail"};
-
-/* One journey x candidate: DESIGN.md's keys, then the journey total's numbers
- * (delta_pct, CI, p, n: what the runs stream carries) and counts. */
-static json_t *pair_json(struct tp_run_report *r, const struct tp_compare_plan *p,
-                         const struct pair_cmp *pc)
-{
-    const struct tp_journey_result *first = &r->journeys[tp_compare_index(p, 0, pc->journey, 0)];
-    const struct tp_journey_result *cand =
-        &r->journeys[tp_compare_index(p, 0, pc->journey, pc->cand)];
-    const struct tp_journey *j = first->journey;
-    const struct tp_journey_verdict *jv = &pc->jv;
-    json_t *o = json_object(), *steps = json_array();
-    size_t mismatches = 0;
-    int ok = 1;
-
-    for (size_t s = 0; steps && s < j->nsteps; s++) {
-        if (json_array_append_new(steps, step_json(j->steps[s].name, &pc->steps[s],
-                                                   &pc->mismatches[s], pc->mm_rounds[s])) != 0)
-            ok = 0;
-        mismatches += pc->mismatches[s].total;
-    }
-    put(o, "journey", json_string(j->name), &ok);
-    put(o, "base", json_string(first->target->name), &ok);
-    put(o, "cand", json_string(cand->target->name), &ok);
-    put(o, "rounds", json_integer((json_int_t)p->rounds), &ok);
-    put(o, "verdict", json_string(tp_verdict_name(jv->verdict)), &ok);
-    put(o, "score", number(jv->score), &ok);
-    put(o, "score_class", json_string(score_classes[jv->score_class]), &ok);
-    put(o, "worst_step", j->nsteps ? json_string(j->steps[jv->worst_step].name) : json_null(),
-        &ok);
-    put(o, "reason", json_string(jv->reason), &ok);
-    put(o, "delta_pct", number(pc->total.delta_pct), &ok);
-    put(o, "ci_low_pct", number(pc->total.ci_low_pct), &ok);
-    put(o, "ci_high_pct", number(pc->total.ci_high_pct), &ok);
-    put(o, "p", pvalue(pc->total.p), &ok);
-    put(o, "n", json_integer((json_int_t)pc->total.n), &ok);
-    put(o, "total_verdict", json_string(tp_verdict_name(pc->total.verdict)), &ok);
-    put(o, "base_errors", json_integer((json_int_t)pc->total.base_errors), &ok);
-    put(o, "cand_errors", json_integer((json_int_t)pc->total.cand_errors), &ok);
-    put(o, "mismatches", json_integer((json_int_t)mismatches), &ok);
-    put(o, "steps", steps, &ok);
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static void pair_free(struct pair_cmp *pc, size_t nsteps)
-{
-    for (size_t s = 0; pc->mismatches && s < nsteps; s++)
-        tp_mismatches_clear(&pc->mismatches[s]);
-    for (size_t s = 0; pc->mm_rounds && s < nsteps; s++)
-        free(pc->mm_rounds[s]);
-    free(pc->mismatches);
-    free(pc->mm_rounds);
-    free(pc->steps);
-}
-
 /* Holm across every step of every comparison of the run. */
-static tp_err holm_all(struct pair_cmp *pcs, size_t npairs, const size_t *nsteps,
-                       const struct tp_verdict_opts *o, struct tp_error *err)
+static tp_err holm_all(struct tp_comparison *c, const struct tp_verdict_opts *o,
+                       struct tp_error *err)
 {
     size_t total = 0, k = 0;
     struct tp_step_verdict *all;
     tp_err rc;
-    for (size_t i = 0; i < npairs; i++)
-        total += nsteps[i];
+    for (size_t i = 0; i < c->npairs; i++)
+        total += c->pairs[i].nsteps;
     all = calloc(total + 1, sizeof *all);
     if (!all)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < npairs; i++)
-        for (size_t s = 0; s < nsteps[i]; s++)
-            all[k++] = pcs[i].steps[s];
+    for (size_t i = 0; i < c->npairs; i++)
+        for (size_t s = 0; s < c->pairs[i].nsteps; s++)
+            all[k++] = c->pairs[i].steps[s].verdict;
     rc = tp_verdict_holm(all, total, o, err);
     k = 0;
-    for (size_t i = 0; rc == TP_OK && i < npairs; i++)
-        for (size_t s = 0; s < nsteps[i]; s++)
-            pcs[i].steps[s] = all[k++];
+    for (size_t i = 0; rc == TP_OK && i < c->npairs; i++)
+        for (size_t s = 0; s < c->pairs[i].nsteps; s++)
+            c->pairs[i].steps[s].verdict = all[k++];
     free(all);
     return rc;
 }
 
-tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *p, json_t **out,
-                      struct tp_error *err)
+/* After Holm: the journey verdict, the counts and the one failing rule. */
+static tp_err conclude_pair(const struct tp_compare_plan *p, const struct tp_journey *j,
+                            struct tp_pair_cmp *pc, struct tp_error *err)
 {
-    size_t ncand = p->ntargets - 1 - (p->noise_target >= 0 ? 1 : 0);
-    size_t npairs = p->njourneys * ncand, k = 0;
-    struct pair_cmp *pcs = NULL;
-    size_t *nsteps = NULL;
-    struct tp_pathset **noise = NULL;
+    struct tp_verdict_opts o = journey_opts(j, &p->defaults);
+    struct tp_step_verdict *steps = calloc(pc->nsteps + 1, sizeof *steps);
+    const char **names = calloc(pc->nsteps + 1, sizeof *names);
+    if (!steps || !names) {
+        free(steps);
+        free(names);
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t s = 0; s < pc->nsteps; s++) {
+        struct tp_step_cmp *sc = &pc->steps[s];
+        steps[s] = sc->verdict;
+        names[s] = sc->name;
+        sc->fails = tp_compare_step_fails(&sc->verdict, sc->mismatches.total, p->fail_on);
+        pc->mismatches += sc->mismatches.total;
+        pc->fails |= sc->fails;
+    }
+    tp_verdict_journey(steps, names, pc->nsteps, &o, &pc->verdict);
+    free(steps);
+    free(names);
+    return TP_OK;
+}
+
+/* Noise learned for journey j over the run's rounds: one path set per step, or
+ * NULL (*noise) when the journey does not learn. */
+static tp_err learn_noise(struct tp_run_report *r, const struct tp_compare_plan *p, size_t j,
+                          struct tp_pathset **noise)
+{
+    const struct tp_journey *jn = r->journeys[tp_compare_index(p, 0, j, 0)].journey;
     tp_err rc = TP_OK;
 
-    *out = json_array();
-    if (!*out)
-        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-    if (ncand == 0 || p->rounds == 0 || r->njourneys == 0)
+    *noise = NULL;
+    if (jn->compare.noise != TP_NOISE_LEARN || p->noise_target < 0)
         return TP_OK;
-    pcs = calloc(npairs, sizeof *pcs);
-    nsteps = calloc(npairs, sizeof *nsteps);
-    noise = calloc(p->njourneys, sizeof *noise);
-    if (!pcs || !nsteps || !noise) {
-        rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t j = 0; j < p->njourneys && rc == TP_OK; j++) {
-        const struct tp_journey *jn = r->journeys[tp_compare_index(p, 0, j, 0)].journey;
-        if (jn->compare.noise == TP_NOISE_LEARN && p->noise_target >= 0) {
-            /* Volatile: what differs between the baseline's two runs of a round
-             * (Diffy), and what differs between its runs of consecutive rounds
-             * (a millisecond timestamp can agree within a round, never across). */
-            noise[j] = calloc(jn->nsteps + 1, sizeof *noise[j]);
-            for (unsigned round = 0; noise[j] && round < p->rounds && rc == TP_OK; round++) {
-                struct tp_journey_result *b = &r->journeys[tp_compare_index(p, round, j, 0)];
-                struct tp_journey_result *b2 =
-                    &r->journeys[tp_compare_index(p, round, j, (size_t)p->noise_target)];
-                struct tp_journey_result *next =
-                    round + 1 < p->rounds ? &r->journeys[tp_compare_index(p, round + 1, j, 0)]
-                                          : NULL;
-                for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++) {
-                    rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare,
-                                       &noise[j][s]);
-                    if (rc == TP_OK && next)
-                        rc = tp_diff_learn(&b->steps[s], &next->steps[s], &jn->compare,
-                                           &noise[j][s]);
-                }
-            }
-            if (!noise[j] || rc != TP_OK) {
-                rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory learning noise");
-                break;
-            }
+    if (!(*noise = calloc(jn->nsteps + 1, sizeof **noise)))
+        return TP_ERR_NOMEM;
+    /* Volatile: what differs between the baseline's two runs of a round (Diffy),
+     * and between its runs of consecutive rounds (a millisecond timestamp can
+     * agree within a round, never across). */
+    for (unsigned k = 0; k < p->rounds && rc == TP_OK; k++) {
+        struct tp_journey_result *b = &r->journeys[tp_compare_index(p, k, j, 0)];
+        struct tp_journey_result *b2 =
+            &r->journeys[tp_compare_index(p, k, j, (size_t)p->noise_target)];
+        struct tp_journey_result *next =
+            k + 1 < p->rounds ? &r->journeys[tp_compare_index(p, k + 1, j, 0)] : NULL;
+        for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++) {
+            rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &(*noise)[s]);
+            if (rc == TP_OK && next)
+                rc = tp_diff_learn(&b->steps[s], &next->steps[s], &jn->compare, &(*noise)[s]);
         }
-        for (size_t t = 1; t < p->ntargets && rc == TP_OK; t++) {
-            if ((long)t == p->noise_target)
-                continue;
-            pcs[k].journey = j;
-            pcs[k].cand = t;
-            nsteps[k] = jn->nsteps;
-            rc = compare_pair(r, p, noise[j], &pcs[k], err);
-            k++;
-        }
-    }
-    if (rc == TP_OK)
-        rc = holm_all(pcs, k, nsteps, &p->defaults, err);
-    for (size_t i = 0; rc == TP_OK && i < k; i++) {
-        const struct tp_journey *jn = r->journeys[tp_compare_index(p, 0, pcs[i].journey, 0)].journey;
-        const char **names = calloc(jn->nsteps + 1, sizeof *names);
-        struct tp_verdict_opts o = journey_opts(jn, &p->defaults);
-        if (!names) {
-            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-            break;
-        }
-        for (size_t s = 0; s < jn->nsteps; s++)
-            names[s] = jn->steps[s].name;
-        tp_verdict_journey(pcs[i].steps, names, jn->nsteps, &o, &pcs[i].jv);
-        free(names);
-        if (json_array_append_new(*out, pair_json(r, p, &pcs[i])) != 0)
-            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-    }
-done:
-    for (size_t i = 0; pcs && i < k; i++)
-        pair_free(&pcs[i], nsteps[i]);
-    for (size_t j = 0; noise && j < p->njourneys; j++) {
-        if (!noise[j])
-            continue;
-        const struct tp_journey *jn = r->journeys[tp_compare_index(p, 0, j, 0)].journey;
-        for (size_t s = 0; s < jn->nsteps; s++)
-            tp_pathset_clear(&noise[j][s]);
-        free(noise[j]);
-    }
-    free(noise);
-    free(pcs);
-    free(nsteps);
-    if (rc != TP_OK) {
-        json_decref(*out);
-        *out = NULL;
     }
     return rc;
 }
 
-int tp_compare_fails(const json_t *comparisons, enum tp_fail_on fail_on)
+static void noise_free(struct tp_pathset *noise, size_t nsteps)
 {
-    size_t i, k;
-    json_t *c, *s;
-    if (fail_on == TP_FAIL_ON_NEVER)
-        return 0;
-    json_array_foreach(comparisons, i, c) {
-        json_array_foreach(json_object_get(c, "steps"), k, s) {
-            const char *v = json_string_value(json_object_get(s, "verdict"));
-            if (!v)
-                continue;
-            if (strcmp(v, "HIGH") == 0 || strcmp(v, "CRITICAL") == 0 ||
-                json_integer_value(json_object_get(s, "mismatch_count")) > 0)
-                return 1;
-            if (fail_on == TP_FAIL_ON_INCONCLUSIVE &&
-                (strcmp(v, "INCONCLUSIVE") == 0 || strcmp(v, "NODATA") == 0))
-                return 1;
+    for (size_t s = 0; noise && s < nsteps; s++)
+        tp_pathset_clear(&noise[s]);
+    free(noise);
+}
+
+tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *p,
+                      struct tp_comparison *out, struct tp_error *err)
+{
+    size_t ncand = p->ntargets - 1 - (p->noise_target >= 0 ? 1 : 0);
+    tp_err rc = TP_OK;
+
+    memset(out, 0, sizeof *out);
+    out->fail_on = p->fail_on;
+    if (p->ntargets < 2 || ncand == 0 || p->rounds == 0 || r->njourneys == 0)
+        return TP_OK;
+    out->pairs = calloc(p->njourneys * ncand, sizeof *out->pairs);
+    if (!out->pairs)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < p->njourneys && rc == TP_OK; j++) {
+        const struct tp_journey_result *first = &r->journeys[tp_compare_index(p, 0, j, 0)];
+        struct tp_pathset *noise = NULL;
+        if (learn_noise(r, p, j, &noise) != TP_OK) {
+            noise_free(noise, first->journey->nsteps);
+            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory learning noise");
+            break;
         }
+        for (size_t t = 1; t < p->ntargets && rc == TP_OK; t++) {
+            struct tp_pair_cmp *pc;
+            if ((long)t == p->noise_target)
+                continue;
+            pc = &out->pairs[out->npairs++];
+            pc->journey = j;
+            pc->cand = t;
+            pc->journey_name = first->journey->name;
+            pc->base_name = first->target->name;
+            pc->cand_name = r->journeys[tp_compare_index(p, 0, j, t)].target->name;
+            pc->rounds = p->rounds;
+            rc = compare_pair(r, p, noise, pc, err);
+        }
+        noise_free(noise, first->journey->nsteps);
     }
-    return 0;
+    if (rc == TP_OK)
+        rc = holm_all(out, &p->defaults, err);
+    for (size_t i = 0; rc == TP_OK && i < out->npairs; i++) {
+        struct tp_pair_cmp *pc = &out->pairs[i];
+        rc = conclude_pair(p, r->journeys[tp_compare_index(p, 0, pc->journey, 0)].journey, pc,
+                           err);
+        out->fails |= pc->fails;
+    }
+    return rc;
+}
+
+const struct tp_pair_cmp *tp_comparison_find(const struct tp_comparison *c, size_t journey,
+                                             size_t cand)
+{
+    for (size_t i = 0; c && i < c->npairs; i++)
+        if (c->pairs[i].journey == journey && c->pairs[i].cand == cand)
+            return &c->pairs[i];
+    return NULL;
+}
+
+void tp_comparison_clear(struct tp_comparison *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct tp_pair_cmp *pc = &c->pairs[i];
+        for (size_t s = 0; pc->steps && s < pc->nsteps; s++) {
+            struct tp_step_cmp *sc = &pc->steps[s];
+            tp_mismatches_clear(&sc->mismatches);
+            free(sc->mismatch_rounds);
+            for (unsigned k = 0; sc->rounds && k < pc->rounds; k++)
+                free(sc->rounds[k].first_diff);
+            free(sc->rounds);
+        }
+        free(pc->steps);
+    }
+    free(c->pairs);
+    memset(c, 0, sizeof *c);
 }

@@ -521,6 +521,24 @@ const char *tp_publish_password(const struct tp_redis_conf *conf, int *missing)
     return pw;
 }
 
+tp_err tp_publish_setup(struct tp_publish_setup *ps, const struct tp_probe *probe,
+                        tp_secrets *secrets, struct tp_spool_log log)
+{
+    const struct tp_redis_conf *rc = &probe->redis;
+    int missing;
+    const char *password = tp_publish_password(rc, &missing);
+
+    memset(ps, 0, sizeof *ps);
+    if (password && *password && tp_secrets_add(secrets, password) != TP_OK)
+        return TP_ERR_NOMEM;
+    snprintf(ps->unset, sizeof ps->unset,
+             "environment variable %s (redis.password_env) is not set",
+             rc->password_env ? rc->password_env : "");
+    ps->conf = (struct tp_publish_conf){
+        rc, password, missing ? ps->unset : NULL, probe->spool_dir, secrets, log};
+    return TP_OK;
+}
+
 static void copy_text(char *dst, size_t size, const struct tp_error *e)
 {
     snprintf(dst, size, "%s", e->text);

@@ -17,11 +17,14 @@
  *   report has none.
  * - Bytes that are not well-formed UTF-8 (a message quoting a binary body)
  *   become U+FFFD each; jansson would refuse the whole string otherwise.
- * Secrets: every string taken from the run (names, messages, captured values,
- * expected and actual values, comparisons; object keys too) is masked while
- * the document is built, so jansson's escaping cannot hide a secret from the
- * mask, and the dumped text is masked once more. */
+ * - Each comparison step and each comparison carry "fails": the comparison's
+ *   one rule (compare.h) for whether it fails the run.
+ * Secrets: strings arrive masked from their source (result.h, compare.h); this
+ * file never masks, so no key, class or id can be touched by a secret. */
 #include "twinprobe/report.h"
+
+#include "twinprobe/compare.h"
+#include "twinprobe/version.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -85,100 +88,16 @@ static json_t *valid_string(const char *s, size_t len)
     return out;
 }
 
-/* len bytes of s (NUL-terminated at len, may hold NULs) masked piece by piece
- * between the NULs. New string, or NULL on no memory. */
-static json_t *masked_string(const tp_secrets *secrets, const char *s, size_t len)
+/* s as a JSON string made valid UTF-8, or null for NULL. */
+static json_t *str(const char *s)
 {
-    char *joined = NULL;
-    size_t used = 0, pos = 0;
-    json_t *out = NULL;
-
-    if (!secrets)
-        return valid_string(s, len);
-    for (;;) {
-        char *m = tp_secrets_mask(secrets, s + pos);
-        size_t mlen;
-        char *p;
-        if (!m)
-            goto done;
-        mlen = strlen(m);
-        p = realloc(joined, used + mlen + 1);
-        if (!p) {
-            free(m);
-            goto done;
-        }
-        joined = p;
-        memcpy(joined + used, m, mlen + 1); /* with its NUL: the separator */
-        used += mlen;
-        free(m);
-        pos += strlen(s + pos);
-        if (pos >= len)
-            break;
-        pos++;  /* past an embedded NUL */
-        used++; /* keep it */
-    }
-    out = valid_string(joined, used);
-done:
-    free(joined);
-    return out;
+    return s ? valid_string(s, strlen(s)) : json_null();
 }
 
-static json_t *masked_cstr(const tp_secrets *secrets, const char *s)
+/* A JSON value of the run (masked at its source): a new reference, null for NULL. */
+static json_t *value(json_t *v)
 {
-    return s ? masked_string(secrets, s, strlen(s)) : json_null();
-}
-
-static json_t *masked_copy(const tp_secrets *secrets, const json_t *v);
-
-static json_t *masked_array(const tp_secrets *secrets, const json_t *a)
-{
-    json_t *out = json_array();
-
-    for (size_t i = 0; out && i < json_array_size(a); i++)
-        if (push(out, masked_copy(secrets, json_array_get(a, i)))) {
-            json_decref(out);
-            out = NULL;
-        }
-    return out;
-}
-
-/* Object o copied with its keys and values masked. */
-static json_t *masked_object(const tp_secrets *secrets, json_t *o)
-{
-    json_t *out = json_object();
-
-    for (void *it = json_object_iter(o); out && it; it = json_object_iter_next(o, it)) {
-        char *masked = tp_secrets_mask(secrets, json_object_iter_key(it));
-        size_t n;
-        char *key = masked ? utf8_repair(masked, strlen(masked), &n) : NULL;
-        if (!key || put(out, key, masked_copy(secrets, json_object_iter_value(it)))) {
-            json_decref(out);
-            out = NULL;
-        }
-        free(key);
-        free(masked);
-    }
-    return out;
-}
-
-/* A deep copy of v with every string (and object key) masked; NULL v gives
- * null. New reference, or NULL on no memory. */
-static json_t *masked_copy(const tp_secrets *secrets, const json_t *v)
-{
-    if (!v)
-        return json_null();
-    if (tp_secrets_none(secrets))
-        return json_incref((json_t *)v); /* nothing to mask: jansson strings are UTF-8 */
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return masked_string(secrets, json_string_value(v), json_string_length(v));
-    case JSON_ARRAY:
-        return masked_array(secrets, v);
-    case JSON_OBJECT:
-        return masked_object(secrets, (json_t *)v); /* jansson's API is not const */
-    default:
-        return json_copy((json_t *)v);
-    }
+    return v ? json_incref(v) : json_null();
 }
 
 /* ms rounded to 3 decimals; null when not finite (never, by contract). */
@@ -205,14 +124,13 @@ static json_t *timings_json(const struct tp_timings *t)
     return o;
 }
 
-static json_t *assertion_json(const tp_secrets *secrets, const struct tp_assertion *a)
+static json_t *assertion_json(const struct tp_assertion *a)
 {
     json_t *o = json_object();
 
-    if (!o || put(o, "source", masked_cstr(secrets, a->source)) ||
-        put(o, "predicate", masked_cstr(secrets, a->predicate)) ||
-        put(o, "expected", masked_copy(secrets, a->expected)) ||
-        put(o, "actual", masked_copy(secrets, a->actual)) || put(o, "ok", json_boolean(a->ok))) {
+    if (!o || put(o, "source", str(a->source)) || put(o, "predicate", str(a->predicate)) ||
+        put(o, "expected", value(a->expected)) || put(o, "actual", value(a->actual)) ||
+        put(o, "ok", json_boolean(a->ok))) {
         json_decref(o);
         return NULL;
     }
@@ -220,12 +138,12 @@ static json_t *assertion_json(const tp_secrets *secrets, const struct tp_asserti
 }
 
 /* A string field of the response, or null when empty (unknown). */
-static json_t *text_or_null(const tp_secrets *secrets, const char *s)
+static json_t *text_or_null(const char *s)
 {
-    return s[0] ? masked_cstr(secrets, s) : json_null();
+    return s[0] ? str(s) : json_null();
 }
 
-static json_t *step_json(const tp_secrets *secrets, const struct tp_step *step,
+static json_t *step_json(const struct tp_step *step,
                          const struct tp_step_result *s)
 {
     const struct tp_response *resp = &s->response;
@@ -237,24 +155,23 @@ static json_t *step_json(const tp_secrets *secrets, const struct tp_step *step,
         goto fail;
     if (!s->skipped)
         for (size_t i = 0; i < s->eval.nassertions; i++)
-            if (push(assertions, assertion_json(secrets, &s->eval.assertions[i])))
+            if (push(assertions, assertion_json(&s->eval.assertions[i])))
                 goto fail;
-    if (put(o, "name", masked_cstr(secrets, step ? step->name : NULL)) ||
+    if (put(o, "name", str(step ? step->name : NULL)) ||
         put(o, "ok", json_boolean(s->ok && !s->skipped)) ||
         put(o, "skipped", json_boolean(s->skipped)) ||
         put(o, "status",
             !s->skipped && resp->status > 0 ? json_integer(resp->status) : json_null()) ||
         put(o, "failure", failure ? json_string(failure) : json_null()) ||
-        put(o, "error", masked_cstr(secrets, err)) ||
+        put(o, "error", str(err)) ||
         put(o, "attempts", json_integer(s->skipped ? 0 : (json_int_t)s->attempts)) ||
         put(o, "reused", json_boolean(!s->skipped && resp->reused)) ||
         put(o, "http_version",
-            s->skipped ? json_null() : text_or_null(secrets, resp->http_version)) ||
-        put(o, "primary_ip", s->skipped ? json_null() : text_or_null(secrets, resp->primary_ip)) ||
+            s->skipped ? json_null() : text_or_null(resp->http_version)) ||
+        put(o, "primary_ip", s->skipped ? json_null() : text_or_null(resp->primary_ip)) ||
         put(o, "timings_ms", s->skipped ? json_null() : timings_json(&resp->timings)) ||
         put(o, "captures",
-            !s->skipped && s->eval.captures ? masked_copy(secrets, s->eval.captures)
-                                            : json_object()))
+            !s->skipped && s->eval.captures ? value(s->eval.captures) : json_object()))
         goto fail;
     if (put(o, "assertions", assertions)) {
         assertions = NULL; /* taken */
@@ -268,7 +185,7 @@ fail:
     return NULL;
 }
 
-static json_t *journey_json(const tp_secrets *secrets, const struct tp_journey_result *jr)
+static json_t *journey_json(const struct tp_journey_result *jr)
 {
     const struct tp_journey *j = jr->journey;
     size_t nsteps = j && jr->steps ? j->nsteps : 0;
@@ -277,12 +194,12 @@ static json_t *journey_json(const tp_secrets *secrets, const struct tp_journey_r
     if (!o || !steps)
         goto fail;
     for (size_t k = 0; k < nsteps; k++)
-        if (push(steps, step_json(secrets, j->steps ? &j->steps[k] : NULL, &jr->steps[k])))
+        if (push(steps, step_json(j->steps ? &j->steps[k] : NULL, &jr->steps[k])))
             goto fail;
-    if (put(o, "journey", masked_cstr(secrets, j ? j->name : NULL)) ||
-        put(o, "target", masked_cstr(secrets, jr->target ? jr->target->name : NULL)) ||
+    if (put(o, "journey", str(j ? j->name : NULL)) ||
+        put(o, "target", str(jr->target ? jr->target->name : NULL)) ||
         put(o, "round", json_integer(jr->round)) || put(o, "ok", json_boolean(jr->ok)) ||
-        put(o, "trace_id", masked_cstr(secrets, jr->trace_id)))
+        put(o, "trace_id", json_string(jr->trace_id)))
         goto fail;
     if (put(o, "steps", steps)) {
         steps = NULL;
@@ -296,10 +213,121 @@ fail:
     return NULL;
 }
 
+/* ---- comparisons ----------------------------------------------------------- */
+
+/* A number rounded to 3 decimals, null when it does not exist (NaN, infinite). */
+static json_t *number(double v)
+{
+    return isfinite(v) ? ms_value(v) : json_null();
+}
+
+static json_t *pvalue(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *mismatches_json(const struct tp_step_cmp *sc)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < sc->mismatches.count; i++) {
+        const struct tp_mismatch *x = &sc->mismatches.items[i];
+        json_t *o = json_object();
+        if (!o || put(o, "path", str(x->path)) ||
+            put(o, "kind", json_string(tp_mismatch_kind_name(x->kind))) ||
+            put(o, "base", str(x->base)) || put(o, "cand", str(x->cand)) ||
+            put(o, "rounds", json_integer((json_int_t)sc->mismatch_rounds[i])) || push(arr, o)) {
+            json_decref(o);
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* One step of a comparison: DESIGN.md's keys, then p95s, the margin, the count of
+ * distinct mismatches, the reason and whether it fails the run. */
+static json_t *cmp_step_json(const struct tp_step_cmp *sc)
+{
+    const struct tp_step_verdict *v = &sc->verdict;
+    json_t *o = json_object();
+    if (!o || put(o, "step", str(sc->name)) ||
+        put(o, "verdict", json_string(tp_verdict_name(v->verdict))) ||
+        put(o, "method", str(v->method)) || put(o, "n", json_integer((json_int_t)v->n)) ||
+        put(o, "base_median_ms", number(v->base_median_ms)) ||
+        put(o, "cand_median_ms", number(v->cand_median_ms)) ||
+        put(o, "delta_pct", number(v->delta_pct)) || put(o, "ci_low_pct", number(v->ci_low_pct)) ||
+        put(o, "ci_high_pct", number(v->ci_high_pct)) || put(o, "p", pvalue(v->p)) ||
+        put(o, "p_adj", pvalue(v->p_adj)) ||
+        put(o, "base_errors", json_integer((json_int_t)v->base_errors)) ||
+        put(o, "cand_errors", json_integer((json_int_t)v->cand_errors)) ||
+        put(o, "mismatches", mismatches_json(sc)) ||
+        put(o, "base_p95_ms", number(v->base_p95_ms)) ||
+        put(o, "cand_p95_ms", number(v->cand_p95_ms)) ||
+        put(o, "margin_pct", number(v->margin_pct)) ||
+        put(o, "mismatch_count", json_integer((json_int_t)sc->mismatches.total)) ||
+        put(o, "reason", str(v->reason)) || put(o, "fails", json_boolean(sc->fails))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static const char *const score_classes[] = {"pass", "marginal", "fail"};
+
+/* One journey x candidate: DESIGN.md's keys, then the journey total's numbers
+ * (delta_pct, CI, p, n: what the runs stream carries) and counts. */
+static json_t *pair_json(const struct tp_pair_cmp *pc)
+{
+    const struct tp_journey_verdict *jv = &pc->verdict;
+    json_t *o = json_object(), *steps = json_array();
+
+    for (size_t s = 0; steps && s < pc->nsteps; s++)
+        if (push(steps, cmp_step_json(&pc->steps[s]))) {
+            json_decref(steps);
+            steps = NULL;
+        }
+    if (!o || !steps || put(o, "journey", str(pc->journey_name)) ||
+        put(o, "base", str(pc->base_name)) || put(o, "cand", str(pc->cand_name)) ||
+        put(o, "rounds", json_integer((json_int_t)pc->rounds)) ||
+        put(o, "verdict", json_string(tp_verdict_name(jv->verdict))) ||
+        put(o, "score", number(jv->score)) ||
+        put(o, "score_class", json_string(score_classes[jv->score_class])) ||
+        put(o, "worst_step", pc->nsteps ? str(pc->steps[jv->worst_step].name) : json_null()) ||
+        put(o, "reason", str(jv->reason)) || put(o, "delta_pct", number(pc->total.delta_pct)) ||
+        put(o, "ci_low_pct", number(pc->total.ci_low_pct)) ||
+        put(o, "ci_high_pct", number(pc->total.ci_high_pct)) ||
+        put(o, "p", pvalue(pc->total.p)) || put(o, "n", json_integer((json_int_t)pc->total.n)) ||
+        put(o, "total_verdict", json_string(tp_verdict_name(pc->total.verdict))) ||
+        put(o, "base_errors", json_integer((json_int_t)pc->total.base_errors)) ||
+        put(o, "cand_errors", json_integer((json_int_t)pc->total.cand_errors)) ||
+        put(o, "mismatches", json_integer((json_int_t)pc->mismatches)) ||
+        put(o, "fails", json_boolean(pc->fails))) {
+        json_decref(o);
+        json_decref(steps);
+        return NULL;
+    }
+    if (put(o, "steps", steps)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *comparisons_json(const struct tp_comparison *c)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && c && i < c->npairs; i++)
+        if (push(arr, pair_json(&c->pairs[i]))) {
+            json_decref(arr);
+            return NULL;
+        }
+    return arr;
+}
+
 char *tp_report_json(const struct tp_run_report *r)
 {
     json_t *doc = NULL, *journeys = NULL;
-    char *text = NULL, *masked = NULL, *out = NULL;
+    char *text = NULL, *out = NULL;
     size_t n;
 
     if (!r)
@@ -309,12 +337,11 @@ char *tp_report_json(const struct tp_run_report *r)
     if (!doc || !journeys)
         goto done;
     for (size_t i = 0; i < r->njourneys; i++)
-        if (push(journeys, journey_json(r->secrets, &r->journeys[i])))
+        if (push(journeys, journey_json(&r->journeys[i])))
             goto done;
     if (put(doc, "tool", json_string("twinprobe")) ||
-        put(doc, "version", json_string(TP_VERSION)) ||
-        put(doc, "run", masked_cstr(r->secrets, r->run_id)) ||
-        put(doc, "location", masked_cstr(r->secrets, r->location)) ||
+        put(doc, "version", json_string(TP_VERSION)) || put(doc, "run", json_string(r->run_id)) ||
+        put(doc, "location", str(r->location)) ||
         put(doc, "started_ms", json_integer((json_int_t)r->started_ms)) ||
         put(doc, "exit_status", json_integer(r->exit_status)))
         goto done;
@@ -323,26 +350,21 @@ char *tp_report_json(const struct tp_run_report *r)
         goto done;
     }
     journeys = NULL;
-    if (put(doc, "comparisons",
-            r->comparisons ? masked_copy(r->secrets, r->comparisons) : json_array()))
+    if (put(doc, "comparisons", comparisons_json(r->comparison)))
         goto done;
 
     text = json_dumps(doc, DUMP_FLAGS);
     if (!text)
         goto done;
-    masked = tp_secrets_mask(r->secrets, text);
-    if (!masked)
-        goto done;
-    n = strlen(masked);
-    out = realloc(masked, n + 2);
+    n = strlen(text);
+    out = realloc(text, n + 2);
     if (!out)
         goto done;
-    masked = NULL;
+    text = NULL;
     out[n] = '\n';
     out[n + 1] = '\0';
 
 done:
-    free(masked);
     free(text);
     json_decref(journeys);
     json_decref(doc);

@@ -8,12 +8,17 @@
  *         <failure type="CLASS" message="FIRST MESSAGE">details</failure>
  *         or <skipped message="..."/>
  *
+ *   <testsuite name="JOURNEY: CAND vs BASE">   (one per comparison)
+ *     <testcase name="STEP" classname="JOURNEY.compare.CAND">
+ *       <failure type="VERDICT" message="VERDICT: REASON">mismatches</failure>
+ *       (only when the comparison says the step fails the run) or
+ *       <system-out>VERDICT: REASON</system-out>
+ *
  * Every failed step is a <failure> (errors is always 0: a dns or timeout
  * failure is still the journey failing). Times are seconds with 3 decimals.
- * Each string is masked before it is written (the writer's escaping could
- * otherwise split a secret), then cleaned of what XML 1.0 forbids: control
- * characters other than tab, LF, CR; U+FFFE, U+FFFF; invalid UTF-8; each
- * becomes U+FFFD. The finished document is masked once more. */
+ * Strings arrive masked from their source (result.h, compare.h); each is
+ * cleaned of what XML 1.0 forbids: control characters other than tab, LF, CR;
+ * U+FFFE, U+FFFF; invalid UTF-8; each becomes U+FFFD. */
 #include "twinprobe/report.h"
 
 #include <libxml/xmlwriter.h>
@@ -23,21 +28,20 @@
 #include <string.h>
 #include <time.h>
 
-/* text masked and made XML 1.0 clean. New, or NULL on no memory. */
-static xmlChar *clean(const tp_secrets *secrets, const char *text)
+#include "twinprobe/compare.h"
+#include "twinprobe/strbuf.h"
+
+/* text made XML 1.0 clean. New, or NULL on no memory. */
+static xmlChar *clean(const char *text)
 {
-    char *masked = tp_secrets_mask(secrets, text ? text : "");
+    const char *masked = text ? text : "";
     xmlChar *out;
     size_t n, i = 0, o = 0;
 
-    if (!masked)
-        return NULL;
     n = strlen(masked);
     out = n <= SIZE_MAX / 3 - 1 ? malloc(3 * n + 1) : NULL;
-    if (!out) {
-        free(masked);
+    if (!out)
         return NULL;
-    }
     while (i < n) {
         unsigned long cp;
         size_t len = tp_report_utf8_next(masked + i, n - i, &cp);
@@ -53,14 +57,13 @@ static xmlChar *clean(const tp_secrets *secrets, const char *text)
         i += len ? len : 1;
     }
     out[o] = '\0';
-    free(masked);
     return out;
 }
 
 /* Each returns < 0 on failure (libxml2's convention). */
-static int attr(xmlTextWriterPtr w, const tp_secrets *secrets, const char *name, const char *value)
+static int attr(xmlTextWriterPtr w, const char *name, const char *value)
 {
-    xmlChar *v = clean(secrets, value);
+    xmlChar *v = clean(value);
     int rc;
 
     if (!v)
@@ -70,9 +73,9 @@ static int attr(xmlTextWriterPtr w, const tp_secrets *secrets, const char *name,
     return rc;
 }
 
-static int text(xmlTextWriterPtr w, const tp_secrets *secrets, const char *value)
+static int text(xmlTextWriterPtr w, const char *value)
 {
-    xmlChar *v = clean(secrets, value);
+    xmlChar *v = clean(value);
     int rc;
 
     if (!v)
@@ -127,11 +130,10 @@ static int attr_counts(xmlTextWriterPtr w, const struct counts *c)
     return 0;
 }
 
-static int property(xmlTextWriterPtr w, const tp_secrets *secrets, const char *name,
-                    const char *value)
+static int property(xmlTextWriterPtr w, const char *name, const char *value)
 {
     if (xmlTextWriterStartElement(w, BAD_CAST "property") < 0 ||
-        attr(w, secrets, "name", name) < 0 || attr(w, secrets, "value", value) < 0 ||
+        attr(w, "name", name) < 0 || attr(w, "value", value) < 0 ||
         xmlTextWriterEndElement(w) < 0)
         return -1;
     return 0;
@@ -139,42 +141,41 @@ static int property(xmlTextWriterPtr w, const tp_secrets *secrets, const char *n
 
 /* The failure's body: its first message, the other failed assertions, then
  * what the transfer looked like. */
-static int failure_details(xmlTextWriterPtr w, const tp_secrets *secrets,
-                           const struct tp_step_result *s, const char *err)
+static int failure_details(xmlTextWriterPtr w, const struct tp_step_result *s, const char *err)
 {
     const struct tp_response *resp = &s->response;
     char line[256];
 
-    if (err && (text(w, secrets, err) < 0 || text(w, secrets, "\n") < 0))
+    if (err && (text(w, err) < 0 || text(w, "\n") < 0))
         return -1;
     for (size_t i = 0; i < s->eval.nassertions; i++) {
         const struct tp_assertion *a = &s->eval.assertions[i];
         if (a->ok || !a->message || (err && strcmp(a->message, err) == 0))
             continue;
-        if (text(w, secrets, a->message) < 0 || text(w, secrets, "\n") < 0)
+        if (text(w, a->message) < 0 || text(w, "\n") < 0)
             return -1;
     }
     if (resp->status > 0)
         snprintf(line, sizeof line, "status %ld, ", resp->status);
     else
         snprintf(line, sizeof line, "no response, ");
-    if (text(w, secrets, line) < 0)
+    if (text(w, line) < 0)
         return -1;
     snprintf(line, sizeof line, "attempts %u, total %.1f ms, ttfb %.1f ms", s->attempts,
              resp->timings.total_ms, resp->timings.ttfb_ms);
-    if (text(w, secrets, line) < 0)
+    if (text(w, line) < 0)
         return -1;
     if (resp->primary_ip[0] &&
-        (text(w, secrets, ", ip ") < 0 || text(w, secrets, resp->primary_ip) < 0))
+        (text(w, ", ip ") < 0 || text(w, resp->primary_ip) < 0))
         return -1;
     if (resp->http_version[0] &&
-        (text(w, secrets, ", HTTP/") < 0 || text(w, secrets, resp->http_version) < 0))
+        (text(w, ", HTTP/") < 0 || text(w, resp->http_version) < 0))
         return -1;
-    return text(w, secrets, "\n");
+    return text(w, "\n");
 }
 
-static int testcase(xmlTextWriterPtr w, const tp_secrets *secrets,
-                    const struct tp_journey_result *jr, size_t k, const char *classname)
+static int testcase(xmlTextWriterPtr w, const struct tp_journey_result *jr, size_t k,
+                    const char *classname)
 {
     const struct tp_step_result *s = &jr->steps[k];
     const struct tp_journey *j = jr->journey;
@@ -183,19 +184,19 @@ static int testcase(xmlTextWriterPtr w, const tp_secrets *secrets,
     const char *kind = tp_failure_name(s->failure) ? tp_failure_name(s->failure) : "failed";
 
     if (xmlTextWriterStartElement(w, BAD_CAST "testcase") < 0 ||
-        attr(w, secrets, "name", name) < 0 || attr(w, secrets, "classname", classname) < 0 ||
+        attr(w, "name", name) < 0 || attr(w, "classname", classname) < 0 ||
         attr_seconds(w, "time", s->skipped ? 0 : s->response.timings.total_ms) < 0)
         return -1;
     if (s->skipped) {
         if (xmlTextWriterStartElement(w, BAD_CAST "skipped") < 0 ||
-            attr(w, secrets, "message", err ? err : "not run: an earlier step failed") < 0 ||
+            attr(w, "message", err ? err : "not run: an earlier step failed") < 0 ||
             xmlTextWriterEndElement(w) < 0)
             return -1;
     } else if (!s->ok) {
         if (xmlTextWriterStartElement(w, BAD_CAST "failure") < 0 ||
-            attr(w, secrets, "type", kind) < 0 ||
-            attr(w, secrets, "message", err ? err : kind) < 0 ||
-            failure_details(w, secrets, s, err) < 0 || xmlTextWriterEndElement(w) < 0)
+            attr(w, "type", kind) < 0 ||
+            attr(w, "message", err ? err : kind) < 0 ||
+            failure_details(w, s, err) < 0 || xmlTextWriterEndElement(w) < 0)
             return -1;
     }
     return xmlTextWriterEndElement(w);
@@ -228,23 +229,23 @@ static int testsuite(xmlTextWriterPtr w, const struct tp_run_report *r,
     if (suite_names(jr, &suite, &classname) < 0)
         goto done;
     if (xmlTextWriterStartElement(w, BAD_CAST "testsuite") < 0 ||
-        attr(w, r->secrets, "name", suite) < 0 || attr_counts(w, &c) < 0)
+        attr(w, "name", suite) < 0 || attr_counts(w, &c) < 0)
         goto done;
     if (jr->started_ms > 0) {
         time_t secs = (time_t)(jr->started_ms / 1000);
         struct tm tm;
         char stamp[32];
         if (gmtime_r(&secs, &tm) && strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm) &&
-            attr(w, r->secrets, "timestamp", stamp) < 0)
+            attr(w, "timestamp", stamp) < 0)
             goto done;
     }
     if (xmlTextWriterStartElement(w, BAD_CAST "properties") < 0 ||
-        property(w, r->secrets, "run", r->run_id) < 0 ||
-        (r->location && property(w, r->secrets, "location", r->location) < 0) ||
-        property(w, r->secrets, "trace_id", jr->trace_id) < 0 || xmlTextWriterEndElement(w) < 0)
+        property(w, "run", r->run_id) < 0 ||
+        (r->location && property(w, "location", r->location) < 0) ||
+        property(w, "trace_id", jr->trace_id) < 0 || xmlTextWriterEndElement(w) < 0)
         goto done;
     for (size_t k = 0; k < nsteps_of(jr); k++)
-        if (testcase(w, r->secrets, jr, k, classname) < 0)
+        if (testcase(w, jr, k, classname) < 0)
             goto done;
     rc = xmlTextWriterEndElement(w);
 
@@ -254,78 +255,89 @@ done:
     return rc;
 }
 
-/* A comparison step fails the build unless it is PASS or LOW (faster) without
- * functional mismatches. */
-static int comparison_failed(const json_t *st)
+static void count_comparison(const struct tp_pair_cmp *pc, struct counts *n)
 {
-    const char *v = json_string_value(json_object_get(st, "verdict"));
-    return !v || (strcmp(v, "PASS") != 0 && strcmp(v, "LOW") != 0) ||
-           json_integer_value(json_object_get(st, "mismatch_count")) > 0;
-}
-
-static void count_comparison(const json_t *c, struct counts *n)
-{
-    size_t i;
-    json_t *st;
-    json_array_foreach(json_object_get(c, "steps"), i, st) {
+    for (size_t s = 0; s < pc->nsteps; s++) {
         n->tests++;
-        n->failures += comparison_failed(st) ? 1 : 0;
+        n->failures += pc->steps[s].fails ? 1 : 0;
     }
 }
 
-/* <testsuite name="JOURNEY: CAND vs BASE"> with a testcase per step; a step that
- * is not PASS (or LOW) is a <failure type="VERDICT"> with the verdict's reason. */
-static int comparison_suite(xmlTextWriterPtr w, const struct tp_run_report *r, const json_t *c)
+/* "VERDICT: REASON" of a comparison step (new), or NULL on no memory. */
+static char *verdict_line(const struct tp_step_cmp *sc)
 {
-    struct counts n = {0};
-    char name[512], classname[512];
-    size_t i;
-    json_t *st;
-    const char *journey = json_string_value(json_object_get(c, "journey"));
-    const char *base = json_string_value(json_object_get(c, "base"));
-    const char *cand = json_string_value(json_object_get(c, "cand"));
+    struct tp_strbuf b = {0};
+    if (tp_strbuf_addf(&b, "%s: %s", tp_verdict_name(sc->verdict.verdict), sc->verdict.reason)) {
+        tp_strbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
 
-    snprintf(name, sizeof name, "%s: %s vs %s", journey ? journey : "?", cand ? cand : "?",
-             base ? base : "?");
-    snprintf(classname, sizeof classname, "%s.compare.%s", journey ? journey : "?",
-             cand ? cand : "?");
-    count_comparison(c, &n);
-    if (xmlTextWriterStartElement(w, BAD_CAST "testsuite") < 0 ||
-        attr(w, r->secrets, "name", name) < 0 || attr_counts(w, &n) < 0)
-        return -1;
-    json_array_foreach(json_object_get(c, "steps"), i, st) {
-        const char *v = json_string_value(json_object_get(st, "verdict"));
-        if (xmlTextWriterStartElement(w, BAD_CAST "testcase") < 0 ||
-            attr(w, r->secrets, "name", json_string_value(json_object_get(st, "step"))) < 0 ||
-            attr(w, r->secrets, "classname", classname) < 0)
-            return -1;
-        if (comparison_failed(st)) {
-            char msg[480];
-            const char *reason = json_string_value(json_object_get(st, "reason"));
-            snprintf(msg, sizeof msg, "%s: %s", v ? v : "?", reason ? reason : "");
-            if (xmlTextWriterStartElement(w, BAD_CAST "failure") < 0 ||
-                attr(w, NULL, "type", v ? v : "?") < 0 || attr(w, r->secrets, "message", msg) < 0)
-                return -1;
-            json_t *mm;
-            size_t k;
-            json_array_foreach(json_object_get(st, "mismatches"), k, mm) {
-                char line[600];
-                const char *b = json_string_value(json_object_get(mm, "base"));
-                const char *cv = json_string_value(json_object_get(mm, "cand"));
-                const char *kind = json_string_value(json_object_get(mm, "kind"));
-                const char *path = json_string_value(json_object_get(mm, "path"));
-                snprintf(line, sizeof line, "%s at %s: %s -> %s\n", kind ? kind : "?",
-                         path ? path : "?", b ? b : "(absent)", cv ? cv : "(absent)");
-                if (text(w, r->secrets, line) < 0)
-                    return -1;
-            }
-            if (xmlTextWriterEndElement(w) < 0)
-                return -1;
+/* One comparison step: a <failure> when the comparison says it fails the run,
+ * else its verdict and reason in <system-out>. */
+static int comparison_case(xmlTextWriterPtr w, const struct tp_pair_cmp *pc,
+                           const struct tp_step_cmp *sc, const char *classname)
+{
+    char *msg = verdict_line(sc);
+    int rc = -1;
+
+    if (!msg || xmlTextWriterStartElement(w, BAD_CAST "testcase") < 0 ||
+        attr(w, "name", sc->name) < 0 || attr(w, "classname", classname) < 0)
+        goto done;
+    if (!sc->fails) {
+        if (xmlTextWriterStartElement(w, BAD_CAST "system-out") < 0 || text(w, msg) < 0 ||
+            xmlTextWriterEndElement(w) < 0)
+            goto done;
+    } else {
+        if (xmlTextWriterStartElement(w, BAD_CAST "failure") < 0 ||
+            attr(w, "type", tp_verdict_name(sc->verdict.verdict)) < 0 ||
+            attr(w, "message", msg) < 0)
+            goto done;
+        for (size_t k = 0; k < sc->mismatches.count; k++) {
+            const struct tp_mismatch *mm = &sc->mismatches.items[k];
+            struct tp_strbuf line = {0};
+            int bad = tp_strbuf_addf(&line, "%s at %s: %s -> %s (%zu of %u rounds)\n",
+                                     tp_mismatch_kind_name(mm->kind), mm->path ? mm->path : "?",
+                                     mm->base ? mm->base : "(absent)",
+                                     mm->cand ? mm->cand : "(absent)", sc->mismatch_rounds[k],
+                                     pc->rounds) != 0 ||
+                      text(w, line.data) < 0;
+            tp_strbuf_free(&line);
+            if (bad)
+                goto done;
         }
         if (xmlTextWriterEndElement(w) < 0)
-            return -1;
+            goto done;
     }
-    return xmlTextWriterEndElement(w);
+    rc = xmlTextWriterEndElement(w);
+done:
+    free(msg);
+    return rc;
+}
+
+/* <testsuite name="JOURNEY: CAND vs BASE"> with a testcase per step. */
+static int comparison_suite(xmlTextWriterPtr w, const struct tp_pair_cmp *pc)
+{
+    struct counts n = {0};
+    struct tp_strbuf name = {0}, classname = {0};
+    int rc = -1;
+
+    if (tp_strbuf_addf(&name, "%s: %s vs %s", pc->journey_name, pc->cand_name, pc->base_name) ||
+        tp_strbuf_addf(&classname, "%s.compare.%s", pc->journey_name, pc->cand_name))
+        goto done;
+    count_comparison(pc, &n);
+    if (xmlTextWriterStartElement(w, BAD_CAST "testsuite") < 0 || attr(w, "name", name.data) < 0 ||
+        attr_counts(w, &n) < 0)
+        goto done;
+    for (size_t s = 0; s < pc->nsteps; s++)
+        if (comparison_case(w, pc, &pc->steps[s], classname.data) < 0)
+            goto done;
+    rc = xmlTextWriterEndElement(w);
+done:
+    tp_strbuf_free(&name);
+    tp_strbuf_free(&classname);
+    return rc;
 }
 
 static int document(xmlTextWriterPtr w, const struct tp_run_report *r)
@@ -334,18 +346,18 @@ static int document(xmlTextWriterPtr w, const struct tp_run_report *r)
 
     for (size_t i = 0; i < r->njourneys; i++)
         count_journey(&r->journeys[i], &all);
-    for (size_t i = 0; i < json_array_size(r->comparisons); i++)
-        count_comparison(json_array_get(r->comparisons, i), &all);
+    for (size_t i = 0; r->comparison && i < r->comparison->npairs; i++)
+        count_comparison(&r->comparison->pairs[i], &all);
     if (xmlTextWriterSetIndent(w, 1) < 0 || xmlTextWriterSetIndentString(w, BAD_CAST "  ") < 0 ||
         xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL) < 0 ||
         xmlTextWriterStartElement(w, BAD_CAST "testsuites") < 0 ||
-        attr(w, NULL, "name", "twinprobe") < 0 || attr_counts(w, &all) < 0)
+        attr(w, "name", "twinprobe") < 0 || attr_counts(w, &all) < 0)
         return -1;
     for (size_t i = 0; i < r->njourneys; i++)
         if (testsuite(w, r, &r->journeys[i]) < 0)
             return -1;
-    for (size_t i = 0; i < json_array_size(r->comparisons); i++)
-        if (comparison_suite(w, r, json_array_get(r->comparisons, i)) < 0)
+    for (size_t i = 0; r->comparison && i < r->comparison->npairs; i++)
+        if (comparison_suite(w, &r->comparison->pairs[i]) < 0)
             return -1;
     if (xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndDocument(w) < 0)
         return -1;
@@ -372,7 +384,7 @@ char *tp_report_junit(const struct tp_run_report *r)
     rc = document(w, r);
     xmlFreeTextWriter(w); /* flushes into buf */
     if (rc == 0)
-        out = tp_secrets_mask(r->secrets, (const char *)xmlBufferContent(buf));
+        out = strdup((const char *)xmlBufferContent(buf));
     xmlBufferFree(buf);
     return out;
 }

@@ -1,7 +1,8 @@
 /* The terminal report: a header per journey x target x round, a line per step,
- * a summary line. Every string from outside (names, messages) is masked, then
- * cleaned of control characters and invalid UTF-8 so that a hostile response
- * cannot drive the terminal; the whole text is masked once more at the end.
+ * a summary line, then a table per comparison. Strings arrive masked from their
+ * source (result.h, compare.h); every one from outside is cleaned of control
+ * characters and invalid UTF-8 so that a hostile response cannot drive the
+ * terminal.
  *
  *   checkout @ canary (round 3): FAILED
  *     ✓ open   200  total 41.4 ms  ttfb 40.1 ms
@@ -12,11 +13,15 @@
  */
 #include "twinprobe/report.h"
 
+#include <math.h>
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "twinprobe/compare.h"
 
 #define NAME_WIDTH_MAX 40 /* step names are padded to the longest, at most this */
 
@@ -138,21 +143,16 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Appends text masked, then cleaned for a terminal: tabs and line breaks become
- * spaces, other control characters (C0, DEL, C1) '?', invalid UTF-8 U+FFFD.
- * Returns the number of characters written. */
-static size_t put_clean(struct sbuf *b, const tp_secrets *secrets, const char *text)
+/* Appends text cleaned for a terminal: tabs and line breaks become spaces,
+ * other control characters (C0, DEL, C1) '?', invalid UTF-8 U+FFFD. Returns
+ * the number of characters written. */
+static size_t put_clean(struct sbuf *b, const char *text)
 {
-    char *masked;
+    const char *masked = text;
     size_t i = 0, n, count = 0;
 
     if (!text)
         return 0;
-    masked = tp_secrets_mask(secrets, text);
-    if (!masked) {
-        b->failed = 1;
-        return 0;
-    }
     n = strlen(masked);
     while (i < n) {
         unsigned long cp;
@@ -170,15 +170,14 @@ static size_t put_clean(struct sbuf *b, const tp_secrets *secrets, const char *t
         i += len;
         count++;
     }
-    free(masked);
     return count;
 }
 
 /* The width put_clean would give name (characters, not bytes). */
-static size_t clean_width(const tp_secrets *secrets, const char *name)
+static size_t clean_width(const char *name)
 {
     struct sbuf tmp = {0};
-    size_t w = put_clean(&tmp, secrets, name);
+    size_t w = put_clean(&tmp, name);
     free(tmp.data);
     return w;
 }
@@ -193,8 +192,8 @@ static const char *step_error(const struct tp_step_result *s)
     return s->error ? s->error : s->eval.error;
 }
 
-static void put_step(struct sbuf *b, const struct tp_run_report *r,
-                     const struct tp_journey_result *jr, size_t k, size_t width, int color)
+static void put_step(struct sbuf *b, const struct tp_journey_result *jr, size_t k, size_t width,
+                     int color)
 {
     const struct tp_step_result *s = &jr->steps[k];
     const struct tp_timings *t = &s->response.timings;
@@ -203,7 +202,7 @@ static void put_step(struct sbuf *b, const struct tp_run_report *r,
 
     if (s->skipped) {
         sb_puts(b, color ? "  " C_DIM "- " : "  - ");
-        w = put_clean(b, r->secrets, step_name(jr->journey, k));
+        w = put_clean(b, step_name(jr->journey, k));
         while (w++ < width)
             sb_puts(b, " ");
         sb_puts(b, color ? "  skipped" C_RESET "\n" : "  skipped\n");
@@ -213,7 +212,7 @@ static void put_step(struct sbuf *b, const struct tp_run_report *r,
         sb_puts(b, color ? "  " C_GREEN "\xe2\x9c\x93" C_RESET " " : "  \xe2\x9c\x93 ");
     else
         sb_puts(b, color ? "  " C_RED "\xe2\x9c\x97" C_RESET " " : "  \xe2\x9c\x97 ");
-    w = put_clean(b, r->secrets, step_name(jr->journey, k));
+    w = put_clean(b, step_name(jr->journey, k));
     while (w++ < width)
         sb_puts(b, " ");
     if (s->response.status > 0)
@@ -233,7 +232,7 @@ static void put_step(struct sbuf *b, const struct tp_run_report *r,
                    : "failed");
     if (err) {
         sb_puts(b, " \xe2\x80\x94 ");
-        put_clean(b, r->secrets, err);
+        put_clean(b, err);
     }
     sb_puts(b, "\n");
     /* the first failure is above; other failed assertions follow */
@@ -242,20 +241,19 @@ static void put_step(struct sbuf *b, const struct tp_run_report *r,
         if (a->ok || !a->message || (err && strcmp(a->message, err) == 0))
             continue;
         sb_puts(b, "      also: ");
-        put_clean(b, r->secrets, a->message);
+        put_clean(b, a->message);
         sb_puts(b, "\n");
     }
 }
 
-static void put_journey(struct sbuf *b, const struct tp_run_report *r,
-                        const struct tp_journey_result *jr, int color)
+static void put_journey(struct sbuf *b, const struct tp_journey_result *jr, int color)
 {
     size_t nsteps = jr->journey && jr->steps ? jr->journey->nsteps : 0;
     size_t width = 0;
 
-    put_clean(b, r->secrets, jr->journey && jr->journey->name ? jr->journey->name : "?");
+    put_clean(b, jr->journey && jr->journey->name ? jr->journey->name : "?");
     sb_puts(b, " @ ");
-    put_clean(b, r->secrets, jr->target && jr->target->name ? jr->target->name : "?");
+    put_clean(b, jr->target && jr->target->name ? jr->target->name : "?");
     sb_printf(b, " (round %u): ", jr->round);
     if (jr->ok)
         sb_puts(b, color ? C_GREEN "passed" C_RESET "\n" : "passed\n");
@@ -263,14 +261,14 @@ static void put_journey(struct sbuf *b, const struct tp_run_report *r,
         sb_puts(b, color ? C_BOLD C_RED "FAILED" C_RESET "\n" : "FAILED\n");
 
     for (size_t k = 0; k < nsteps; k++) {
-        size_t w = clean_width(r->secrets, step_name(jr->journey, k));
+        size_t w = clean_width(step_name(jr->journey, k));
         if (w > width)
             width = w;
     }
     if (width > NAME_WIDTH_MAX)
         width = NAME_WIDTH_MAX;
     for (size_t k = 0; k < nsteps; k++)
-        put_step(b, r, jr, k, width, color);
+        put_step(b, jr, k, width, color);
 }
 
 static const char *plural(size_t n, const char *one, const char *many)
@@ -285,12 +283,11 @@ enum num_style {
     NUM_P    /* 0.0005 */
 };
 
-/* A number from the comparisons JSON, or "-" when it is null. */
-static void put_num(struct sbuf *b, const json_t *v, enum num_style style, int width)
+/* A number of the comparison, or "-" when it does not exist. */
+static void put_num(struct sbuf *b, double x, enum num_style style, int width)
 {
     char cell[48];
-    double x = json_number_value(v);
-    if (!json_is_number(v))
+    if (!isfinite(x))
         snprintf(cell, sizeof cell, "-");
     else if (style == NUM_PCT)
         snprintf(cell, sizeof cell, "%+.1f%%", x);
@@ -301,102 +298,147 @@ static void put_num(struct sbuf *b, const json_t *v, enum num_style style, int w
     sb_printf(b, "%*s", width, cell);
 }
 
-static const char *verdict_color(const char *v)
+static const char *verdict_color(enum tp_verdict v)
 {
-    if (strcmp(v, "PASS") == 0 || strcmp(v, "LOW") == 0)
+    if (v == TP_V_PASS || v == TP_V_LOW)
         return "\033[32m";
-    if (strcmp(v, "HIGH") == 0 || strcmp(v, "CRITICAL") == 0)
+    if (v == TP_V_HIGH || v == TP_V_CRITICAL)
         return "\033[31m";
     return "\033[33m";
 }
 
-/* The table of one comparison: a row per step, then the journey's verdict. */
-static void put_comparison(struct sbuf *b, const tp_secrets *secrets, const json_t *c,
-                           int color, size_t *inconclusive)
-{
-    const char *verdict = json_string_value(json_object_get(c, "verdict"));
-    json_t *steps = json_object_get(c, "steps"), *st;
-    size_t i, width = 4;
+static const char *const score_classes[] = {"pass", "marginal", "fail"};
 
-    verdict = verdict ? verdict : "?";
+/* The mismatches of one comparison step, a line each. */
+static void put_mismatches(struct sbuf *b, const struct tp_step_cmp *sc, unsigned rounds)
+{
+    for (size_t k = 0; k < sc->mismatches.count; k++) {
+        const struct tp_mismatch *mm = &sc->mismatches.items[k];
+        sb_puts(b, "      mismatch ");
+        sb_puts(b, tp_mismatch_kind_name(mm->kind));
+        sb_puts(b, " at ");
+        put_clean(b, mm->path);
+        sb_puts(b, ": ");
+        put_clean(b, mm->base ? mm->base : "(absent)");
+        sb_puts(b, " -> ");
+        put_clean(b, mm->cand ? mm->cand : "(absent)");
+        sb_printf(b, " (%zu of %u rounds)\n", sc->mismatch_rounds[k], rounds);
+    }
+    if (sc->mismatches.total > sc->mismatches.count)
+        sb_printf(b, "      ... and %zu more\n", sc->mismatches.total - sc->mismatches.count);
+}
+
+/* The table of one comparison: a row per step, then the journey's verdict. */
+static void put_comparison(struct sbuf *b, const struct tp_pair_cmp *pc, int color,
+                           size_t *inconclusive)
+{
+    enum tp_verdict verdict = pc->verdict.verdict;
+    size_t width = 4;
+
     sb_puts(b, "\n");
-    put_clean(b, secrets, json_string_value(json_object_get(c, "journey")));
+    put_clean(b, pc->journey_name);
     sb_puts(b, ": ");
-    put_clean(b, secrets, json_string_value(json_object_get(c, "cand")));
+    put_clean(b, pc->cand_name);
     sb_puts(b, " vs ");
-    put_clean(b, secrets, json_string_value(json_object_get(c, "base")));
-    sb_printf(b, ", %lld rounds\n", (long long)json_integer_value(json_object_get(c, "rounds")));
-    json_array_foreach(steps, i, st) {
-        size_t w = clean_width(secrets, json_string_value(json_object_get(st, "step")));
+    put_clean(b, pc->base_name);
+    sb_printf(b, ", %u rounds\n", pc->rounds);
+    for (size_t i = 0; i < pc->nsteps; i++) {
+        size_t w = clean_width(pc->steps[i].name);
         width = w > width ? w : width;
     }
     width = width > 40 ? 40 : width;
     sb_printf(b, "  %-*s %10s %10s %9s %21s %8s %8s  %-12s %s\n", (int)width, "step", "base ms",
               "cand ms", "delta", "95% CI", "p", "p adj", "verdict", "mismatches");
-    json_array_foreach(steps, i, st) {
-        const char *v = json_string_value(json_object_get(st, "verdict"));
-        size_t w = 0;
+    for (size_t i = 0; i < pc->nsteps; i++) {
+        const struct tp_step_cmp *sc = &pc->steps[i];
+        const struct tp_step_verdict *st = &sc->verdict;
+        const char *v = tp_verdict_name(st->verdict);
+        size_t w;
         char ci[64];
-        json_t *lo = json_object_get(st, "ci_low_pct"), *hi = json_object_get(st, "ci_high_pct");
-        v = v ? v : "?";
         sb_puts(b, "  ");
-        w = put_clean(b, secrets, json_string_value(json_object_get(st, "step")));
+        w = put_clean(b, sc->name);
         sb_printf(b, "%*s ", (int)(width > w ? width - w : 0), "");
-        put_num(b, json_object_get(st, "base_median_ms"), NUM_MS, 10);
+        put_num(b, st->base_median_ms, NUM_MS, 10);
         sb_puts(b, " ");
-        put_num(b, json_object_get(st, "cand_median_ms"), NUM_MS, 10);
+        put_num(b, st->cand_median_ms, NUM_MS, 10);
         sb_puts(b, " ");
-        put_num(b, json_object_get(st, "delta_pct"), NUM_PCT, 9);
-        if (json_is_number(lo) || json_is_number(hi)) {
-            char l[24] = "-inf", h[24] = "+inf";
-            if (json_is_number(lo))
-                snprintf(l, sizeof l, "%+.1f%%", json_number_value(lo));
-            if (json_is_number(hi))
-                snprintf(h, sizeof h, "%+.1f%%", json_number_value(hi));
-            snprintf(ci, sizeof ci, "[%s, %s]", l, h);
-        } else {
+        put_num(b, st->delta_pct, NUM_PCT, 9);
+        if (isnan(st->ci_low_pct) && isnan(st->ci_high_pct)) {
             snprintf(ci, sizeof ci, "-");
+        } else {
+            char l[24] = "-inf", h[24] = "+inf";
+            if (isfinite(st->ci_low_pct))
+                snprintf(l, sizeof l, "%+.1f%%", st->ci_low_pct);
+            if (isfinite(st->ci_high_pct))
+                snprintf(h, sizeof h, "%+.1f%%", st->ci_high_pct);
+            snprintf(ci, sizeof ci, "[%s, %s]", l, h);
         }
         sb_printf(b, " %21s ", ci);
-        put_num(b, json_object_get(st, "p"), NUM_P, 8);
+        put_num(b, st->p, NUM_P, 8);
         sb_puts(b, " ");
-        put_num(b, json_object_get(st, "p_adj"), NUM_P, 8);
-        sb_printf(b, "  %s%-12s%s %lld\n", color ? verdict_color(v) : "", v, color ? "\033[0m" : "",
-                  (long long)json_integer_value(json_object_get(st, "mismatch_count")));
-        if (strcmp(v, "INCONCLUSIVE") == 0)
+        put_num(b, st->p_adj, NUM_P, 8);
+        sb_printf(b, "  %s%-12s%s %zu\n", color ? verdict_color(st->verdict) : "", v,
+                  color ? "\033[0m" : "", sc->mismatches.total);
+        if (st->verdict == TP_V_INCONCLUSIVE)
             (*inconclusive)++;
-        json_t *mms = json_object_get(st, "mismatches"), *mm;
-        size_t k;
-        json_array_foreach(mms, k, mm) {
-            sb_puts(b, "      mismatch ");
-            put_clean(b, secrets, json_string_value(json_object_get(mm, "kind")));
-            sb_puts(b, " at ");
-            put_clean(b, secrets, json_string_value(json_object_get(mm, "path")));
-            sb_puts(b, ": ");
-            put_clean(b, secrets, json_is_string(json_object_get(mm, "base"))
-                                      ? json_string_value(json_object_get(mm, "base"))
-                                      : "(absent)");
-            sb_puts(b, " -> ");
-            put_clean(b, secrets, json_is_string(json_object_get(mm, "cand"))
-                                      ? json_string_value(json_object_get(mm, "cand"))
-                                      : "(absent)");
-            sb_printf(b, " (%lld of %lld rounds)\n",
-                      (long long)json_integer_value(json_object_get(mm, "rounds")),
-                      (long long)json_integer_value(json_object_get(c, "rounds")));
-        }
-        if (strcmp(v, "PASS") != 0) {
+        put_mismatches(b, sc, pc->rounds);
+        if (st->verdict != TP_V_PASS) {
             sb_puts(b, "      ");
-            put_clean(b, secrets, json_string_value(json_object_get(st, "reason")));
+            put_clean(b, st->reason);
             sb_puts(b, "\n");
         }
     }
-    sb_printf(b, "  journey verdict: %s%s%s, score ", color ? verdict_color(verdict) : "", verdict,
-              color ? "\033[0m" : "");
-    put_num(b, json_object_get(c, "score"), NUM_MS, 0);
-    sb_puts(b, " (");
-    put_clean(b, secrets, json_string_value(json_object_get(c, "score_class")));
-    sb_puts(b, "): ");
-    put_clean(b, secrets, json_string_value(json_object_get(c, "reason")));
+    sb_printf(b, "  journey verdict: %s%s%s, score ", color ? verdict_color(verdict) : "",
+              tp_verdict_name(verdict), color ? "\033[0m" : "");
+    put_num(b, pc->verdict.score, NUM_MS, 0);
+    sb_printf(b, " (%s): ", score_classes[pc->verdict.score_class]);
+    put_clean(b, pc->verdict.reason);
+    sb_puts(b, "\n");
+}
+
+static const char *const fail_on_names[] = {"high", "inconclusive", "never"};
+
+/* Why the comparison passes or fails the run: the steps that fail it, under
+ * which --fail-on (the comparison's one rule, never worked out here). */
+static void put_outcome(struct sbuf *b, const struct tp_run_report *r)
+{
+    const struct tp_comparison *c = r->comparison;
+    size_t failing = 0, listed = 0;
+
+    for (size_t i = 0; i < c->npairs; i++)
+        for (size_t s = 0; s < c->pairs[i].nsteps; s++)
+            failing += c->pairs[i].steps[s].fails ? 1 : 0;
+    if (!failing) {
+        sb_printf(b, "comparison: no step fails the run (--fail-on %s)\n",
+                  fail_on_names[c->fail_on]);
+        return;
+    }
+    sb_printf(b, "comparison: %zu %s the run (--fail-on %s):", failing,
+              plural(failing, "step fails", "steps fail"), fail_on_names[c->fail_on]);
+    for (size_t i = 0; i < c->npairs; i++) {
+        const struct tp_pair_cmp *pc = &c->pairs[i];
+        for (size_t s = 0; s < pc->nsteps; s++) {
+            const struct tp_step_cmp *sc = &pc->steps[s];
+            if (!sc->fails)
+                continue;
+            if (listed++ == 8) {
+                sb_puts(b, " ...");
+                break;
+            }
+            sb_puts(b, listed > 1 ? ", " : " ");
+            put_clean(b, pc->journey_name);
+            sb_puts(b, "/");
+            put_clean(b, sc->name);
+            sb_puts(b, "@");
+            put_clean(b, pc->cand_name);
+            sb_printf(b, " %s", tp_verdict_name(sc->verdict.verdict));
+            if (sc->mismatches.total)
+                sb_printf(b, " with %zu %s", sc->mismatches.total,
+                          plural(sc->mismatches.total, "mismatch", "mismatches"));
+        }
+        if (listed > 8)
+            break;
+    }
     sb_puts(b, "\n");
 }
 
@@ -404,10 +446,8 @@ char *tp_report_text(const struct tp_run_report *r, int color)
 {
     struct sbuf b = {0};
     size_t jpass = 0, sok = 0, sfail = 0, sskip = 0, nsteps_all = 0;
-    char *out;
-
     size_t hidden = 0, inconclusive = 0;
-    int compared = r && json_array_size(r->comparisons) > 0;
+    int compared = r && r->comparison && r->comparison->npairs > 0;
 
     sb_put(&b, "", 0); /* an empty report is "", not NULL */
     for (size_t i = 0; r && i < r->njourneys; i++) {
@@ -427,13 +467,13 @@ char *tp_report_text(const struct tp_run_report *r, int color)
         if (compared && jr->ok)
             hidden++; /* with a comparison, passed runs are in the tables below */
         else
-            put_journey(&b, r, jr, color);
+            put_journey(&b, jr, color);
     }
     if (hidden)
         sb_printf(&b, "(%zu passed %s not shown step by step; --format json has every step)\n",
                   hidden, plural(hidden, "run", "runs"));
-    for (size_t i = 0; compared && i < json_array_size(r->comparisons); i++)
-        put_comparison(&b, r->secrets, json_array_get(r->comparisons, i), color, &inconclusive);
+    for (size_t i = 0; compared && i < r->comparison->npairs; i++)
+        put_comparison(&b, &r->comparison->pairs[i], color, &inconclusive);
     if (inconclusive)
         sb_printf(&b, "\n%zu INCONCLUSIVE %s: not enough evidence either way; they fail the run "
                       "only with --fail-on inconclusive\n",
@@ -443,12 +483,12 @@ char *tp_report_text(const struct tp_run_report *r, int color)
                   compared ? "\n" : "", r->njourneys, plural(r->njourneys, "journey", "journeys"), jpass,
                   r->njourneys - jpass, nsteps_all, plural(nsteps_all, "step", "steps"), sok, sfail,
                   sskip);
+        if (compared)
+            put_outcome(&b, r);
     }
     if (b.failed) {
         free(b.data);
         return NULL;
     }
-    out = tp_secrets_mask(r ? r->secrets : NULL, b.data);
-    free(b.data);
-    return out;
+    return b.data;
 }

@@ -1,6 +1,8 @@
-/* What a run produced: freeing it. The reports read it (src/report_*.c). */
+/* What a run produced: masking it at the source, freeing it. The comparison and
+ * the reports read it (src/compare.c, src/report_*.c, src/streams.c). */
 #include "twinprobe/result.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,60 @@ static void step_result_clear(struct tp_step_result *s)
     tp_response_clear(&s->response);
     tp_step_eval_clear(&s->eval);
     memset(s, 0, sizeof *s);
+}
+
+/* A JSON value replaced by its masked copy (*v new reference, old released). */
+static tp_err mask_json(const tp_secrets *secrets, json_t **v)
+{
+    json_t *m;
+    if (!*v)
+        return TP_OK;
+    if (!(m = tp_secrets_mask_json(secrets, *v)))
+        return TP_ERR_NOMEM;
+    json_decref(*v);
+    *v = m;
+    return TP_OK;
+}
+
+/* A fixed-size network fact (an IP, an HTTP version): "***" when it holds a secret. */
+static tp_err mask_fact(const tp_secrets *secrets, char *fact, size_t size)
+{
+    char *m;
+    if (!fact[0])
+        return TP_OK;
+    if (!(m = tp_secrets_mask(secrets, fact)))
+        return TP_ERR_NOMEM;
+    if (strcmp(m, fact) != 0)
+        snprintf(fact, size, "***");
+    free(m);
+    return TP_OK;
+}
+
+tp_err tp_step_result_mask(struct tp_step_result *s, const tp_secrets *secrets)
+{
+    tp_err rc = TP_OK;
+    if (!s || tp_secrets_none(secrets))
+        return TP_OK;
+    rc = tp_secrets_mask_inplace(secrets, &s->error);
+    if (rc == TP_OK)
+        rc = tp_secrets_mask_inplace(secrets, &s->eval.error);
+    if (rc == TP_OK)
+        rc = mask_json(secrets, &s->eval.captures);
+    for (size_t i = 0; rc == TP_OK && i < s->eval.nassertions; i++) {
+        struct tp_assertion *a = &s->eval.assertions[i];
+        rc = tp_secrets_mask_labelled(secrets, &a->source);
+        if (rc == TP_OK)
+            rc = tp_secrets_mask_inplace(secrets, &a->message);
+        if (rc == TP_OK)
+            rc = mask_json(secrets, &a->expected);
+        if (rc == TP_OK)
+            rc = mask_json(secrets, &a->actual);
+    }
+    if (rc == TP_OK)
+        rc = mask_fact(secrets, s->response.primary_ip, sizeof s->response.primary_ip);
+    if (rc == TP_OK)
+        rc = mask_fact(secrets, s->response.http_version, sizeof s->response.http_version);
+    return rc;
 }
 
 void tp_run_report_clear(struct tp_run_report *r)
@@ -25,6 +81,5 @@ void tp_run_report_clear(struct tp_run_report *r)
         free(jr->steps);
     }
     free(r->journeys);
-    json_decref(r->comparisons);
     memset(r, 0, sizeof *r);
 }

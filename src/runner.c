@@ -60,6 +60,7 @@ struct runner {
     uint64_t rng[2];      /* xorshift128+ state, seeded from the OS */
     long in_flight;
     int debug;            /* TWINPROBE_DEBUG set: log state changes on stderr */
+    int nomem;            /* masking a result ran out of memory */
     char user_agent[256];
 };
 
@@ -324,6 +325,9 @@ static void finish_attempt(struct jrun *j, CURLcode result)
 static void advance(struct jrun *j)
 {
     if (j->state == JR_STEP_DONE) {
+        /* The result is final: mask what it recorded, at its source. */
+        if (tp_step_result_mask(&j->res->steps[j->step], j->R->plan->secrets) != TP_OK)
+            j->R->nomem = 1;
         j->step++;
         j->attempt = 0;
         set_state(j, JR_READY);
@@ -517,7 +521,6 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     snprintf(R.user_agent, sizeof R.user_agent, "twinprobe/%s (%s)", TP_VERSION,
              plan->location ? plan->location : "local");
     out->location = plan->location;
-    out->secrets = plan->secrets;
     out->started_ms = wall_ms();
     {
         char hex[33];
@@ -535,6 +538,8 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     out->njourneys = per_round * plan->rounds;
     for (unsigned r = 0; r < plan->rounds && rc == TP_OK; r++)
         rc = run_round(&R, out->journeys + (size_t)r * per_round, r + 1, err);
+    if (rc == TP_OK && R.nomem)
+        rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory masking the results");
     for (size_t i = 0; i < out->njourneys; i++)
         ok &= out->journeys[i].ok;
     out->exit_status = ok ? TP_EXIT_OK : TP_EXIT_FAIL;

@@ -38,3 +38,33 @@ void tp_strbuf_cut(struct tp_strbuf *b, size_t len)
     if (b->data)
         b->data[len] = '\0';
 }
+
+/* TEMP until the mask branch lands. */
+#include <stdarg.h>
+#include <stdio.h>
+int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char tmp[1];
+    int n;
+    char *p;
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !(p = malloc((size_t)n + 1)))
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    n = tp_strbuf_add(b, p, (size_t)n);
+    free(p);
+    return n;
+}
+
+void tp_strbuf_free(struct tp_strbuf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}

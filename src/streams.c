@@ -6,8 +6,11 @@
  *   error "skipped"; a side that ran without an HTTP response has status "0".
  *   delta_ms and ratio are "" when either side was skipped, ratio also when the
  *   baseline took 0 ms. ratio has four decimals.
- * - Numbers of the runs entry come from the comparisons JSON: integers as they
+ * - Numbers of the runs entry come from the run's comparison: integers as they
  *   are, reals with at most 3 decimals (p at most 12), trailing zeros dropped.
+ * - match, diffs and diff of a steps entry are the comparison's for that round:
+ *   nothing here diffs or learns noise again. Values arrive masked (result.h,
+ *   compare.h); here they are only made valid UTF-8.
  * - Monitoring (one target): cand and every compared field are "", the runs
  *   verdict is PASS or FAIL, n the rounds, base_errors the failed rounds,
  *   worst_step the step that failed in most rounds. */
@@ -279,19 +282,6 @@ static const char *const run_fields[RF_COUNT_] = {
     "score", "worst_step",  "delta_pct",   "ci_low_pct", "ci_high_pct", "p",
     "n",     "base_errors", "cand_errors", "mismatches", "reason",      "version"};
 
-/* Decimals of the runs fields copied from a comparison (reals only). */
-struct run_source {
-    enum run_field field;
-    int decimals;
-};
-
-static const struct run_source run_sources[] = {
-    {RF_ROUNDS, 0},    {RF_VERDICT, 0},     {RF_SCORE, 3},       {RF_WORST_STEP, 0},
-    {RF_DELTA_PCT, 3}, {RF_CI_LOW_PCT, 3},  {RF_CI_HIGH_PCT, 3}, {RF_P, 12},
-    {RF_N, 0},         {RF_BASE_ERRORS, 0}, {RF_CAND_ERRORS, 0}, {RF_MISMATCHES, 0},
-    {RF_REASON, 0},
-};
-
 const char *const *tp_streams_step_fields(size_t *count)
 {
     *count = SF_COUNT_;
@@ -369,26 +359,11 @@ static void set_plain(struct values *vals, size_t i, double v, int decimals)
     vals->v[i] = strcmp(s, "-0") == 0 ? "0" : s;
 }
 
-/* A comparison value as text: strings as they are, numbers plain, null "". */
-static void set_json(struct values *vals, size_t i, const json_t *v, int decimals)
+/* Copies s with every byte that is not well-formed UTF-8 replaced by U+FFFD.
+ * NULL on no memory. */
+static char *clean_value(const char *s)
 {
-    if (json_is_string(v))
-        vals->v[i] = json_string_value(v);
-    else if (json_is_integer(v))
-        set_long(vals, i, (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        set_plain(vals, i, json_real_value(v), decimals);
-    else if (json_is_boolean(v))
-        vals->v[i] = json_is_true(v) ? "1" : "0";
-    else
-        vals->v[i] = "";
-}
-
-/* Copies s, masked and with every byte that is not well-formed UTF-8 replaced by
- * U+FFFD. NULL on no memory. */
-static char *clean_value(const tp_secrets *secrets, const char *s)
-{
-    char *masked = tp_secrets_mask(secrets, s ? s : ""), *out;
+    char *masked = strdup(s ? s : ""), *out;
     size_t len, used = 0;
     if (!masked)
         return NULL;
@@ -418,29 +393,16 @@ static char *clean_value(const tp_secrets *secrets, const char *s)
 
 /* Adds fields names[0..n) with vals to e, each value cleaned. */
 static tp_err add_fields(struct tp_entry *e, const char *const *names, const struct values *vals,
-                         size_t n, const tp_secrets *secrets)
+                         size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        char *v = clean_value(secrets, vals->v[i]);
+        char *v = clean_value(vals->v[i]);
         tp_err rc = v ? tp_entry_add_field(e, names[i], v) : TP_ERR_NOMEM;
         free(v);
         if (rc != TP_OK)
             return rc;
     }
     return TP_OK;
-}
-
-/* "path kind base -> cand" of a mismatch (new), absent values as "(absent)". */
-static char *mismatch_text(const struct tp_mismatch *m)
-{
-    const char *base = m->base ? m->base : "(absent)", *cand = m->cand ? m->cand : "(absent)";
-    const char *kind = tp_mismatch_kind_name(m->kind);
-    const char *path = m->path ? m->path : "";
-    size_t len = strlen(path) + strlen(kind) + strlen(base) + strlen(cand) + 8;
-    char *s = malloc(len);
-    if (s)
-        snprintf(s, len, "%s %s %s -> %s", path, kind, base, cand);
-    return s;
 }
 
 static const char *step_error(const struct tp_step_result *s)
@@ -471,14 +433,14 @@ static void side_values(struct values *vals, const struct tp_step_result *s, siz
 }
 
 struct build {
-    struct tp_run_report *r;
+    const struct tp_run_report *r;
     const struct tp_compare_plan *plan;
     const struct tp_streams_opts *o;
     const char *location;
     struct tp_batch *out;
 };
 
-static struct tp_journey_result *result_at(const struct build *b, unsigned round, size_t j,
+static const struct tp_journey_result *result_at(const struct build *b, unsigned round, size_t j,
                                            size_t t)
 {
     return &b->r->journeys[tp_compare_index(b->plan, round, j, t)];
@@ -497,20 +459,20 @@ static char *make_key(const struct build *b, const char *kind, const char *journ
         snprintf(key, len, "%s:%s:%s:%s", b->o->prefix, kind, b->location, journey);
     else
         snprintf(key, len, "%s:%s:%s", b->o->prefix, kind, b->location);
-    clean = clean_value(NULL, key);
+    clean = clean_value(key);
     free(key);
     return clean;
 }
 
-/* One steps entry: step s of journey j in round k, baseline against cand (0: none). */
-static tp_err step_entry(const struct build *b, const char *key, size_t j, unsigned k, size_t cand,
-                         size_t s, const struct tp_pathset *noise)
+/* One steps entry: step s of journey j in round k, baseline against the
+ * candidate of pc (NULL: monitoring). */
+static tp_err step_entry(const struct build *b, const char *key, size_t j, unsigned k,
+                         const struct tp_pair_cmp *pc, size_t s)
 {
-    struct tp_journey_result *bj = result_at(b, k, j, 0);
+    const struct tp_journey_result *bj = result_at(b, k, j, 0);
     const struct tp_journey *jn = bj->journey;
-    struct tp_step_result *bs = &bj->steps[s];
+    const struct tp_step_result *bs = &bj->steps[s];
     struct values vals;
-    struct tp_mismatches mm = {0};
     struct tp_entry *e;
     tp_err rc = TP_OK;
 
@@ -521,9 +483,10 @@ static tp_err step_entry(const struct build *b, const char *key, size_t j, unsig
     vals.v[SF_BASE] = bj->target->name;
     side_values(&vals, bs, SF_BASE_STATUS, SF_BASE_OK, SF_BASE_MS, SF_BASE_PHASES, SF_BASE_REUSED,
                 SF_BASE_ERROR);
-    if (cand) {
-        struct tp_journey_result *cj = result_at(b, k, j, cand);
-        struct tp_step_result *cs = &cj->steps[s];
+    if (pc) {
+        const struct tp_journey_result *cj = result_at(b, k, j, pc->cand);
+        const struct tp_step_result *cs = &cj->steps[s];
+        const struct tp_round_pair *pair = &pc->steps[s].rounds[k];
         vals.v[SF_CAND] = cj->target->name;
         side_values(&vals, cs, SF_CAND_STATUS, SF_CAND_OK, SF_CAND_MS, SF_CAND_PHASES,
                     SF_CAND_REUSED, SF_CAND_ERROR);
@@ -533,19 +496,10 @@ static tp_err step_entry(const struct build *b, const char *key, size_t j, unsig
             if (bm > 0)
                 set_fixed(&vals, SF_RATIO, cm / bm, 4);
         }
-        rc = tp_diff_step(bs, cs, &jn->compare, noise, &mm);
-        if (rc != TP_OK)
-            goto done;
-        vals.v[SF_MATCH] = mm.total ? "0" : "1";
-        set_long(&vals, SF_DIFFS, (long long)mm.total);
-        if (mm.count > 0) {
-            vals.owned[SF_DIFF] = mismatch_text(&mm.items[0]);
-            if (!vals.owned[SF_DIFF]) {
-                rc = TP_ERR_NOMEM;
-                goto done;
-            }
-            vals.v[SF_DIFF] = vals.owned[SF_DIFF];
-        }
+        vals.v[SF_MATCH] = pair->diffs ? "0" : "1";
+        set_long(&vals, SF_DIFFS, (long long)pair->diffs);
+        if (pair->first_diff)
+            vals.v[SF_DIFF] = pair->first_diff;
     }
     if (!(e = tp_batch_add(b->out, TP_ENTRY_XADD, key))) {
         rc = TP_ERR_NOMEM;
@@ -553,25 +507,31 @@ static tp_err step_entry(const struct build *b, const char *key, size_t j, unsig
     }
     e->ms = bj->started_ms > 0 ? bj->started_ms : b->r->started_ms;
     e->maxlen = b->o->maxlen;
-    rc = add_fields(e, step_fields, &vals, SF_COUNT_, b->r->secrets);
+    rc = add_fields(e, step_fields, &vals, SF_COUNT_);
 done:
-    tp_mismatches_clear(&mm);
     values_free(&vals, SF_COUNT_);
     return rc;
 }
 
-/* The comparison of journey `name` against cand `cand` in r->comparisons, or NULL. */
-static const json_t *find_comparison(const json_t *comparisons, const char *name, const char *cand)
+/* The runs numbers of a comparison: the journey's verdict, and the numbers of
+ * its total latency per round. */
+static void pair_values(struct values *vals, const struct tp_pair_cmp *pc)
 {
-    size_t i;
-    const json_t *c;
-    json_array_foreach (comparisons, i, c) {
-        const char *j = json_string_value(json_object_get(c, "journey"));
-        const char *t = json_string_value(json_object_get(c, "cand"));
-        if (j && t && strcmp(j, name) == 0 && strcmp(t, cand) == 0)
-            return c;
-    }
-    return NULL;
+    const struct tp_step_verdict *t = &pc->total;
+    set_long(vals, RF_ROUNDS, (long long)pc->rounds);
+    vals->v[RF_VERDICT] = tp_verdict_name(pc->verdict.verdict);
+    set_plain(vals, RF_SCORE, round(pc->verdict.score * 1000.0) / 1000.0, 3);
+    if (pc->nsteps)
+        vals->v[RF_WORST_STEP] = pc->steps[pc->verdict.worst_step].name;
+    set_plain(vals, RF_DELTA_PCT, round(t->delta_pct * 1000.0) / 1000.0, 3);
+    set_plain(vals, RF_CI_LOW_PCT, round(t->ci_low_pct * 1000.0) / 1000.0, 3);
+    set_plain(vals, RF_CI_HIGH_PCT, round(t->ci_high_pct * 1000.0) / 1000.0, 3);
+    set_plain(vals, RF_P, t->p, 12);
+    set_long(vals, RF_N, (long long)t->n);
+    set_long(vals, RF_BASE_ERRORS, (long long)t->base_errors);
+    set_long(vals, RF_CAND_ERRORS, (long long)t->cand_errors);
+    set_long(vals, RF_MISMATCHES, (long long)pc->mismatches);
+    vals->v[RF_REASON] = pc->verdict.reason;
 }
 
 /* Monitoring: PASS/FAIL from the rounds, the step that failed most, a reason. */
@@ -625,10 +585,10 @@ static tp_err monitor_values(const struct build *b, size_t j, struct values *val
     return TP_OK;
 }
 
-/* The runs entry of journey j against cand (0: monitoring), then its latest hash
- * when `latest` is set. */
+/* The runs entry of journey j against the candidate of pc (NULL: monitoring),
+ * then its latest hash when `latest` is set. */
 static tp_err run_entry(const struct build *b, const char *runs_key, const char *latest_key,
-                        size_t j, size_t cand, int latest)
+                        size_t j, const struct tp_pair_cmp *pc, int latest)
 {
     const struct tp_journey_result *bj = result_at(b, 0, j, 0);
     struct values vals;
@@ -639,13 +599,9 @@ static tp_err run_entry(const struct build *b, const char *runs_key, const char 
     vals.v[RF_JOURNEY] = bj->journey->name;
     vals.v[RF_BASE] = bj->target->name;
     vals.v[RF_VERSION] = b->o->version ? b->o->version : "";
-    if (cand) {
-        const char *cname = result_at(b, 0, j, cand)->target->name;
-        const json_t *c = find_comparison(b->r->comparisons, bj->journey->name, cname);
-        vals.v[RF_CAND] = cname;
-        for (size_t i = 0; c && i < sizeof run_sources / sizeof run_sources[0]; i++)
-            set_json(&vals, run_sources[i].field,
-                     json_object_get(c, run_fields[run_sources[i].field]), run_sources[i].decimals);
+    if (pc) {
+        vals.v[RF_CAND] = pc->cand_name;
+        pair_values(&vals, pc);
     } else {
         rc = monitor_values(b, j, &vals);
     }
@@ -660,37 +616,10 @@ static tp_err run_entry(const struct build *b, const char *runs_key, const char 
             e->ms = b->r->started_ms;
             e->maxlen = b->o->maxlen;
         }
-        rc = add_fields(e, run_fields, &vals, RF_COUNT_, b->r->secrets);
+        rc = add_fields(e, run_fields, &vals, RF_COUNT_);
     }
     values_free(&vals, RF_COUNT_);
     return rc;
-}
-
-/* Noise learned over the rounds for journey j, like the comparison does: one
- * path set per step (new; *noise NULL when the journey does not learn). */
-static tp_err learn_noise(const struct build *b, size_t j, struct tp_pathset **noise)
-{
-    const struct tp_journey *jn = result_at(b, 0, j, 0)->journey;
-    tp_err rc = TP_OK;
-    *noise = NULL;
-    if (jn->compare.noise != TP_NOISE_LEARN || b->plan->noise_target < 0)
-        return TP_OK;
-    *noise = calloc(jn->nsteps + 1, sizeof **noise);
-    if (!*noise)
-        return TP_ERR_NOMEM;
-    for (unsigned k = 0; k < b->plan->rounds && rc == TP_OK; k++)
-        for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++)
-            rc = tp_diff_learn(&result_at(b, k, j, 0)->steps[s],
-                               &result_at(b, k, j, (size_t)b->plan->noise_target)->steps[s],
-                               &jn->compare, &(*noise)[s]);
-    return rc;
-}
-
-static void noise_free(struct tp_pathset *noise, size_t nsteps)
-{
-    for (size_t s = 0; noise && s < nsteps; s++)
-        tp_pathset_clear(&noise[s]);
-    free(noise);
 }
 
 /* Candidates: every target but the baseline and the noise run. */
@@ -703,7 +632,7 @@ static size_t candidates(const struct tp_compare_plan *p, size_t *cands)
     return n;
 }
 
-tp_err tp_streams_build(struct tp_run_report *r, const struct tp_compare_plan *plan,
+tp_err tp_streams_build(const struct tp_run_report *r, const struct tp_compare_plan *plan,
                         const struct tp_streams_opts *o, struct tp_batch *out, struct tp_error *err)
 {
     struct build b = {r, plan, o, NULL, out};
@@ -729,20 +658,24 @@ tp_err tp_streams_build(struct tp_run_report *r, const struct tp_compare_plan *p
         goto done;
     }
     ncand = candidates(plan, cands);
+    for (size_t j = 0; j < plan->njourneys && ncand; j++)
+        for (size_t c = 0; c < ncand; c++)
+            if (!tp_comparison_find(r->comparison, j, cands[c])) {
+                rc = TP_ERR_INTERNAL;
+                goto done;
+            }
     for (size_t j = 0; j < plan->njourneys && rc == TP_OK; j++) {
         const struct tp_journey *jn = result_at(&b, 0, j, 0)->journey;
-        struct tp_pathset *noise = NULL;
         if (!(keys[nkeys++] = make_key(&b, "steps", jn->name))) {
             rc = TP_ERR_NOMEM;
             break;
         }
-        rc = learn_noise(&b, j, &noise);
         for (unsigned k = 0; k < plan->rounds && rc == TP_OK; k++)
             for (size_t c = 0; c < (ncand ? ncand : 1) && rc == TP_OK; c++)
                 for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++)
-                    rc = step_entry(&b, keys[j], j, k, ncand ? cands[c] : 0, s,
-                                    noise ? &noise[s] : NULL);
-        noise_free(noise, jn->nsteps);
+                    rc = step_entry(&b, keys[j], j, k,
+                                    ncand ? tp_comparison_find(r->comparison, j, cands[c]) : NULL,
+                                    s);
     }
     for (size_t j = 0; j < plan->njourneys && rc == TP_OK; j++) {
         char *latest = make_key(&b, "latest", result_at(&b, 0, j, 0)->journey->name);
@@ -751,7 +684,8 @@ tp_err tp_streams_build(struct tp_run_report *r, const struct tp_compare_plan *p
             break;
         }
         for (size_t c = 0; c < (ncand ? ncand : 1) && rc == TP_OK; c++)
-            rc = run_entry(&b, runs_key, latest, j, ncand ? cands[c] : 0,
+            rc = run_entry(&b, runs_key, latest, j,
+                           ncand ? tp_comparison_find(r->comparison, j, cands[c]) : NULL,
                            c + 1 == (ncand ? ncand : 1));
         free(latest);
     }
@@ -777,7 +711,8 @@ done:
     if (rc != TP_OK)
         return tp_error_set(err, rc,
                             rc == TP_ERR_NOMEM ? "out of memory building the Redis entries"
-                                               : "cannot compare the responses");
+                                               : "streams: the run has no comparison for a "
+                                                 "candidate");
     return TP_OK;
 }
 

@@ -1,17 +1,25 @@
-/* The comparison of a run: for every journey and every candidate target, per
- * step over the rounds, the functional mismatches against the baseline (noise
- * learned from a second baseline run when the journey asks) and the latency
- * verdicts; Holm across the run's steps; a verdict and score per journey. The
- * result is the "comparisons" array of DESIGN.md §JSON report, which the text
- * and JUnit reports (and the publisher) read. Pure: results in, JSON out. */
+/* The comparison of a run, computed once: for every journey and every candidate
+ * target, per step over the rounds, the latency pairs, the functional
+ * mismatches against the baseline after compare.ignore and learned noise, the
+ * verdicts (Holm across the run's steps) and whether each step fails the run.
+ * Every sink (text, JSON, JUnit, Redis) and the exit status read this one typed
+ * value and never work anything out again. Pure: results in, struct out. */
 #ifndef TWINPROBE_COMPARE_H
 #define TWINPROBE_COMPARE_H
 
-#include <jansson.h>
 #include <stddef.h>
 
+#include "twinprobe/diff.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/result.h"
 #include "twinprobe/verdict.h"
+
+/* What --fail-on asks of the comparison. */
+enum tp_fail_on {
+    TP_FAIL_ON_HIGH,          /* a HIGH or CRITICAL step, or a functional mismatch */
+    TP_FAIL_ON_INCONCLUSIVE,  /* also an INCONCLUSIVE or NODATA step */
+    TP_FAIL_ON_NEVER          /* verdicts never fail the run */
+};
 
 /* Where the results of a run are: r->journeys holds, for each round, for each
  * journey, one result per target, targets[0] being the baseline. */
@@ -22,26 +30,76 @@ struct tp_compare_plan {
     long noise_target;    /* index of the baseline's second run (noise learning), or -1 */
     int paired;           /* 1: signed-rank on rounds (the runner pairs them) */
     struct tp_verdict_opts defaults; /* margins and scores; a journey's compare block overrides */
+    enum tp_fail_on fail_on;         /* the one rule for "this step fails the run" */
+    const tp_secrets *secrets;       /* borrowed: mismatch paths and values are masked
+                                        when they are made (NULL: none) */
 };
 
 /* Index of (round 0-based, journey, target) in r->journeys. */
 size_t tp_compare_index(const struct tp_compare_plan *p, unsigned round, size_t journey,
                         size_t target);
 
-/* Builds the comparisons array (new reference in *out; an empty array when there
- * is only one target). Every key of DESIGN.md is present in every entry; numbers
- * that do not exist (a median without samples, an infinite bound) are null. */
-tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *plan,
-                      json_t **out, struct tp_error *err);
-
-/* What --fail-on asks of the comparisons. */
-enum tp_fail_on {
-    TP_FAIL_ON_HIGH,          /* a HIGH or CRITICAL step, or a functional mismatch */
-    TP_FAIL_ON_INCONCLUSIVE,  /* also an INCONCLUSIVE or NODATA step */
-    TP_FAIL_ON_NEVER          /* verdicts never fail the run */
+/* One candidate step in one round. */
+struct tp_round_pair {
+    double base_ms, cand_ms; /* the latency samples: NaN when the step did not run,
+                                +inf when it failed in transport or status */
+    size_t diffs;            /* mismatches of this round after ignore and noise */
+    char *first_diff;        /* "PATH KIND BASE -> CAND" of the first, masked (new);
+                                NULL when diffs is 0 */
 };
 
-/* 1 when the comparisons fail the run under fail_on. */
-int tp_compare_fails(const json_t *comparisons, enum tp_fail_on fail_on);
+/* One step of a journey x candidate over the rounds. */
+struct tp_step_cmp {
+    const char *name;                /* borrowed from the journey */
+    struct tp_step_verdict verdict;  /* after Holm */
+    struct tp_mismatches mismatches; /* distinct (kind, path) over the rounds, masked;
+                                        .total counts every distinct one found */
+    size_t *mismatch_rounds;         /* per kept mismatch: rounds it was seen in (new) */
+    struct tp_round_pair *rounds;    /* one per round (new) */
+    size_t nnoise;                   /* paths learned as noise for this step */
+    int fails;                       /* this step fails the run under plan->fail_on */
+};
+
+/* One journey against one candidate. */
+struct tp_pair_cmp {
+    size_t journey;                 /* index in the plan */
+    size_t cand;                    /* index of the candidate target in the plan */
+    const char *journey_name;       /* borrowed */
+    const char *base_name, *cand_name; /* borrowed */
+    unsigned rounds;
+    struct tp_step_cmp *steps;      /* one per step of the journey (new) */
+    size_t nsteps;
+    struct tp_step_verdict total;   /* the journey's total latency per round */
+    struct tp_journey_verdict verdict;
+    size_t mismatches;              /* sum of the steps' distinct mismatches */
+    int fails;                      /* any step fails */
+};
+
+struct tp_comparison {
+    struct tp_pair_cmp *pairs;      /* journey-major, then candidate (new) */
+    size_t npairs;
+    enum tp_fail_on fail_on;
+    int fails;                      /* any pair fails: the run's exit status is 1 */
+};
+
+/* Compares every candidate with the baseline (nothing when there is only one
+ * target: npairs 0). Noise (compare.noise "learn"): whatever differs between the
+ * baseline's two runs of a round, and between its runs of consecutive rounds, is
+ * ignored for that step. *out is filled (tp_comparison_clear it, even on
+ * failure). Errors: TP_ERR_NOMEM, TP_ERR_LIMIT (a body nested too deep). */
+tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *plan,
+                      struct tp_comparison *out, struct tp_error *err);
+
+/* The one rule: 1 when a step with verdict v and `mismatches` distinct
+ * mismatches fails the run under fail_on. */
+int tp_compare_step_fails(const struct tp_step_verdict *v, size_t mismatches,
+                          enum tp_fail_on fail_on);
+
+/* The pair of journey `journey` (plan index) against target `cand`, or NULL. */
+const struct tp_pair_cmp *tp_comparison_find(const struct tp_comparison *c, size_t journey,
+                                             size_t cand);
+
+/* Frees what c owns and zeroes it. NULL is a no-op. */
+void tp_comparison_clear(struct tp_comparison *c);
 
 #endif

@@ -70,6 +70,20 @@ struct tp_publish_conf {
     struct tp_spool_log log;           /* warnings and debug lines (may be NULL) */
 };
 
+/* The set-up run and flush share: the probe's redis block, its password (read
+ * from the variable it names and added to secrets, so every output masks it),
+ * the spool and the log. conf.unreachable points into unset: do not copy the
+ * struct once set up. */
+struct tp_publish_setup {
+    struct tp_publish_conf conf;
+    char unset[300];
+};
+
+/* Fills ps for probe (which must name redis.url). TP_OK, or TP_ERR_NOMEM
+ * (adding the password to secrets). */
+tp_err tp_publish_setup(struct tp_publish_setup *ps, const struct tp_probe *probe,
+                        tp_secrets *secrets, struct tp_spool_log log);
+
 struct tp_publish_summary {
     int connected;         /* Redis answered AUTH/SELECT */
     size_t replayed;       /* spooled records Redis took now */

@@ -1,5 +1,7 @@
 /* What a run produced: per journey x target x round, per step. Filled by
- * runner.c, read by the reports and (later) the comparison and the publisher. */
+ * runner.c, read by the comparison, the reports and the publisher. Every string
+ * in it that carries data from the journey, the targets or the responses is
+ * masked when it is recorded (tp_step_result_mask): the sinks print it as is. */
 #ifndef TWINPROBE_RESULT_H
 #define TWINPROBE_RESULT_H
 
@@ -7,6 +9,7 @@
 #include <stdint.h>
 
 #include "twinprobe/evaluate.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/journey.h"
 #include "twinprobe/probe.h"
 #include "twinprobe/response.h"
@@ -33,6 +36,8 @@ struct tp_journey_result {
     struct tp_step_result *steps;      /* journey->nsteps entries */
 };
 
+struct tp_comparison;
+
 struct tp_run_report {
     char run_id[37];          /* UUID */
     const char *location;     /* "local" without a probe file */
@@ -40,13 +45,21 @@ struct tp_run_report {
     int exit_status;          /* enum tp_exit */
     struct tp_journey_result *journeys; /* in run order: round, journey, target */
     size_t njourneys;
-    json_t *comparisons;      /* array for the JSON report, or NULL (comparison issue) */
-    const tp_secrets *secrets; /* every output is masked with these */
+    const struct tp_comparison *comparison; /* borrowed (compare.h), or NULL: one target */
 };
 
-/* Frees what r owns (results, responses, comparisons) and zeroes it; the
- * journeys (borrowed) must still be alive, they give each result's step count.
- * secrets are borrowed and left alone. NULL is a no-op. */
+/* Masks, in place, what s recorded from the journey, the target and the
+ * response for the reports: the error texts, the captured values (and their
+ * names), the assertions' sources, expected and actual values and messages, and
+ * the primary IP and HTTP version (each replaced whole by "***" when it holds a
+ * secret). The response itself (body, headers) is left for the comparison,
+ * which masks what it reports. Call it once, when the step's result is final.
+ * TP_OK or TP_ERR_NOMEM (then some fields may be masked, none lost). */
+tp_err tp_step_result_mask(struct tp_step_result *s, const tp_secrets *secrets);
+
+/* Frees what r owns (results, responses) and zeroes it; the journeys and the
+ * comparison (borrowed) are left alone, but the journeys must still be alive:
+ * they give each result's step count. NULL is a no-op. */
 void tp_run_report_clear(struct tp_run_report *r);
 
 #endif

@@ -21,4 +21,11 @@ int tp_strbuf_str(struct tp_strbuf *b, const char *s);
 /* Shortens to len bytes (len <= b->len). */
 void tp_strbuf_cut(struct tp_strbuf *b, size_t len);
 
+int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void tp_strbuf_free(struct tp_strbuf *b);
+
 #endif

@@ -114,16 +114,15 @@ const char *const *tp_streams_run_fields(size_t *count);
  * plan says where the results are (tp_compare_index; targets[0] the baseline,
  * noise_target left out). With a single target (monitoring) cand and every
  * field that compares are "" and the runs verdict is "PASS" when every round
- * of the journey was ok, else "FAIL". The runs numbers come from
- * r->comparisons (the entry with the same journey and cand); JSON null
- * becomes "". Per-round match/diffs/diff come from tp_diff_step with the
- * journey's compare block and the noise learned over the run's rounds, like the
- * comparison. XADD entries carry ms (the baseline's journey run started_ms for
- * steps, r->started_ms for runs) and no ID yet: see tp_streams_assign_ids.
- * Every value is masked with r->secrets and made valid UTF-8. r is not const:
- * the diff fills the responses' parse caches. On failure out keeps what was
- * added (safe to clear) and err says why. */
-tp_err tp_streams_build(struct tp_run_report *r, const struct tp_compare_plan *plan,
+ * of the journey was ok, else "FAIL". Everything that compares (match, diffs,
+ * diff per round; the runs numbers) is rendered from r->comparison, which must
+ * hold every journey x candidate of the plan (else TP_ERR_INTERNAL): nothing is
+ * diffed or judged here. A number that does not exist is "". XADD entries carry
+ * ms (the baseline's journey run started_ms for steps, r->started_ms for runs)
+ * and no ID yet: see tp_streams_assign_ids. Values arrive masked (result.h) and
+ * are made valid UTF-8. On failure out keeps what was added (safe to clear)
+ * and err says why. */
+tp_err tp_streams_build(const struct tp_run_report *r, const struct tp_compare_plan *plan,
                         const struct tp_streams_opts *o, struct tp_batch *out,
                         struct tp_error *err);
 

@@ -1,8 +1,8 @@
 /* Reports (src/report_text.c, report_json.c, report_junit.c) and the run report's
- * destructor (src/result.c), over run reports built by hand: the JSON has every
- * documented key with its type, the JUnit is well-formed and counts right even
- * with hostile strings, the text reads as documented, and no secret survives in
- * any of them. */
+ * masking and destructor (src/result.c), over run reports built by hand and
+ * masked at the source as the runner does: the JSON has every documented key
+ * with its type, the JUnit is well-formed and counts right even with hostile
+ * strings, the text reads as documented, and no secret survives in any of them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #include <cmocka.h>
 
@@ -17,6 +18,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "twinprobe/compare.h"
 #include "twinprobe/report.h"
 #include "twinprobe/result.h"
 
@@ -118,6 +120,14 @@ static tp_secrets *make_secrets(void)
     return s;
 }
 
+/* What the runner does when a step's result is final. */
+static void mask_results(struct fixture *f)
+{
+    for (size_t i = 0; i < f->r.njourneys; i++)
+        for (size_t k = 0; k < f->r.journeys[i].journey->nsteps; k++)
+            assert_int_equal(tp_step_result_mask(&f->r.journeys[i].steps[k], f->secrets), TP_OK);
+}
+
 /* checkout @ canary (round 3): open ok, login failed (http, two failed
  * assertions), pay skipped. search @ stable (round 1): find, list ok. */
 static int setup_normal(void **state)
@@ -128,7 +138,6 @@ static int setup_normal(void **state)
 
     assert_non_null(f);
     f->secrets = make_secrets();
-    f->r.secrets = f->secrets;
     snprintf(f->r.run_id, sizeof f->r.run_id, "0b7c6a4e-2f51-4c2a-9d36-0c6b1f9e8a11");
     f->r.location = "eu-west-1";
     f->r.started_ms = 1764150000000;
@@ -195,6 +204,7 @@ static int setup_normal(void **state)
     ok_step(s, 204, 3.0004);
     s->attempts = 3;
 
+    mask_results(f);
     *state = f;
     return 0;
 }
@@ -208,7 +218,6 @@ static int setup_hostile(void **state)
 
     assert_non_null(f);
     f->secrets = make_secrets();
-    f->r.secrets = f->secrets;
     snprintf(f->r.run_id, sizeof f->r.run_id, "run");
     f->r.location = "loc" HOSTILE;
     f->r.njourneys = 1;
@@ -232,6 +241,7 @@ static int setup_hostile(void **state)
     s = &jr->steps[1];
     s->skipped = 1;
     s->error = dup("skipped because " HOSTILE);
+    mask_results(f);
     *state = f;
     return 0;
 }
@@ -412,26 +422,74 @@ static void test_json_values(void **state)
     free(text);
 }
 
+/* A comparison of one journey against one candidate, one step, built by hand. */
 static void test_json_comparisons_and_empty(void **state)
 {
     struct fixture *f = *state;
     struct tp_run_report empty = {0};
-    json_t *doc;
+    size_t rounds_seen = 2;
+    struct tp_mismatch mm = {TP_MM_VALUE_CHANGED, dup("$['price']"), dup("1"), dup("2")};
+    struct tp_step_cmp step = {0};
+    struct tp_pair_cmp pair = {0};
+    struct tp_comparison cmp = {0};
+    json_t *doc, *c, *st;
     char *text;
 
-    f->r.comparisons = json_pack("[{s:s, s:s, s:f}]", "journey", "checkout", "reason",
-                                 "token " SECRET " differs", "score", 66.67);
-    assert_non_null(f->r.comparisons);
+    step.name = "open";
+    step.verdict.verdict = TP_V_INCONCLUSIVE;
+    step.verdict.method = "none";
+    step.verdict.base_median_ms = 40.1;
+    step.verdict.cand_median_ms = NAN;
+    step.verdict.delta_pct = NAN;
+    step.verdict.ci_low_pct = -INFINITY;
+    step.verdict.ci_high_pct = INFINITY;
+    step.verdict.p = step.verdict.p_adj = 1;
+    snprintf(step.verdict.reason, sizeof step.verdict.reason, "too few pairs");
+    step.mismatches.items = &mm;
+    step.mismatches.count = step.mismatches.total = 1;
+    step.mismatch_rounds = &rounds_seen;
+    step.fails = 1;
+    pair.cand = 1;
+    pair.journey_name = "checkout";
+    pair.base_name = "stable";
+    pair.cand_name = "canary";
+    pair.rounds = 3;
+    pair.steps = &step;
+    pair.nsteps = 1;
+    pair.verdict.verdict = TP_V_INCONCLUSIVE;
+    pair.verdict.score = 66.67;
+    pair.verdict.score_class = TP_SCORE_FAIL;
+    snprintf(pair.verdict.reason, sizeof pair.verdict.reason, "open is INCONCLUSIVE");
+    pair.total = step.verdict;
+    pair.mismatches = 1;
+    pair.fails = 1;
+    cmp.pairs = &pair;
+    cmp.npairs = 1;
+    cmp.fails = 1;
+    f->r.comparison = &cmp;
+
     text = tp_report_json(&f->r);
     assert_non_null(text);
-    assert_null(strstr(text, SECRET));
     assert_non_null(strstr(text, "\"score\": 66.67"));
     doc = parse(text);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(doc, "comparisons"), 0), "reason")),
-                        "token *** differs");
+    c = json_array_get(json_object_get(doc, "comparisons"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "reason")), "open is INCONCLUSIVE");
+    assert_string_equal(json_string_value(json_object_get(c, "verdict")), "INCONCLUSIVE");
+    assert_bool(c, "fails", 1);
+    st = json_array_get(json_object_get(c, "steps"), 0);
+    assert_string_equal(json_string_value(json_object_get(st, "step")), "open");
+    assert_true(json_is_null(json_object_get(st, "cand_median_ms")));
+    assert_true(json_is_null(json_object_get(st, "ci_low_pct")));
+    assert_int_equal(json_integer_value(json_object_get(st, "mismatch_count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(st, "mismatches"), 0), "rounds")),
+                     2);
     json_decref(doc);
     free(text);
+    f->r.comparison = NULL;
+    free(mm.path);
+    free(mm.base);
+    free(mm.cand);
 
     /* nothing ran: still a whole document; no location gives null */
     text = tp_report_json(&empty);
@@ -742,11 +800,9 @@ static void test_utf8_next(void **state)
 static void test_clear(void **state)
 {
     struct fixture *f = *state;
-    f->r.comparisons = json_array();
     tp_run_report_clear(&f->r);
     assert_null(f->r.journeys);
     assert_int_equal(f->r.njourneys, 0);
-    assert_null(f->r.comparisons);
     tp_run_report_clear(&f->r); /* twice: nothing left */
     tp_run_report_clear(NULL);
 }

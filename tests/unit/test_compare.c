@@ -1,0 +1,294 @@
+/* Unit tests for src/compare.c, the run's one comparison: per-round pairs and
+ * diffs, noise learned once (within a round and across rounds), distinct
+ * mismatches with the rounds they were seen in, the one rule for "this step
+ * fails the run" under each --fail-on, and mismatches masked where they are
+ * made (data masked, twinprobe's labels never). Results are built by hand. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twinprobe/compare.h"
+
+#define ROUNDS 3
+
+static char s_get[] = "get", s_journey[] = "j";
+static char s_stable[] = "stable", s_canary[] = "canary", s_noise[] = "stable/noise";
+
+struct fixture {
+    struct tp_step step;
+    struct tp_journey journey;
+    struct tp_target targets[3];
+    struct tp_run_report r;
+    struct tp_compare_plan plan;
+    tp_secrets *secrets;
+    struct tp_comparison cmp;
+};
+
+/* A finished step with a JSON body and a total time. */
+static void set_step(struct tp_step_result *s, const struct tp_step *step, long status,
+                     const char *body, double total)
+{
+    s->step = step;
+    s->ok = status < 400;
+    s->failure = s->ok ? TP_FAIL_NONE : TP_FAIL_HTTP;
+    s->attempts = 1;
+    s->response.status = status;
+    s->response.body = strdup(body);
+    assert_non_null(s->response.body);
+    s->response.body_len = strlen(body);
+    s->response.timings.total_ms = total;
+}
+
+/* body(round, target) gives each side's body: stable, canary, then (with noise)
+ * the baseline's second run. */
+typedef const char *(*body_fn)(unsigned round, size_t target, char *buf, size_t size);
+
+static struct fixture *make(int noise, body_fn body, const char *secret)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    size_t ntargets = noise ? 3 : 2;
+    assert_non_null(f);
+    f->step.name = s_get;
+    f->journey.name = s_journey;
+    f->journey.steps = &f->step;
+    f->journey.nsteps = 1;
+    f->journey.compare.noise = noise ? TP_NOISE_LEARN : TP_NOISE_OFF;
+    f->journey.compare.margin_pct = f->journey.compare.margin_ms = -1;
+    f->targets[0].name = s_stable;
+    f->targets[1].name = s_canary;
+    f->targets[2].name = s_noise;
+    f->secrets = tp_secrets_create();
+    assert_non_null(f->secrets);
+    if (secret)
+        assert_int_equal(tp_secrets_add(f->secrets, secret), TP_OK);
+    f->plan = (struct tp_compare_plan){1,
+                                       ntargets,
+                                       ROUNDS,
+                                       noise ? 2 : -1,
+                                       1,
+                                       TP_VERDICT_OPTS_INIT,
+                                       TP_FAIL_ON_HIGH,
+                                       f->secrets};
+    f->r.njourneys = ROUNDS * ntargets;
+    f->r.journeys = calloc(f->r.njourneys, sizeof *f->r.journeys);
+    assert_non_null(f->r.journeys);
+    for (unsigned k = 0; k < ROUNDS; k++)
+        for (size_t t = 0; t < ntargets; t++) {
+            struct tp_journey_result *jr = &f->r.journeys[tp_compare_index(&f->plan, k, 0, t)];
+            char buf[256];
+            jr->journey = &f->journey;
+            jr->target = &f->targets[t];
+            jr->round = k + 1;
+            jr->ok = 1;
+            jr->steps = calloc(1, sizeof *jr->steps);
+            assert_non_null(jr->steps);
+            set_step(&jr->steps[0], &f->step, 200, body(k, t, buf, sizeof buf),
+                     10.0 + (double)t + k);
+        }
+    return f;
+}
+
+static void compare(struct fixture *f, enum tp_fail_on fail_on)
+{
+    struct tp_error err;
+    tp_error_clear(&err);
+    tp_comparison_clear(&f->cmp);
+    f->plan.fail_on = fail_on;
+    if (tp_compare_run(&f->r, &f->plan, &f->cmp, &err) != TP_OK)
+        fail_msg("compare: %s", err.text);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (!f)
+        return 0;
+    tp_comparison_clear(&f->cmp);
+    tp_run_report_clear(&f->r);
+    tp_secrets_free(f->secrets);
+    free(f);
+    return 0;
+}
+
+/* A build number: the same on every side within a round, new each round. */
+static const char *per_round(unsigned round, size_t target, char *buf, size_t size)
+{
+    (void)target;
+    snprintf(buf, size, "{\"v\": %u, \"price\": 12.5}", 100 + round);
+    return buf;
+}
+
+static void test_noise_across_rounds(void **state)
+{
+    struct fixture *f = make(1, per_round, NULL);
+    const struct tp_step_cmp *sc;
+    *state = f;
+    compare(f, TP_FAIL_ON_HIGH);
+    assert_int_equal(f->cmp.npairs, 1); /* the noise run is no candidate */
+    assert_int_equal(f->cmp.pairs[0].cand, 1);
+    sc = &f->cmp.pairs[0].steps[0];
+    assert_true(sc->nnoise >= 1); /* $['v'] learned across rounds */
+    assert_int_equal(sc->mismatches.total, 0);
+    for (unsigned k = 0; k < ROUNDS; k++) {
+        assert_int_equal(sc->rounds[k].diffs, 0);
+        assert_null(sc->rounds[k].first_diff);
+    }
+}
+
+/* Without noise learning the same bodies agree too: both sides change together. */
+static void test_equal_sides_no_noise(void **state)
+{
+    struct fixture *f = make(0, per_round, NULL);
+    *state = f;
+    compare(f, TP_FAIL_ON_HIGH);
+    assert_int_equal(f->cmp.pairs[0].steps[0].mismatches.total, 0);
+    assert_int_equal(f->cmp.pairs[0].fails, 0);
+}
+
+/* The canary's price is a string in rounds 1 and 3. */
+static const char *price_type(unsigned round, size_t target, char *buf, size_t size)
+{
+    snprintf(buf, size, "{\"price\": %s}",
+             target == 1 && round != 1 ? "\"12.50\"" : "12.5");
+    return buf;
+}
+
+static void test_mismatch_rounds_and_fail_rule(void **state)
+{
+    struct fixture *f = make(0, price_type, NULL);
+    const struct tp_step_cmp *sc;
+    *state = f;
+    compare(f, TP_FAIL_ON_HIGH);
+    sc = &f->cmp.pairs[0].steps[0];
+    assert_int_equal(sc->mismatches.total, 1);
+    assert_int_equal(sc->mismatches.items[0].kind, TP_MM_TYPE_CHANGED);
+    assert_string_equal(sc->mismatches.items[0].path, "$['price']");
+    assert_int_equal(sc->mismatch_rounds[0], 2);
+    assert_int_equal(sc->rounds[0].diffs, 1);
+    assert_string_equal(sc->rounds[0].first_diff, "$['price'] type_changed 12.5 -> \"12.50\"");
+    assert_int_equal(sc->rounds[1].diffs, 0);
+    assert_null(sc->rounds[1].first_diff);
+    assert_int_equal(sc->rounds[2].diffs, 1);
+    /* the latency pairs the statistics saw */
+    assert_true(sc->rounds[0].base_ms == 10.0 && sc->rounds[0].cand_ms == 11.0);
+    assert_true(sc->fails);
+    assert_true(f->cmp.pairs[0].fails);
+    assert_true(f->cmp.fails);
+    assert_int_equal(f->cmp.pairs[0].mismatches, 1);
+
+    compare(f, TP_FAIL_ON_NEVER);
+    assert_false(f->cmp.pairs[0].steps[0].fails);
+    assert_false(f->cmp.fails);
+}
+
+struct fail_case {
+    enum tp_verdict verdict;
+    size_t mismatches;
+    enum tp_fail_on fail_on;
+    int fails;
+};
+
+static const struct fail_case fail_cases[] = {
+    {TP_V_PASS, 0, TP_FAIL_ON_HIGH, 0},
+    {TP_V_LOW, 0, TP_FAIL_ON_HIGH, 0},
+    {TP_V_INCONCLUSIVE, 0, TP_FAIL_ON_HIGH, 0},
+    {TP_V_NODATA, 0, TP_FAIL_ON_HIGH, 0},
+    {TP_V_HIGH, 0, TP_FAIL_ON_HIGH, 1},
+    {TP_V_CRITICAL, 0, TP_FAIL_ON_HIGH, 1},
+    {TP_V_PASS, 1, TP_FAIL_ON_HIGH, 1},
+    {TP_V_INCONCLUSIVE, 0, TP_FAIL_ON_INCONCLUSIVE, 1},
+    {TP_V_NODATA, 0, TP_FAIL_ON_INCONCLUSIVE, 1},
+    {TP_V_PASS, 0, TP_FAIL_ON_INCONCLUSIVE, 0},
+    {TP_V_LOW, 0, TP_FAIL_ON_INCONCLUSIVE, 0},
+    {TP_V_CRITICAL, 3, TP_FAIL_ON_NEVER, 0},
+    {TP_V_HIGH, 0, TP_FAIL_ON_NEVER, 0},
+};
+
+static void test_step_fails_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof fail_cases / sizeof fail_cases[0]; i++) {
+        struct tp_step_verdict v;
+        memset(&v, 0, sizeof v);
+        v.verdict = fail_cases[i].verdict;
+        if (tp_compare_step_fails(&v, fail_cases[i].mismatches, fail_cases[i].fail_on) !=
+            fail_cases[i].fails)
+            fail_msg("case %zu: %s with %zu mismatches under fail_on %d", i,
+                     tp_verdict_name(v.verdict), fail_cases[i].mismatches,
+                     (int)fail_cases[i].fail_on);
+    }
+}
+
+/* Two rounds agree; an INCONCLUSIVE step (3 rounds cannot reach p < 0.05) fails
+ * the run only under --fail-on inconclusive. */
+static void test_inconclusive_fails_only_when_asked(void **state)
+{
+    struct fixture *f = make(0, per_round, NULL);
+    *state = f;
+    compare(f, TP_FAIL_ON_HIGH);
+    assert_int_equal(f->cmp.pairs[0].steps[0].verdict.verdict, TP_V_INCONCLUSIVE);
+    assert_false(f->cmp.fails);
+    compare(f, TP_FAIL_ON_INCONCLUSIVE);
+    assert_true(f->cmp.pairs[0].steps[0].fails);
+    assert_true(f->cmp.fails);
+}
+
+/* A secret "s" in a member name and a value: the data is masked, the labels and
+ * kind names twinprobe makes are not. */
+static const char *secret_body(unsigned round, size_t target, char *buf, size_t size)
+{
+    (void)round;
+    snprintf(buf, size, "{\"pass\": \"%s\"}", target == 1 ? "is-s" : "ok");
+    return buf;
+}
+
+static void test_mismatch_masked_at_source(void **state)
+{
+    struct fixture *f = make(0, secret_body, "s");
+    const struct tp_step_cmp *sc;
+    *state = f;
+    compare(f, TP_FAIL_ON_HIGH);
+    sc = &f->cmp.pairs[0].steps[0];
+    assert_int_equal(sc->mismatches.count, 1);
+    assert_string_equal(sc->mismatches.items[0].path, "$['pa******']");
+    assert_string_equal(sc->mismatches.items[0].base, "\"ok\"");
+    assert_string_equal(sc->mismatches.items[0].cand, "\"i***-***\"");
+    assert_string_equal(sc->rounds[0].first_diff,
+                        "$['pa******'] value_changed \"ok\" -> \"i***-***\"");
+}
+
+/* One target: nothing to compare. */
+static void test_single_target(void **state)
+{
+    struct fixture *f = make(0, per_round, NULL);
+    *state = f;
+    f->plan.ntargets = 1;
+    f->r.njourneys = ROUNDS; /* the plan only reads the first ROUNDS entries */
+    compare(f, TP_FAIL_ON_HIGH);
+    assert_int_equal(f->cmp.npairs, 0);
+    assert_false(f->cmp.fails);
+    f->r.njourneys = ROUNDS * 2;
+    tp_comparison_clear(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_noise_across_rounds, teardown),
+        cmocka_unit_test_teardown(test_equal_sides_no_noise, teardown),
+        cmocka_unit_test_teardown(test_mismatch_rounds_and_fail_rule, teardown),
+        cmocka_unit_test(test_step_fails_table),
+        cmocka_unit_test_teardown(test_inconclusive_fails_only_when_asked, teardown),
+        cmocka_unit_test_teardown(test_mismatch_masked_at_source, teardown),
+        cmocka_unit_test_teardown(test_single_target, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
