@@ -1,6 +1,6 @@
 /* Templates: "{{...}}" placeholders parsed once and expanded per request with
- * values that come in through struct tp_template_env, and secret masking for
- * every output. No I/O here: no getenv, no clock, no rand. */
+ * values that come in through struct tp_template_env. No I/O here: no getenv,
+ * no clock, no rand. */
 #include "twinprobe/template.h"
 
 #include <inttypes.h>
@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "twinprobe/escape.h"
+#include "twinprobe/strbuf.h"
 
 struct tp_template {
     char *source;              /* copy of the parsed string */
@@ -17,141 +20,25 @@ struct tp_template {
     int literal; /* 1 when every part is TP_TPL_TEXT */
 };
 
-static const char hex_upper[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
 
-/* ---- growable byte buffer, always NUL-terminated once reserved ---------- */
-
-struct buf {
-    char *data;
-    size_t len;
-    size_t cap;
-};
-
-static tp_err buf_reserve(struct buf *b, size_t extra)
+/* Appends a substituted value escaped as esc says (TP_ESC_NONE: as is). */
+static tp_err append_escaped(struct tp_strbuf *b, const char *s, size_t n, enum tp_tpl_escape esc)
 {
-    size_t need, cap;
-    char *p;
+    int rc;
 
-    if (extra > SIZE_MAX - 1 - b->len)
-        return TP_ERR_NOMEM;
-    need = b->len + extra + 1;
-    if (need <= b->cap)
-        return TP_OK;
-    cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    p = realloc(b->data, cap);
-    if (!p)
-        return TP_ERR_NOMEM;
-    if (!b->data)
-        p[0] = '\0';
-    b->data = p;
-    b->cap = cap;
-    return TP_OK;
-}
-
-static tp_err buf_append(struct buf *b, const char *s, size_t n)
-{
-    tp_err rc = buf_reserve(b, n);
-    if (rc)
-        return rc;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return TP_OK;
-}
-
-/* ---- escaping ----------------------------------------------------------- */
-
-static int is_url_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-/* Inside a JSON string: '"', '\\' and bytes below 0x20 are escaped; everything
- * else (UTF-8 included) passes through. */
-static tp_err append_json(struct buf *b, const char *s, size_t n)
-{
-    static const char short_escape[0x20] = {
-        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-    };
-    size_t run = 0, i;
-    tp_err rc = TP_OK;
-
-    for (i = 0; !rc && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t esc_len;
-
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        rc = buf_append(b, s + run, i - run);
-        run = i + 1;
-        esc[0] = '\\';
-        if (c == '"' || c == '\\') {
-            esc[1] = (char)c;
-            esc_len = 2;
-        } else if (short_escape[c]) {
-            esc[1] = short_escape[c];
-            esc_len = 2;
-        } else {
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex_lower[c >> 4];
-            esc[5] = hex_lower[c & 0xf];
-            esc_len = 6;
-        }
-        if (!rc)
-            rc = buf_append(b, esc, esc_len);
-    }
-    if (!rc)
-        rc = buf_append(b, s + run, n - run);
-    return rc;
-}
-
-/* Percent-encoding: RFC 3986 unreserved bytes kept, the rest as %XX with the
- * given hex digits; with space_plus a space becomes '+' (form encoding). */
-static tp_err append_url(struct buf *b, const char *s, size_t n, const char *hex, int space_plus)
-{
-    size_t run = 0, i;
-    tp_err rc = TP_OK;
-
-    for (i = 0; !rc && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (is_url_unreserved(c))
-            continue;
-        rc = buf_append(b, s + run, i - run);
-        run = i + 1;
-        if (rc)
-            break;
-        if (c == ' ' && space_plus) {
-            rc = buf_append(b, "+", 1);
-        } else {
-            char pct[3];
-            pct[0] = '%';
-            pct[1] = hex[c >> 4];
-            pct[2] = hex[c & 0xf];
-            rc = buf_append(b, pct, 3);
-        }
-    }
-    if (!rc)
-        rc = buf_append(b, s + run, n - run);
-    return rc;
-}
-
-static tp_err append_escaped(struct buf *b, const char *s, size_t n, enum tp_tpl_escape esc)
-{
     switch (esc) {
     case TP_ESC_JSON:
-        return append_json(b, s, n);
+        rc = tp_escape_json(b, s, n);
+        break;
     case TP_ESC_URL:
-        return append_url(b, s, n, hex_upper, 0);
-    case TP_ESC_NONE:
+        rc = tp_escape_url(b, s, n, 0);
+        break;
+    default:
+        rc = tp_strbuf_add(b, s, n);
         break;
     }
-    return buf_append(b, s, n);
+    return rc ? TP_ERR_NOMEM : TP_OK;
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -428,7 +315,7 @@ static void format_uuid(const struct tp_template_env *env, char out[37])
     out[o] = '\0';
 }
 
-static tp_err expand_part(struct buf *b, const struct tp_tpl_part *part,
+static tp_err expand_part(struct tp_strbuf *b, const struct tp_tpl_part *part,
                           const struct tp_template_env *env, enum tp_tpl_escape esc,
                           struct tp_error *err)
 {
@@ -437,7 +324,7 @@ static tp_err expand_part(struct buf *b, const struct tp_tpl_part *part,
 
     switch (part->kind) {
     case TP_TPL_TEXT:
-        if (buf_append(b, part->text, part->len))
+        if (tp_strbuf_add(b, part->text, part->len))
             return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         return TP_OK;
     case TP_TPL_VAR:
@@ -475,7 +362,7 @@ static tp_err expand_part(struct buf *b, const struct tp_tpl_part *part,
 tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *env,
                           enum tp_tpl_escape esc, char **out, struct tp_error *err)
 {
-    struct buf b = {NULL, 0, 0};
+    struct tp_strbuf b = {0};
     tp_err rc = TP_OK;
     size_t i;
 
@@ -487,7 +374,7 @@ tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *en
     if (esc != TP_ESC_NONE && esc != TP_ESC_JSON && esc != TP_ESC_URL)
         return tp_error_set(err, TP_ERR_INTERNAL, "tp_template_expand: bad escape mode %d",
                             (int)esc);
-    if (buf_reserve(&b, 0)) {
+    if (tp_strbuf_add(&b, "", 0)) { /* "" rather than NULL when nothing is added */
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -499,7 +386,7 @@ tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *en
     return TP_OK;
 
 fail:
-    free(b.data);
+    tp_strbuf_free(&b);
     return rc;
 }
 
@@ -532,11 +419,14 @@ struct tp_secrets {
  * percent-encoded with either hex case, a space as %20 or '+'. */
 static const struct {
     enum tp_tpl_escape esc;
-    const char *hex;
-    int space_plus;
+    unsigned url_flags;
 } secret_forms[] = {
-    {TP_ESC_NONE, NULL, 0},     {TP_ESC_JSON, NULL, 0},     {TP_ESC_URL, hex_upper, 0},
-    {TP_ESC_URL, hex_lower, 0}, {TP_ESC_URL, hex_upper, 1}, {TP_ESC_URL, hex_lower, 1},
+    {TP_ESC_NONE, 0},
+    {TP_ESC_JSON, 0},
+    {TP_ESC_URL, 0},
+    {TP_ESC_URL, TP_ESCAPE_HEX_LOWER},
+    {TP_ESC_URL, TP_ESCAPE_SPACE_PLUS},
+    {TP_ESC_URL, TP_ESCAPE_HEX_LOWER | TP_ESCAPE_SPACE_PLUS},
 };
 
 static size_t ac_child(const struct ac_node *nodes, size_t u, unsigned char c)
@@ -635,7 +525,7 @@ void tp_secrets_free(tp_secrets *s)
 }
 
 /* Adds the pattern held by b (taken: b is emptied either way) unless present. */
-static tp_err add_pattern(struct tp_secrets *s, struct buf *b)
+static tp_err add_pattern(struct tp_secrets *s, struct tp_strbuf *b)
 {
     size_t i;
 
@@ -676,14 +566,14 @@ tp_err tp_secrets_add(tp_secrets *s, const char *value)
         return TP_OK;
     before = s->npats;
     for (i = 0; !rc && i < sizeof secret_forms / sizeof secret_forms[0]; i++) {
-        struct buf b = {NULL, 0, 0};
+        struct tp_strbuf b = {0};
         if (secret_forms[i].esc == TP_ESC_URL)
-            rc = append_url(&b, value, n, secret_forms[i].hex, secret_forms[i].space_plus);
+            rc = tp_escape_url(&b, value, n, secret_forms[i].url_flags) ? TP_ERR_NOMEM : TP_OK;
         else
             rc = append_escaped(&b, value, n, secret_forms[i].esc);
         if (!rc)
             rc = add_pattern(s, &b);
-        free(b.data);
+        tp_strbuf_free(&b);
     }
     if (!rc)
         rc = build_automaton(s);

@@ -457,7 +457,8 @@ static void test_expand_cases(void **state)
     }
 }
 
-/* One value through one escape mode: {{v}} with v defined as value. */
+/* One value through one escape mode: {{v}} with v defined as value. Which
+ * bytes each mode escapes, and how, is tested in test_escape.c. */
 /* clang-format off */
 static const struct escape_case {
     enum tp_tpl_escape esc;
@@ -465,23 +466,9 @@ static const struct escape_case {
     const char *want;
 } escape_cases[] = {
     {TP_ESC_NONE, "a\"b\\c\n\x01 %&", "a\"b\\c\n\x01 %&"},
-    {TP_ESC_JSON, "plain", "plain"},
-    {TP_ESC_JSON, "\"", "\\\""},
-    {TP_ESC_JSON, "\\", "\\\\"},
-    {TP_ESC_JSON, "a\"b\\c", "a\\\"b\\\\c"},
-    {TP_ESC_JSON, "\b\f\n\r\t", "\\b\\f\\n\\r\\t"},
-    {TP_ESC_JSON, "\x01\x1f\x0b", "\\u0001\\u001f\\u000b"},
-    {TP_ESC_JSON, "/ ' \x7f", "/ ' \x7f"},
-    {TP_ESC_JSON, "caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80"},
-    {TP_ESC_URL, "AZaz09-._~", "AZaz09-._~"},
-    {TP_ESC_URL, "a b", "a%20b"},
-    {TP_ESC_URL, ":/?#[]@", "%3A%2F%3F%23%5B%5D%40"},
-    {TP_ESC_URL, "!$&'()*+,;=", "%21%24%26%27%28%29%2A%2B%2C%3B%3D"},
-    {TP_ESC_URL, "100%", "100%25"},
-    {TP_ESC_URL, "\"<>\\^`{|}", "%22%3C%3E%5C%5E%60%7B%7C%7D"},
-    {TP_ESC_URL, "\n\x7f", "%0A%7F"},
+    {TP_ESC_JSON, "a\"b\\c\n\x01 %&", "a\\\"b\\\\c\\n\\u0001 %&"},
+    {TP_ESC_URL, "a\"b\\c\n\x01 %&", "a%22b%5Cc%0A%01%20%25%26"},
     {TP_ESC_URL, "caf\xc3\xa9", "caf%C3%A9"},
-    {TP_ESC_URL, "\xe2\x98\x83", "%E2%98%83"},
 };
 /* clang-format on */
 
