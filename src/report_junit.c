@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "twinprobe/mask.h"
+
 /* text masked and made XML 1.0 clean. New, or NULL on no memory. */
 static xmlChar *clean(const tp_secrets *secrets, const char *text)
 {

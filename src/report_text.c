@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/mask.h"
+
 #define NAME_WIDTH_MAX 40 /* step names are padded to the longest, at most this */
 
 #define C_RED "\033[31m"

@@ -17,6 +17,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "twinprobe/mask.h"
 #include "twinprobe/report.h"
 #include "twinprobe/result.h"
 
