@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "twinprobe/escape.h"
+#include "twinprobe/extract.h"
 #include "twinprobe/strbuf.h"
 
 /* One node of the Aho-Corasick automaton: a trie over every pattern with
@@ -247,44 +248,173 @@ int tp_secrets_none(const tp_secrets *s)
     return !s || s->npats == 0;
 }
 
-char *tp_secrets_mask(const tp_secrets *s, const char *text)
+/* Appends text[0..n) to out with every secret replaced by "***". text may hold
+ * NULs: no secret does, so no occurrence spans one. *masks (may be NULL) gets
+ * the number of "***" written. TP_OK, or TP_ERR_NOMEM (then out holds what it
+ * held before). */
+static tp_err mask_append(const tp_secrets *s, const char *text, size_t n, struct tp_strbuf *out,
+                          size_t *masks)
 {
     struct span *spans = NULL;
-    size_t nspans = 0, cap = 0, covered = 0, state = 0, n, i, o, from;
-    char *out = NULL;
+    size_t nspans = 0, cap = 0, start = out->len, from = 0, i;
+    tp_err rc = TP_OK;
 
-    if (!text)
-        return NULL;
-    n = strlen(text);
     if (s && s->nodes) {
-        for (i = 0; i < n; i++) {
+        size_t state = 0;
+        for (i = 0; !rc && i < n; i++) {
             size_t len;
             state = ac_step(s->nodes, state, (unsigned char)text[i]);
             len = s->nodes[state].match_len;
-            if (len && push_span(&spans, &nspans, &cap, i + 1 - len, i + 1))
-                goto done;
+            if (len)
+                rc = push_span(&spans, &nspans, &cap, i + 1 - len, i + 1);
         }
     }
-    for (i = 0; i < nspans; i++)
-        covered += spans[i].end - spans[i].start;
-    /* each span covers at least one byte, so the result is at most 3n bytes */
-    if (n > (SIZE_MAX - 1) / 3)
-        goto done;
-    out = malloc(n - covered + 3 * nspans + 1);
-    if (!out)
-        goto done;
-    for (i = 0, o = 0, from = 0; i < nspans; i++) {
-        memcpy(out + o, text + from, spans[i].start - from);
-        o += spans[i].start - from;
-        memcpy(out + o, "***", 3);
-        o += 3;
+    for (i = 0; !rc && i < nspans; i++) {
+        if (tp_strbuf_add(out, text + from, spans[i].start - from) || tp_strbuf_add(out, "***", 3))
+            rc = TP_ERR_NOMEM;
         from = spans[i].end;
     }
-    memcpy(out + o, text + from, n - from);
-    o += n - from;
-    out[o] = '\0';
-
-done:
+    if (!rc && tp_strbuf_add(out, text + from, n - from))
+        rc = TP_ERR_NOMEM;
+    if (rc)
+        tp_strbuf_cut(out, start);
+    else if (masks)
+        *masks = nspans;
     free(spans);
+    return rc;
+}
+
+char *tp_secrets_mask(const tp_secrets *s, const char *text)
+{
+    struct tp_strbuf out = {0};
+
+    if (!text)
+        return NULL;
+    if (mask_append(s, text, strlen(text), &out, NULL)) {
+        tp_strbuf_free(&out);
+        return NULL;
+    }
+    return out.data;
+}
+
+tp_err tp_secrets_mask_inplace(const tp_secrets *s, char **text)
+{
+    char *masked;
+
+    if (!text)
+        return TP_ERR_INVALID;
+    if (!*text || tp_secrets_none(s))
+        return TP_OK;
+    masked = tp_secrets_mask(s, *text);
+    if (!masked)
+        return TP_ERR_NOMEM;
+    free(*text);
+    *text = masked;
+    return TP_OK;
+}
+
+/* n bytes of text masked, as a new JSON string: valid UTF-8 whatever the input
+ * was or masking cut (tp_value_string turns each stray byte into U+FFFD; it
+ * moves to the shared UTF-8 module when there is one). *masks as for
+ * mask_append. NULL on no memory. */
+static json_t *masked_string(const tp_secrets *s, const char *text, size_t n, size_t *masks)
+{
+    struct tp_strbuf out = {0};
+    json_t *str = NULL;
+
+    if (mask_append(s, text, n, &out, masks) == TP_OK)
+        str = tp_value_string(out.data, out.len);
+    tp_strbuf_free(&out);
+    return str;
+}
+
+static json_t *masked_copy(const tp_secrets *s, json_t *v);
+
+static json_t *masked_array(const tp_secrets *s, json_t *a)
+{
+    json_t *out = json_array();
+    size_t i;
+
+    for (i = 0; out && i < json_array_size(a); i++) {
+        if (json_array_append_new(out, masked_copy(s, json_array_get(a, i)))) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
     return out;
+}
+
+/* Keys that mask alike collide: the later one in o's order wins. */
+static json_t *masked_object(const tp_secrets *s, json_t *o)
+{
+    json_t *out = json_object();
+    void *it;
+
+    for (it = json_object_iter(o); out && it; it = json_object_iter_next(o, it)) {
+        json_t *key =
+            masked_string(s, json_object_iter_key(it), json_object_iter_key_len(it), NULL);
+        if (!key ||
+            json_object_setn_new_nocheck(out, json_string_value(key), json_string_length(key),
+                                         masked_copy(s, json_object_iter_value(it)))) {
+            json_decref(out);
+            out = NULL;
+        }
+        json_decref(key);
+    }
+    return out;
+}
+
+/* A number, true or false: its compact JSON text masked, as a string, when
+ * that text holds a secret; else a copy. */
+static json_t *masked_scalar(const tp_secrets *s, json_t *v)
+{
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    size_t masks = 0;
+    json_t *out;
+
+    if (!text)
+        return NULL;
+    out = masked_string(s, text, strlen(text), &masks);
+    if (out && masks == 0) {
+        json_decref(out);
+        out = json_copy(v);
+    }
+    free(text);
+    return out;
+}
+
+static json_t *masked_copy(const tp_secrets *s, json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return masked_object(s, v);
+    case JSON_ARRAY:
+        return masked_array(s, v);
+    case JSON_STRING:
+        return masked_string(s, json_string_value(v), json_string_length(v), NULL);
+    case JSON_NULL:
+        return json_null();
+    default:
+        return masked_scalar(s, v);
+    }
+}
+
+json_t *tp_secrets_mask_json(const tp_secrets *s, json_t *v)
+{
+    if (!v)
+        return NULL;
+    if (tp_secrets_none(s))
+        return json_incref(v);
+    return masked_copy(s, v);
+}
+
+int tp_secrets_short(const char *value)
+{
+    size_t n = 0;
+
+    if (!value)
+        return 0;
+    while (n < TP_SECRET_MIN_LEN && value[n])
+        n++;
+    return n > 0 && n < TP_SECRET_MIN_LEN;
 }

@@ -1,11 +1,14 @@
 /* Unit tests for src/mask.c: masking table-driven, null and empty sets, the
- * escaped forms, linear time on 1 MB inputs, and a brute-force reference. */
+ * escaped forms, linear time on 1 MB inputs, a brute-force reference; masking
+ * in place, masked JSON copies, short secrets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +263,217 @@ static void test_mask_matches_reference(void **state)
     }
 }
 
+/* ---- in place ----------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+    char *p = s ? strdup(s) : NULL;
+    assert_true(!s || p);
+    return p;
+}
+
+/* clang-format off */
+static const struct inplace_case {
+    const char *secret; /* NULL: an empty set */
+    int null_set;       /* pass NULL rather than a set */
+    const char *text;   /* NULL: *text is NULL */
+    const char *want;
+    int same_pointer;   /* nothing to do: *text must not be reallocated */
+} inplace_cases[] = {
+    {"hunter2", 0, "pw=hunter2", "pw=***", 0},
+    {"hunter2", 0, "nothing here", "nothing here", 0},
+    {"hunter2", 0, "", "", 0},
+    {"hunter2", 0, NULL, NULL, 1},
+    {NULL, 0, "pw=hunter2", "pw=hunter2", 1},
+    {NULL, 1, "pw=hunter2", "pw=hunter2", 1},
+};
+/* clang-format on */
+
+static void test_mask_inplace(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT_OF(inplace_cases); i++) {
+        const struct inplace_case *c = &inplace_cases[i];
+        tp_secrets *s = tp_secrets_create();
+        char *text = dup_or_null(c->text), *before = text;
+
+        assert_non_null(s);
+        if (c->secret)
+            assert_int_equal(tp_secrets_add(s, c->secret), TP_OK);
+        assert_int_equal(tp_secrets_mask_inplace(c->null_set ? NULL : s, &text), TP_OK);
+        if (c->want)
+            assert_string_equal(text, c->want);
+        else
+            assert_null(text);
+        if (c->same_pointer)
+            assert_ptr_equal(text, before);
+        free(text);
+        tp_secrets_free(s);
+    }
+    assert_int_equal(tp_secrets_mask_inplace(NULL, NULL), TP_ERR_INVALID);
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* Input and expected output as JSON text (\u0000 allowed), secrets as bytes. */
+/* clang-format off */
+static const struct json_case {
+    const char *secrets[3]; /* NULL-terminated */
+    const char *in;
+    const char *want;
+} json_cases[] = {
+    {{"hunter2", NULL}, "{\"user\":\"alice\",\"password\":\"hunter2\"}",
+                        "{\"user\":\"alice\",\"password\":\"***\"}"},
+    /* keys, nesting, arrays */
+    {{"hunter2", NULL}, "{\"hunter2\":{\"a\":[\"x hunter2 y\",[\"hunter2\"]]}}",
+                        "{\"***\":{\"a\":[\"x *** y\",[\"***\"]]}}"},
+    /* keys that mask alike: the later one wins */
+    {{"hunter2", "s3cr3t!", NULL}, "{\"hunter2\":1,\"s3cr3t!\":2}", "{\"***\":2}"},
+    /* the escaped forms, as in text */
+    {{"p w&d", NULL}, "[\"q=p%20w%26d\",\"q=p+w%26d\"]", "[\"q=***\",\"q=***\"]"},
+    /* numbers and booleans: masked as their compact text */
+    {{"2", NULL}, "1234", "\"1***34\""},
+    {{"2", NULL}, "[1234,-20,2.5,7]", "[\"1***34\",\"-***0\",\"***.5\",7]"},
+    {{"1234", NULL}, "{\"n\":1234,\"m\":12345,\"k\":123}", "{\"n\":\"***\",\"m\":\"***5\",\"k\":123}"},
+    {{"ru", NULL}, "[true,false]", "[\"t***e\",false]"},
+    {{"al", NULL}, "[true,false]", "[true,\"f***se\"]"},
+    {{"ul", NULL}, "[null,\"null\"]", "[null,\"n***l\"]"},
+    /* strings with NULs: each piece masked, the NULs kept */
+    {{"hunter2", NULL}, "\"hunter2\\u0000x\\u0000hunter2\"", "\"***\\u0000x\\u0000***\""},
+    {{"ab", NULL}, "\"a\\u0000b\"", "\"a\\u0000b\""},
+    /* a secret that is part of a character: the cut byte becomes U+FFFD */
+    {{"\xa9", NULL}, "\"caf\\u00e9\"", "\"caf\\ufffd***\""},
+    {{"\xc3", NULL}, "{\"\\u00e9t\\u00e9\":1}", "{\"***\\ufffdt***\\ufffd\":1}"},
+    {{"\xe2\x82", NULL}, "\"\\u20ac5\"", "\"***\\ufffd5\""},
+    /* whole characters are never cut */
+    {{"\xc3\xa9", NULL}, "\"caf\\u00e9s\"", "\"caf***s\""},
+    {{"hunter2", NULL}, "[]", "[]"},
+    {{"hunter2", NULL}, "{}", "{}"},
+};
+/* clang-format on */
+
+static json_t *load(const char *text)
+{
+    json_error_t error;
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
+    if (!v)
+        fail_msg("bad test JSON %s: %s", text, error.text);
+    return v;
+}
+
+static void test_mask_json_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT_OF(json_cases); i++) {
+        tp_secrets *s = secrets_of(json_cases[i].secrets);
+        json_t *in = load(json_cases[i].in), *want = load(json_cases[i].want);
+        json_t *got = tp_secrets_mask_json(s, in);
+
+        assert_non_null(got);
+        if (!json_equal(got, want)) {
+            char *shown = json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT);
+            fail_msg("case %zu %s: got %s want %s", i, json_cases[i].in, shown, json_cases[i].want);
+        }
+        json_decref(got);
+        json_decref(in);
+        json_decref(want);
+        tp_secrets_free(s);
+    }
+}
+
+/* A copy: the input is untouched, and changing the copy leaves it alone. */
+static void test_mask_json_is_deep_copy(void **state)
+{
+    static const char *const values[] = {"hunter2", NULL};
+    tp_secrets *s = secrets_of(values);
+    json_t *in = load("{\"a\":[\"hunter2\",{\"n\":1}],\"b\":2}"), *got;
+    (void)state;
+
+    got = tp_secrets_mask_json(s, in);
+    assert_non_null(got);
+    assert_ptr_not_equal(got, in);
+    assert_ptr_not_equal(json_object_get(got, "a"), json_object_get(in, "a"));
+    assert_int_equal(
+        json_integer_set(json_object_get(json_array_get(json_object_get(got, "a"), 1), "n"), 9), 0);
+    assert_int_equal(json_object_set_new(got, "c", json_true()), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(in, "a"), 0)), "hunter2");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(json_object_get(in, "a"), 1), "n")), 1);
+    assert_null(json_object_get(in, "c"));
+    json_decref(got);
+    json_decref(in);
+    tp_secrets_free(s);
+}
+
+/* No secret: v itself, one more reference. NULL v: NULL. */
+static void test_mask_json_nothing_to_mask(void **state)
+{
+    tp_secrets *empty = tp_secrets_create();
+    json_t *v = load("{\"a\":\"hunter2\"}");
+    (void)state;
+
+    assert_non_null(empty);
+    assert_ptr_equal(tp_secrets_mask_json(empty, v), v);
+    assert_ptr_equal(tp_secrets_mask_json(NULL, v), v);
+    assert_int_equal(v->refcount, 3);
+    json_decref(v);
+    json_decref(v);
+    json_decref(v);
+    assert_null(tp_secrets_mask_json(empty, NULL));
+    assert_int_equal(tp_secrets_add(empty, "x"), TP_OK);
+    assert_null(tp_secrets_mask_json(empty, NULL));
+    tp_secrets_free(empty);
+}
+
+/* Keys with NULs (jansson 2.14 keys carry a length) and strings built without
+ * a UTF-8 check: masked piece by piece, repaired. */
+static void test_mask_json_key_nul_and_unchecked(void **state)
+{
+    static const char *const values[] = {"hunter2", NULL};
+    tp_secrets *s = secrets_of(values);
+    json_t *in = json_object(), *got, *v;
+    const char *key;
+    (void)state;
+
+    assert_non_null(in);
+    assert_int_equal(
+        json_object_setn_new(in, "k\0hunter2", 9, json_stringn_nocheck("\xff hunter2", 9)), 0);
+    got = tp_secrets_mask_json(s, in);
+    assert_non_null(got);
+    assert_int_equal(json_object_size(got), 1);
+    key = json_object_iter_key(json_object_iter(got));
+    assert_int_equal(json_object_iter_key_len(json_object_iter(got)), 5);
+    assert_memory_equal(key, "k\0***", 5);
+    v = json_object_iter_value(json_object_iter(got));
+    assert_int_equal(json_string_length(v), 7);
+    assert_memory_equal(json_string_value(v), "\xef\xbf\xbd ***", 7);
+    json_decref(got);
+    json_decref(in);
+    tp_secrets_free(s);
+}
+
+/* ---- short secrets --------------------------------------------------------- */
+
+/* clang-format off */
+static const struct {
+    const char *value;
+    int want;
+} short_cases[] = {
+    {NULL, 0}, {"", 0}, {"a", 1}, {"12345", 1}, {"\xc3\xa9\xc3\xa9", 1},
+    {"123456", 0}, {"hunter2", 0}, {"a much longer secret value", 0},
+};
+/* clang-format on */
+
+static void test_short(void **state)
+{
+    (void)state;
+    assert_int_equal(TP_SECRET_MIN_LEN, 6);
+    for (size_t i = 0; i < COUNT_OF(short_cases); i++)
+        if (tp_secrets_short(short_cases[i].value) != short_cases[i].want)
+            fail_msg("\"%s\": want %d", short_cases[i].value ? short_cases[i].value : "(null)",
+                     short_cases[i].want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +482,12 @@ int main(void)
         cmocka_unit_test(test_mask_many_occurrences_1mb),
         cmocka_unit_test(test_mask_near_misses_1mb),
         cmocka_unit_test(test_mask_matches_reference),
+        cmocka_unit_test(test_mask_inplace),
+        cmocka_unit_test(test_mask_json_cases),
+        cmocka_unit_test(test_mask_json_is_deep_copy),
+        cmocka_unit_test(test_mask_json_nothing_to_mask),
+        cmocka_unit_test(test_mask_json_key_nul_and_unchecked),
+        cmocka_unit_test(test_short),
     };
     return cmocka_run_group_tests_name("mask", tests, NULL, NULL);
 }
