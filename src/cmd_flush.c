@@ -6,6 +6,7 @@
 
 #include "twinprobe/cli.h"
 #include "twinprobe/load.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/publish.h"
 
 static void warn_line(void *ctx, const char *msg)

@@ -12,6 +12,7 @@
 #include "twinprobe/cli.h"
 #include "twinprobe/compare.h"
 #include "twinprobe/load.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/publish.h"
 #include "twinprobe/report.h"
 #include "twinprobe/runner.h"

@@ -12,6 +12,8 @@
 
 #include <hiredis.h>
 
+#include "twinprobe/mask.h"
+
 #define DUP_REPLY "equal or smaller than the target stream top item"
 
 struct tp_redis {

@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/mask.h"
+
 
 #define DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 

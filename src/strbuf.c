@@ -1,25 +1,37 @@
 /* Growable strings. */
 #include "twinprobe/strbuf.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int tp_strbuf_add(struct tp_strbuf *b, const void *s, size_t n)
+/* Makes room for n more bytes and the NUL. 0, or -1 (then b is unchanged). */
+static int reserve(struct tp_strbuf *b, size_t n)
 {
+    size_t cap;
+    char *d;
+
     if (n >= SIZE_MAX / 2 - b->len)
         return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        char *d;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        d = realloc(b->data, cap);
-        if (!d)
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 32;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    d = realloc(b->data, cap);
+    if (!d)
+        return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int tp_strbuf_add(struct tp_strbuf *b, const void *s, size_t n)
+{
+    if (reserve(b, n))
+        return -1;
     if (n)
         memcpy(b->data + b->len, s, n);
     b->len += n;
@@ -32,6 +44,27 @@ int tp_strbuf_str(struct tp_strbuf *b, const char *s)
     return tp_strbuf_add(b, s, strlen(s));
 }
 
+int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || reserve(b, (size_t)n))
+        return -1;
+    va_start(ap, fmt);
+    n = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return -1;
+    }
+    b->len += (size_t)n;
+    return 0;
+}
+
 void tp_strbuf_cut(struct tp_strbuf *b, size_t len)
 {
     b->len = len;
@@ -39,32 +72,12 @@ void tp_strbuf_cut(struct tp_strbuf *b, size_t len)
         b->data[len] = '\0';
 }
 
-/* TEMP until the mask branch lands. */
-#include <stdarg.h>
-#include <stdio.h>
-int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    char tmp[1];
-    int n;
-    char *p;
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !(p = malloc((size_t)n + 1)))
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    n = tp_strbuf_add(b, p, (size_t)n);
-    free(p);
-    return n;
-}
-
 void tp_strbuf_free(struct tp_strbuf *b)
 {
     if (!b)
         return;
     free(b->data);
-    memset(b, 0, sizeof *b);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
 }

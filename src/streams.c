@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "twinprobe/diff.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/report.h"
 
 /* ---- stream IDs ------------------------------------------------------------ */

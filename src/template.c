@@ -1,6 +1,6 @@
 /* Templates: "{{...}}" placeholders parsed once and expanded per request with
- * values that come in through struct tp_template_env, and secret masking for
- * every output. No I/O here: no getenv, no clock, no rand. */
+ * values that come in through struct tp_template_env. No I/O here: no getenv,
+ * no clock, no rand. */
 #include "twinprobe/template.h"
 
 #include <inttypes.h>
@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "twinprobe/escape.h"
+#include "twinprobe/strbuf.h"
 
 struct tp_template {
     char *source;              /* copy of the parsed string */
@@ -17,141 +20,25 @@ struct tp_template {
     int literal; /* 1 when every part is TP_TPL_TEXT */
 };
 
-static const char hex_upper[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
 
-/* ---- growable byte buffer, always NUL-terminated once reserved ---------- */
-
-struct buf {
-    char *data;
-    size_t len;
-    size_t cap;
-};
-
-static tp_err buf_reserve(struct buf *b, size_t extra)
+/* Appends a substituted value escaped as esc says (TP_ESC_NONE: as is). */
+static tp_err append_escaped(struct tp_strbuf *b, const char *s, size_t n, enum tp_tpl_escape esc)
 {
-    size_t need, cap;
-    char *p;
+    int rc;
 
-    if (extra > SIZE_MAX - 1 - b->len)
-        return TP_ERR_NOMEM;
-    need = b->len + extra + 1;
-    if (need <= b->cap)
-        return TP_OK;
-    cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    p = realloc(b->data, cap);
-    if (!p)
-        return TP_ERR_NOMEM;
-    if (!b->data)
-        p[0] = '\0';
-    b->data = p;
-    b->cap = cap;
-    return TP_OK;
-}
-
-static tp_err buf_append(struct buf *b, const char *s, size_t n)
-{
-    tp_err rc = buf_reserve(b, n);
-    if (rc)
-        return rc;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return TP_OK;
-}
-
-/* ---- escaping ----------------------------------------------------------- */
-
-static int is_url_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-/* Inside a JSON string: '"', '\\' and bytes below 0x20 are escaped; everything
- * else (UTF-8 included) passes through. */
-static tp_err append_json(struct buf *b, const char *s, size_t n)
-{
-    static const char short_escape[0x20] = {
-        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-    };
-    size_t run = 0, i;
-    tp_err rc = TP_OK;
-
-    for (i = 0; !rc && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t esc_len;
-
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        rc = buf_append(b, s + run, i - run);
-        run = i + 1;
-        esc[0] = '\\';
-        if (c == '"' || c == '\\') {
-            esc[1] = (char)c;
-            esc_len = 2;
-        } else if (short_escape[c]) {
-            esc[1] = short_escape[c];
-            esc_len = 2;
-        } else {
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex_lower[c >> 4];
-            esc[5] = hex_lower[c & 0xf];
-            esc_len = 6;
-        }
-        if (!rc)
-            rc = buf_append(b, esc, esc_len);
-    }
-    if (!rc)
-        rc = buf_append(b, s + run, n - run);
-    return rc;
-}
-
-/* Percent-encoding: RFC 3986 unreserved bytes kept, the rest as %XX with the
- * given hex digits; with space_plus a space becomes '+' (form encoding). */
-static tp_err append_url(struct buf *b, const char *s, size_t n, const char *hex, int space_plus)
-{
-    size_t run = 0, i;
-    tp_err rc = TP_OK;
-
-    for (i = 0; !rc && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (is_url_unreserved(c))
-            continue;
-        rc = buf_append(b, s + run, i - run);
-        run = i + 1;
-        if (rc)
-            break;
-        if (c == ' ' && space_plus) {
-            rc = buf_append(b, "+", 1);
-        } else {
-            char pct[3];
-            pct[0] = '%';
-            pct[1] = hex[c >> 4];
-            pct[2] = hex[c & 0xf];
-            rc = buf_append(b, pct, 3);
-        }
-    }
-    if (!rc)
-        rc = buf_append(b, s + run, n - run);
-    return rc;
-}
-
-static tp_err append_escaped(struct buf *b, const char *s, size_t n, enum tp_tpl_escape esc)
-{
     switch (esc) {
     case TP_ESC_JSON:
-        return append_json(b, s, n);
+        rc = tp_escape_json(b, s, n);
+        break;
     case TP_ESC_URL:
-        return append_url(b, s, n, hex_upper, 0);
-    case TP_ESC_NONE:
+        rc = tp_escape_url(b, s, n, 0);
+        break;
+    default:
+        rc = tp_strbuf_add(b, s, n);
         break;
     }
-    return buf_append(b, s, n);
+    return rc ? TP_ERR_NOMEM : TP_OK;
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -428,7 +315,7 @@ static void format_uuid(const struct tp_template_env *env, char out[37])
     out[o] = '\0';
 }
 
-static tp_err expand_part(struct buf *b, const struct tp_tpl_part *part,
+static tp_err expand_part(struct tp_strbuf *b, const struct tp_tpl_part *part,
                           const struct tp_template_env *env, enum tp_tpl_escape esc,
                           struct tp_error *err)
 {
@@ -437,7 +324,7 @@ static tp_err expand_part(struct buf *b, const struct tp_tpl_part *part,
 
     switch (part->kind) {
     case TP_TPL_TEXT:
-        if (buf_append(b, part->text, part->len))
+        if (tp_strbuf_add(b, part->text, part->len))
             return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         return TP_OK;
     case TP_TPL_VAR:
@@ -475,7 +362,7 @@ static tp_err expand_part(struct buf *b, const struct tp_tpl_part *part,
 tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *env,
                           enum tp_tpl_escape esc, char **out, struct tp_error *err)
 {
-    struct buf b = {NULL, 0, 0};
+    struct tp_strbuf b = {0};
     tp_err rc = TP_OK;
     size_t i;
 
@@ -487,7 +374,7 @@ tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *en
     if (esc != TP_ESC_NONE && esc != TP_ESC_JSON && esc != TP_ESC_URL)
         return tp_error_set(err, TP_ERR_INTERNAL, "tp_template_expand: bad escape mode %d",
                             (int)esc);
-    if (buf_reserve(&b, 0)) {
+    if (tp_strbuf_add(&b, "", 0)) { /* "" rather than NULL when nothing is added */
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -499,275 +386,6 @@ tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *en
     return TP_OK;
 
 fail:
-    free(b.data);
+    tp_strbuf_free(&b);
     return rc;
-}
-
-/* ---- secrets ------------------------------------------------------------ */
-
-/* One node of the Aho-Corasick automaton: a trie over every pattern with
- * failure links. Children are a sibling list; index 0 is the root and never a
- * child, so 0 also means "none". */
-struct ac_node {
-    size_t first_child;
-    size_t next_sibling;
-    size_t fail;      /* longest proper suffix of this node's string that is in the trie */
-    size_t match_len; /* longest pattern that is a suffix of this node's string; 0: none */
-    unsigned char byte;
-};
-
-struct pattern {
-    char *bytes;
-    size_t len;
-};
-
-struct tp_secrets {
-    struct pattern *pats; /* every form of every value, without duplicates */
-    size_t npats;
-    size_t cap;
-    struct ac_node *nodes; /* automaton over pats, rebuilt by each add; NULL when empty */
-};
-
-/* The forms a secret is added in: as is, inside a JSON string, and
- * percent-encoded with either hex case, a space as %20 or '+'. */
-static const struct {
-    enum tp_tpl_escape esc;
-    const char *hex;
-    int space_plus;
-} secret_forms[] = {
-    {TP_ESC_NONE, NULL, 0},     {TP_ESC_JSON, NULL, 0},     {TP_ESC_URL, hex_upper, 0},
-    {TP_ESC_URL, hex_lower, 0}, {TP_ESC_URL, hex_upper, 1}, {TP_ESC_URL, hex_lower, 1},
-};
-
-static size_t ac_child(const struct ac_node *nodes, size_t u, unsigned char c)
-{
-    size_t v;
-    for (v = nodes[u].first_child; v; v = nodes[v].next_sibling)
-        if (nodes[v].byte == c)
-            return v;
-    return 0;
-}
-
-/* The state after reading c in state u. Amortized O(1): each failure link
- * taken shortens the match, which grows by at most one byte per call. */
-static size_t ac_step(const struct ac_node *nodes, size_t u, unsigned char c)
-{
-    for (;;) {
-        size_t v = ac_child(nodes, u, c);
-        if (v)
-            return v;
-        if (u == 0)
-            return 0;
-        u = nodes[u].fail;
-    }
-}
-
-/* Builds the automaton over s->pats and swaps it in; on failure s is unchanged. */
-static tp_err build_automaton(struct tp_secrets *s)
-{
-    struct ac_node *nodes = NULL;
-    size_t *queue = NULL;
-    size_t total = 1, used = 1, head = 0, tail = 0, i, k, u, v;
-    tp_err rc = TP_OK;
-
-    for (i = 0; i < s->npats; i++) {
-        if (s->pats[i].len > SIZE_MAX / sizeof *nodes - total)
-            return TP_ERR_NOMEM;
-        total += s->pats[i].len;
-    }
-    nodes = calloc(total, sizeof *nodes);
-    queue = malloc(total * sizeof *queue);
-    if (!nodes || !queue) {
-        rc = TP_ERR_NOMEM;
-        goto done;
-    }
-    for (i = 0; i < s->npats; i++) {
-        for (u = 0, k = 0; k < s->pats[i].len; k++, u = v) {
-            unsigned char c = (unsigned char)s->pats[i].bytes[k];
-            v = ac_child(nodes, u, c);
-            if (!v) {
-                v = used++;
-                nodes[v].byte = c;
-                nodes[v].next_sibling = nodes[u].first_child;
-                nodes[u].first_child = v;
-            }
-        }
-        nodes[u].match_len = s->pats[i].len;
-    }
-    /* failure links, breadth first so that a node's fail is done before it */
-    for (v = nodes[0].first_child; v; v = nodes[v].next_sibling)
-        queue[tail++] = v;
-    while (head < tail) {
-        u = queue[head++];
-        for (v = nodes[u].first_child; v; v = nodes[v].next_sibling) {
-            nodes[v].fail = ac_step(nodes, nodes[u].fail, nodes[v].byte);
-            if (!nodes[v].match_len)
-                nodes[v].match_len = nodes[nodes[v].fail].match_len;
-            queue[tail++] = v;
-        }
-    }
-    free(s->nodes);
-    s->nodes = nodes;
-    nodes = NULL;
-
-done:
-    free(nodes);
-    free(queue);
-    return rc;
-}
-
-tp_secrets *tp_secrets_create(void)
-{
-    return calloc(1, sizeof(tp_secrets));
-}
-
-void tp_secrets_free(tp_secrets *s)
-{
-    size_t i;
-
-    if (!s)
-        return;
-    for (i = 0; i < s->npats; i++)
-        free(s->pats[i].bytes);
-    free(s->pats);
-    free(s->nodes);
-    free(s);
-}
-
-/* Adds the pattern held by b (taken: b is emptied either way) unless present. */
-static tp_err add_pattern(struct tp_secrets *s, struct buf *b)
-{
-    size_t i;
-
-    for (i = 0; i < s->npats; i++) {
-        if (s->pats[i].len == b->len && memcmp(s->pats[i].bytes, b->data, b->len) == 0) {
-            free(b->data);
-            b->data = NULL;
-            return TP_OK;
-        }
-    }
-    if (s->npats == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        struct pattern *pats;
-        if (cap > SIZE_MAX / sizeof *pats)
-            return TP_ERR_NOMEM;
-        pats = realloc(s->pats, cap * sizeof *pats);
-        if (!pats)
-            return TP_ERR_NOMEM;
-        s->pats = pats;
-        s->cap = cap;
-    }
-    s->pats[s->npats].bytes = b->data;
-    s->pats[s->npats].len = b->len;
-    s->npats++;
-    b->data = NULL;
-    return TP_OK;
-}
-
-tp_err tp_secrets_add(tp_secrets *s, const char *value)
-{
-    size_t before, n, i;
-    tp_err rc = TP_OK;
-
-    if (!s || !value)
-        return TP_ERR_INVALID;
-    n = strlen(value);
-    if (n == 0)
-        return TP_OK;
-    before = s->npats;
-    for (i = 0; !rc && i < sizeof secret_forms / sizeof secret_forms[0]; i++) {
-        struct buf b = {NULL, 0, 0};
-        if (secret_forms[i].esc == TP_ESC_URL)
-            rc = append_url(&b, value, n, secret_forms[i].hex, secret_forms[i].space_plus);
-        else
-            rc = append_escaped(&b, value, n, secret_forms[i].esc);
-        if (!rc)
-            rc = add_pattern(s, &b);
-        free(b.data);
-    }
-    if (!rc)
-        rc = build_automaton(s);
-    if (rc) {
-        while (s->npats > before)
-            free(s->pats[--s->npats].bytes);
-    }
-    return rc;
-}
-
-struct span {
-    size_t start;
-    size_t end; /* exclusive */
-};
-
-/* Adds [start, end) to spans, which are sorted, pairwise non-overlapping and
- * all end at or before end; overlapping ones merge into it. */
-static tp_err push_span(struct span **spans, size_t *count, size_t *cap, size_t start, size_t end)
-{
-    while (*count > 0 && (*spans)[*count - 1].end > start) {
-        if ((*spans)[*count - 1].start < start)
-            start = (*spans)[*count - 1].start;
-        (*count)--;
-    }
-    if (*count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        struct span *p;
-        if (ncap > SIZE_MAX / sizeof *p)
-            return TP_ERR_NOMEM;
-        p = realloc(*spans, ncap * sizeof *p);
-        if (!p)
-            return TP_ERR_NOMEM;
-        *spans = p;
-        *cap = ncap;
-    }
-    (*spans)[*count].start = start;
-    (*spans)[*count].end = end;
-    (*count)++;
-    return TP_OK;
-}
-
-int tp_secrets_none(const tp_secrets *s)
-{
-    return !s || s->npats == 0;
-}
-
-char *tp_secrets_mask(const tp_secrets *s, const char *text)
-{
-    struct span *spans = NULL;
-    size_t nspans = 0, cap = 0, covered = 0, state = 0, n, i, o, from;
-    char *out = NULL;
-
-    if (!text)
-        return NULL;
-    n = strlen(text);
-    if (s && s->nodes) {
-        for (i = 0; i < n; i++) {
-            size_t len;
-            state = ac_step(s->nodes, state, (unsigned char)text[i]);
-            len = s->nodes[state].match_len;
-            if (len && push_span(&spans, &nspans, &cap, i + 1 - len, i + 1))
-                goto done;
-        }
-    }
-    for (i = 0; i < nspans; i++)
-        covered += spans[i].end - spans[i].start;
-    /* each span covers at least one byte, so the result is at most 3n bytes */
-    if (n > (SIZE_MAX - 1) / 3)
-        goto done;
-    out = malloc(n - covered + 3 * nspans + 1);
-    if (!out)
-        goto done;
-    for (i = 0, o = 0, from = 0; i < nspans; i++) {
-        memcpy(out + o, text + from, spans[i].start - from);
-        o += spans[i].start - from;
-        memcpy(out + o, "***", 3);
-        o += 3;
-        from = spans[i].end;
-    }
-    memcpy(out + o, text + from, n - from);
-    o += n - from;
-    out[o] = '\0';
-
-done:
-    free(spans);
-    return out;
 }

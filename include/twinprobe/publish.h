@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 #include "twinprobe/error.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/probe.h"
 #include "twinprobe/spool.h"
 #include "twinprobe/streams.h"
-#include "twinprobe/template.h"
 
 #define TP_REDIS_PIPELINE 4096 /* commands written before their replies are read */
 #define TP_REDIS_WARN_MAX 10   /* refusals warned one by one per connection; the rest counted */

@@ -11,9 +11,9 @@
 #include "twinprobe/evaluate.h"
 #include "twinprobe/mask.h"
 #include "twinprobe/journey.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/probe.h"
 #include "twinprobe/response.h"
-#include "twinprobe/template.h"
 
 struct tp_step_result {
     const struct tp_step *step;  /* borrowed from the journey */

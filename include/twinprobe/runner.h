@@ -10,9 +10,9 @@
 #include <stddef.h>
 
 #include "twinprobe/journey.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/probe.h"
 #include "twinprobe/result.h"
-#include "twinprobe/template.h"
 
 struct tp_run_plan {
     struct tp_journey *const *journeys; /* borrowed */

@@ -18,14 +18,17 @@ int tp_strbuf_add(struct tp_strbuf *b, const void *s, size_t n);
 /* Appends a NUL-terminated string. */
 int tp_strbuf_str(struct tp_strbuf *b, const char *s);
 
+/* Appends fmt formatted as by printf. Returns 0, or -1 when out of memory or on
+ * an encoding error (then b is unchanged). */
+#ifdef __GNUC__
+__attribute__((format(printf, 2, 3)))
+#endif
+int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...);
+
 /* Shortens to len bytes (len <= b->len). */
 void tp_strbuf_cut(struct tp_strbuf *b, size_t len);
 
-int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+/* Frees b's bytes and zeroes it, ready for reuse; NULL is a no-op. */
 void tp_strbuf_free(struct tp_strbuf *b);
 
 #endif

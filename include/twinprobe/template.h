@@ -1,7 +1,7 @@
 /* Templates: strings with {{name}}, {{env.NAME}}, {{uuid}}, {{now_ms}} and
  * {{random_int}} placeholders, parsed once at load time and expanded per request.
- * Also secret masking for every output. No I/O: the environment and random
- * numbers come in through struct tp_template_env. */
+ * No I/O: the environment and random numbers come in through struct
+ * tp_template_env. Secret masking is in mask.h. */
 #ifndef TWINPROBE_TEMPLATE_H
 #define TWINPROBE_TEMPLATE_H
 
@@ -76,27 +76,5 @@ enum tp_tpl_escape {
  * NULL. A NULL env or env callback is TP_ERR_INTERNAL. */
 tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *env,
                           enum tp_tpl_escape esc, char **out, struct tp_error *err);
-
-/* Secret masking: a set of secret values; every occurrence of any of them in a
- * string is replaced by "***". Values shorter than 1 byte are ignored. */
-typedef struct tp_secrets tp_secrets;
-
-tp_secrets *tp_secrets_create(void);            /* new, or NULL on no memory */
-void tp_secrets_free(tp_secrets *s);            /* NULL is a no-op */
-/* Adds a copy of value (also its JSON-escaped and percent-encoded forms, so a
- * secret is masked however it was written into a body or URL).
- * TP_ERR_INVALID for a NULL argument, TP_ERR_NOMEM leaves s as it was. */
-tp_err tp_secrets_add(tp_secrets *s, const char *value);
-/* 1 when s (which may be NULL) holds no secret: masking would change nothing. */
-int tp_secrets_none(const tp_secrets *s);
-
-/* Returns a new string with every secret replaced by "***" (longest match first);
- * s may be NULL (then a plain copy). NULL on no memory.
- * Details: every byte inside an occurrence of any secret is hidden; occurrences
- * that overlap or nest become one "***", adjacent ones stay separate. Runs in
- * time linear in strlen(text) (Aho-Corasick). The percent-encoded forms added
- * are upper- and lower-case hex, each with a space as %20 and as '+'. A NULL
- * text gives NULL. */
-char *tp_secrets_mask(const tp_secrets *s, const char *text);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/mask.h"
 #include "twinprobe/template.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/mask.h"
 #include "twinprobe/streams.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
