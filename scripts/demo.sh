@@ -63,12 +63,11 @@ echo
 echo "== 4. Stable against canary, 12 rounds: step k starts on both at the same instant;"
 echo "      the baseline runs twice per round so volatile fields (ids, times) are learned as noise"
 export SHOP_USER=alice SHOP_PASSWORD=wonderland
+echo "      (one run: the table below and the JSON report in step 5 are the same run, --report)"
 set +e
 "$BIN" run --location demo --rounds 12 --target "stable=$STABLE" --target "canary=$CANARY" \
-    --format json --output "$TMP/report.json" "$ROOT"/journeys/checkout.json
+    --report "json=$TMP/report.json" "$ROOT"/journeys/checkout.json
 status=$?
-"$BIN" run --location demo --rounds 12 --target "stable=$STABLE" --target "canary=$CANARY" \
-    "$ROOT"/journeys/checkout.json
 set -e
 case $status in
     0 | 1) ;;
@@ -76,7 +75,7 @@ case $status in
 esac
 
 echo
-echo "== 5. What the JSON report's comparison says (the keys dashboards and CI read)"
+echo "== 5. What the JSON report of that same run says (the keys dashboards and CI read)"
 python3 - "$TMP/report.json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
