@@ -176,10 +176,10 @@ tp_err tp_batch_take(struct tp_batch *b, struct tp_entry *e)
 
 tp_err tp_entry_add_field(struct tp_entry *e, const char *name, const char *value)
 {
-    struct tp_field f;
+    struct tp_entry_field f;
     if (e->nfields == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 32;
-        struct tp_field *fields = realloc(e->fields, cap * sizeof *fields);
+        struct tp_entry_field *fields = realloc(e->fields, cap * sizeof *fields);
         if (!fields)
             return TP_ERR_NOMEM;
         e->fields = fields;

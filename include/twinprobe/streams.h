@@ -59,7 +59,7 @@ const char *tp_entry_type_name(enum tp_entry_type t);
 /* The type named name; -1 when unknown. */
 int tp_entry_type_from_name(const char *name);
 
-struct tp_field {
+struct tp_entry_field {
     char *name;  /* new */
     char *value; /* new; valid UTF-8, secrets masked */
 };
@@ -70,7 +70,7 @@ struct tp_entry {
     char id[TP_STREAM_ID_MAX]; /* XADD: "<ms>-<seq>" once assigned, "" before; else "" */
     int64_t ms;                /* XADD: the time the ID is to carry (ms since the epoch) */
     long maxlen;               /* XADD: MAXLEN ~ maxlen; 0 = no trimming; else 0 */
-    struct tp_field *fields;   /* new */
+    struct tp_entry_field *fields;   /* new */
     size_t nfields;
     size_t cap;
 };
