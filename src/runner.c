@@ -233,6 +233,7 @@ static void start_attempt(struct jrun *j)
     struct tp_request_ctx ctx;
     struct tp_http_request req;
     struct tp_error err;
+    enum tp_failure cls;
     char span[17];
 
     random_hex(R, span, 16);
@@ -244,10 +245,9 @@ static void start_attempt(struct jrun *j)
     tp_error_clear(&err);
     j->attempt++;
     j->res->steps[j->step].attempts = j->attempt;
-    if (tp_request_build(&ctx, st, &req, &err) != TP_OK) {
+    if (tp_request_build(&ctx, st, &req, &cls, &err) != TP_OK) {
         tp_http_request_clear(&req);
-        fail_step(j, strncmp(err.text, "protocol:", 9) == 0 ? TP_FAIL_PROTOCOL : TP_FAIL_INTERNAL,
-                  err.text);
+        fail_step(j, cls, err.text);
         return;
     }
     req.fresh_connect = j->first_request;
