@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "twinprobe/cli.h"
 #include "twinprobe/evaluate.h"
 #include "twinprobe/http.h"
 #include "twinprobe/request.h"
@@ -508,7 +507,6 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     struct runner R;
     size_t per_round = plan->njourneys * plan->ntargets;
     tp_err rc = TP_OK;
-    int ok = 1;
 
     memset(&R, 0, sizeof R);
     R.plan = plan;
@@ -535,11 +533,19 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     out->njourneys = per_round * plan->rounds;
     for (unsigned r = 0; r < plan->rounds && rc == TP_OK; r++)
         rc = run_round(&R, out->journeys + (size_t)r * per_round, r + 1, err);
-    for (size_t i = 0; i < out->njourneys; i++)
-        ok &= out->journeys[i].ok;
-    out->exit_status = ok ? TP_EXIT_OK : TP_EXIT_FAIL;
+    /* Transitional, until tp_cmd_run chooses the status from tp_run_all_ok():
+     * 0 and 1 are TP_EXIT_OK and TP_EXIT_FAIL. */
+    out->exit_status = tp_run_all_ok(out) ? 0 : 1;
 done:
     if (R.multi)
         curl_multi_cleanup(R.multi);
     return rc;
+}
+
+int tp_run_all_ok(const struct tp_run_report *r)
+{
+    for (size_t i = 0; i < r->njourneys; i++)
+        if (!r->journeys[i].ok)
+            return 0;
+    return 1;
 }

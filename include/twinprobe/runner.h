@@ -28,12 +28,17 @@ struct tp_run_plan {
 };
 
 /* Runs the plan. out receives one tp_journey_result per journey x target x round
- * (round-major, then journey, then target) and the run's id and start time;
- * exit_status is TP_EXIT_OK when every journey passed, else TP_EXIT_FAIL.
+ * (round-major, then journey, then target) and the run's id and start time.
+ * The exit status is the command's choice (see tp_run_all_ok); for now the runner
+ * still presets out->exit_status to 0 when every journey passed, else 1.
  * Failures of the targets are results, not errors: the return is TP_OK unless
  * something local failed (no memory, libcurl could not start, an env variable
  * vanished), then TP_ERR_* with err->text. */
 tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
                      struct tp_error *err);
+
+/* 1 when every journey result in r is ok (an empty run counts as ok), else 0.
+ * r is borrowed. */
+int tp_run_all_ok(const struct tp_run_report *r);
 
 #endif
