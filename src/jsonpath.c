@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "twinprobe/strbuf.h"
+#include "twinprobe/utf8.h"
 
 #define MAX_EXACT 9007199254740991LL /* 2^53 - 1: the I-JSON integer range */
 #define MAX_PARAMS 2                 /* most parameters any function takes */
@@ -159,71 +160,6 @@ static char *copy_bytes(const char *s, size_t n)
     return d;
 }
 
-/* Decodes one UTF-8 sequence from s (n bytes available) into *cp. Returns its length,
- * or 0 if it is malformed, overlong, a surrogate or above U+10FFFF. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c;
-    size_t len, i;
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] < 0xC2)
-        return 0;
-    if (s[0] < 0xE0) {
-        len = 2;
-        c = s[0] & 0x1Fu;
-    } else if (s[0] < 0xF0) {
-        len = 3;
-        c = s[0] & 0x0Fu;
-    } else if (s[0] < 0xF5) {
-        len = 4;
-        c = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3Fu);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
-        (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-/* Encodes a Unicode scalar value; out needs 4 bytes. Returns the length. */
-static size_t utf8_encode(uint32_t c, char *out)
-{
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
 static int is_digit(int c)
 {
     return c >= '0' && c <= '9';
@@ -363,7 +299,7 @@ const char *tp_jsonpath_source(const tp_jsonpath *q)
 /* ---- I-Regexp (RFC 9485) to PCRE2 ------------------------------------------ */
 
 /* Emits code point c so that PCRE2 reads it literally, inside or outside a class. */
-static int emit_literal(struct tp_strbuf *b, uint32_t c)
+static int emit_literal(struct tp_strbuf *b, unsigned long c)
 {
     char tmp[16];
     if (c < 0x80 && (is_alpha((int)c) || is_digit((int)c))) {
@@ -396,7 +332,7 @@ static int is_category(const unsigned char *s, size_t n)
  * category escape into out and sets *cp to UINT32_MAX. Returns 0, 1 if invalid,
  * -1 when out of memory. */
 static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out,
-                        uint32_t *cp)
+                        unsigned long *cp)
 {
     size_t start;
     int c;
@@ -410,7 +346,7 @@ static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct tp
     if (c != 'p' && c != 'P') {
         if (!strchr("()*+-.?[\\]^{|}", c) || c == 0)
             return 1;
-        *cp = (uint32_t)c;
+        *cp = (unsigned long)c;
         return 0;
     }
     if (*i >= len || s[*i] != '{')
@@ -430,14 +366,15 @@ static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct tp
 
 /* CCchar -> any character but "-", "[", "\", "]" / SingleCharEsc; or charClassEsc.
  * Same results as regex_escape. */
-static int class_char(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out, uint32_t *cp)
+static int class_char(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out,
+                      unsigned long *cp)
 {
     size_t n;
     if (*i < len && s[*i] == '\\') {
         ++*i;
         return regex_escape(s, len, i, out, cp);
     }
-    n = utf8_decode(s + *i, len - *i, cp);
+    n = tp_utf8_next((const char *)s + *i, len - *i, cp);
     if (!n || *cp == '-' || *cp == '[' || *cp == ']')
         return 1;
     *i += n;
@@ -450,7 +387,7 @@ static int class_char(const unsigned char *s, size_t len, size_t *i, struct tp_s
 static int regex_class(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out)
 {
     int first = 1, r;
-    uint32_t lo, hi;
+    unsigned long lo, hi;
     if (tp_strbuf_str(out, "["))
         return -1;
     if (*i < len && s[*i] == '^') {
@@ -527,11 +464,11 @@ static int iregexp_translate(const char *re, size_t len, struct tp_strbuf *out)
     const unsigned char *s = (const unsigned char *)re;
     size_t i = 0, depth = 0, n;
     int quantifiable = 0, r;
-    uint32_t c;
+    unsigned long c;
     char tmp[2] = {0, 0};
 
     while (i < len) {
-        if (!(n = utf8_decode(s + i, len - i, &c)))
+        if (!(n = tp_utf8_next((const char *)s + i, len - i, &c)))
             return 1;
         i += n;
         switch (c) {
@@ -687,13 +624,13 @@ static tp_err expected(struct parser *p, const char *what)
 {
     char tmp[24];
     const char *found = tmp;
-    uint32_t c;
+    unsigned long c;
     int b = peek(p);
     if (b < 0)
         found = "end of input";
     else if (b > 0x20 && b < 0x7F)
         snprintf(tmp, sizeof tmp, "'%c'", b);
-    else if (utf8_decode((const unsigned char *)p->src + p->pos, p->len - p->pos, &c))
+    else if (tp_utf8_next(p->src + p->pos, p->len - p->pos, &c))
         snprintf(tmp, sizeof tmp, "U+%04X", (unsigned)c);
     else
         snprintf(tmp, sizeof tmp, "byte 0x%02X", (unsigned)b);
@@ -760,15 +697,15 @@ static tp_err parse_int(struct parser *p, int64_t *out)
 }
 
 /* Reads four hex digits at offset off from the current position. */
-static int hex4(const struct parser *p, size_t off, uint32_t *out)
+static int hex4(const struct parser *p, size_t off, unsigned long *out)
 {
     size_t i;
-    uint32_t v = 0;
+    unsigned long v = 0;
     for (i = 0; i < 4; i++) {
         int h = hex_value(peek_at(p, off + i));
         if (h < 0)
             return 0;
-        v = v * 16 + (uint32_t)h;
+        v = v * 16 + (unsigned long)h;
     }
     *out = v;
     return 1;
@@ -780,7 +717,7 @@ static int hex4(const struct parser *p, size_t off, uint32_t *out)
 static tp_err parse_escape(struct parser *p, int quote, struct tp_strbuf *b)
 {
     size_t at = p->pos;
-    uint32_t cp, lo;
+    unsigned long cp, lo;
     char enc[4];
     int c;
 
@@ -826,11 +763,11 @@ static tp_err parse_escape(struct parser *p, int quote, struct tp_strbuf *b)
     default:
         if (c != quote)
             return fail(p, at, TP_ERR_INVALID, "invalid escape sequence in a string");
-        cp = (uint32_t)c;
+        cp = (unsigned long)c;
         break;
     }
     p->pos++;
-    return tp_strbuf_add(b, enc, utf8_encode(cp, enc)) ? nomem(p) : TP_OK;
+    return tp_strbuf_add(b, enc, tp_utf8_encode(cp, enc)) ? nomem(p) : TP_OK;
 }
 
 /* string-literal -> %x22 *double-quoted %x22 / %x27 *single-quoted %x27
@@ -840,7 +777,7 @@ static tp_err parse_string(struct parser *p, char **out, size_t *out_len)
     struct tp_strbuf b = {0};
     int quote = peek(p);
     size_t start = p->pos, n;
-    uint32_t cp;
+    unsigned long cp;
     tp_err rc = TP_OK;
 
     p->pos++;
@@ -864,7 +801,7 @@ static tp_err parse_string(struct parser *p, char **out, size_t *out_len)
                       "control character U+%04X must be escaped in a string", (unsigned)c);
             goto fail;
         }
-        n = utf8_decode((const unsigned char *)p->src + p->pos, p->len - p->pos, &cp);
+        n = tp_utf8_next(p->src + p->pos, p->len - p->pos, &cp);
         if (!n) {
             rc = fail(p, p->pos, TP_ERR_INVALID, "invalid UTF-8");
             goto fail;
@@ -893,7 +830,7 @@ fail:
 static tp_err parse_member_name(struct parser *p, char **out, size_t *out_len)
 {
     size_t start = p->pos, n;
-    uint32_t cp;
+    unsigned long cp;
 
     if (!starts_name(p))
         return expected(p, "a member name");
@@ -907,7 +844,7 @@ static tp_err parse_member_name(struct parser *p, char **out, size_t *out_len)
             p->pos++;
             continue;
         }
-        n = utf8_decode((const unsigned char *)p->src + p->pos, p->len - p->pos, &cp);
+        n = tp_utf8_next(p->src + p->pos, p->len - p->pos, &cp);
         if (!n)
             return fail(p, p->pos, TP_ERR_INVALID, "invalid UTF-8");
         p->pos += n;
@@ -1667,6 +1604,21 @@ fail:
     }
     tp_jsonpath_free(q);
     return p.rc;
+}
+
+tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err)
+{
+    tp_err rc = tp_jsonpath_compile(expr, out, err);
+    if (rc == TP_ERR_INVALID && err) {
+        char text[sizeof err->text];
+        snprintf(text, sizeof text, "%s", err->text);
+        if (err->column > 0)
+            tp_error_set(err, rc, "JSONPath does not compile at character %d: %s", err->column,
+                         text);
+        else
+            tp_error_set(err, rc, "JSONPath does not compile: %s", text);
+    }
+    return rc;
 }
 
 /* ---- evaluation -------------------------------------------------------------- */

@@ -59,10 +59,6 @@ struct tp_source {
 tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const char *arg,
                          struct tp_error *err);
 
-/* tp_jsonpath_compile with a message that names the language and the position:
- * "JSONPath does not compile at character 11: expected a selector ...". */
-tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err);
-
 /* Frees what src owns and zeroes it. */
 void tp_source_clear(struct tp_source *src);
 
@@ -106,13 +102,9 @@ int tp_regex_search(const struct tp_regex *re, const char *subject, size_t len, 
                     size_t *match_len);
 
 /* A new JSON string from len bytes that need not be valid UTF-8 (response bodies):
- * each byte that is not part of a well-formed UTF-8 sequence becomes U+FFFD.
- * Embedded NULs are kept. NULL on no memory. */
+ * each byte that is not part of a well-formed UTF-8 sequence becomes U+FFFD
+ * (tp_utf8_repair). Embedded NULs are kept. NULL on no memory. */
 json_t *tp_value_string(const char *s, size_t len);
-
-/* The length of the longest prefix of s[0..len) that does not end inside a UTF-8
- * sequence: where to cut a message or value so that it stays valid UTF-8. */
-size_t tp_utf8_clip(const char *s, size_t len);
 
 /* PCRE2 patterns for sources and the `matches` predicate (UTF mode; subjects that
  * are not valid UTF-8 are matched too, never across an invalid byte). */
