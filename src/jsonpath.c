@@ -1,20 +1,18 @@
 /* RFC 9535 JSONPath over jansson values. A recursive-descent parser compiles the
  * text once into a small AST (query -> segments -> selectors, filter expressions);
  * a tree walker evaluates it against documents. match() and search() take I-Regexp
- * patterns (RFC 9485), translated to PCRE2. No I/O. */
-#define PCRE2_CODE_UNIT_WIDTH 8
-
+ * patterns (RFC 9485, src/iregexp.c). No I/O. */
 #include "twinprobe/jsonpath.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/iregexp.h"
 #include "twinprobe/strbuf.h"
 #include "twinprobe/utf8.h"
 
@@ -75,7 +73,7 @@ struct expr {
     const struct func_def *fn; /* EX_FUNC */
     struct expr **args;        /* EX_FUNC arguments, EX_AND / EX_OR operands */
     size_t nargs, cap;
-    pcre2_code *re;         /* EX_FUNC regex function with a literal pattern */
+    tp_iregexp *re;         /* EX_FUNC regex function with a literal pattern */
     int re_invalid;         /* ... and that literal is not an I-Regexp */
     enum cmp_op op;         /* EX_CMP */
     struct expr *lhs, *rhs; /* EX_CMP operands, EX_NOT operand (lhs) */
@@ -259,7 +257,7 @@ static void expr_free(struct expr *e)
     for (i = 0; i < e->nargs; i++)
         expr_free(e->args[i]);
     free(e->args);
-    pcre2_code_free(e->re);
+    tp_iregexp_free(e->re);
     expr_free(e->lhs);
     expr_free(e->rhs);
     free(e);
@@ -294,274 +292,6 @@ void tp_jsonpath_free(tp_jsonpath *q)
 const char *tp_jsonpath_source(const tp_jsonpath *q)
 {
     return q ? q->source : NULL;
-}
-
-/* ---- I-Regexp (RFC 9485) to PCRE2 ------------------------------------------ */
-
-/* Emits code point c so that PCRE2 reads it literally, inside or outside a class. */
-static int emit_literal(struct tp_strbuf *b, unsigned long c)
-{
-    char tmp[16];
-    if (c < 0x80 && (is_alpha((int)c) || is_digit((int)c))) {
-        tmp[0] = (char)c;
-        return tp_strbuf_add(b, tmp, 1);
-    }
-    snprintf(tmp, sizeof tmp, "\\x{%X}", (unsigned)c);
-    return tp_strbuf_str(b, tmp);
-}
-
-/* IsCategory -> Letters / Marks / Numbers / Punctuation / Separators / Symbols / Others
- * (a major class letter, optionally one of its subclass letters). */
-static int is_category(const unsigned char *s, size_t n)
-{
-    static const char *const classes[] = {"Llmotu", "Mcen",  "Ndlo", "Pcdefios",
-                                          "Zlps",   "Sckmo", "Ccfno"};
-    size_t i;
-    if (n < 1 || n > 2)
-        return 0;
-    for (i = 0; i < sizeof classes / sizeof classes[0]; i++)
-        if (s[0] == (unsigned char)classes[i][0])
-            return n == 1 || (s[1] != '\0' && strchr(classes[i] + 1, s[1]) != NULL);
-    return 0;
-}
-
-/* SingleCharEsc -> "\" ( "(" / ")" / "*" / "+" / "-" / "." / "?" / "[" / "\" / "]"
- *                      / "^" / "n" / "r" / "t" / "{" / "|" / "}" )
- * charClassEsc  -> "\p{" IsCategory "}" / "\P{" IsCategory "}"
- * *i is just past the backslash. Sets *cp for a single character, or emits the
- * category escape into out and sets *cp to UINT32_MAX. Returns 0, 1 if invalid,
- * -1 when out of memory. */
-static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out,
-                        unsigned long *cp)
-{
-    size_t start;
-    int c;
-    if (*i >= len)
-        return 1;
-    c = s[(*i)++];
-    if (c == 'n' || c == 'r' || c == 't') {
-        *cp = c == 'n' ? '\n' : c == 'r' ? '\r' : '\t';
-        return 0;
-    }
-    if (c != 'p' && c != 'P') {
-        if (!strchr("()*+-.?[\\]^{|}", c) || c == 0)
-            return 1;
-        *cp = (unsigned long)c;
-        return 0;
-    }
-    if (*i >= len || s[*i] != '{')
-        return 1;
-    start = ++*i;
-    while (*i < len && s[*i] != '}')
-        ++*i;
-    if (*i >= len || !is_category(s + start, *i - start))
-        return 1;
-    ++*i;
-    *cp = UINT32_MAX;
-    if (tp_strbuf_str(out, c == 'p' ? "\\p{" : "\\P{") || tp_strbuf_add(out, s + start, *i - start - 1) ||
-        tp_strbuf_str(out, "}"))
-        return -1;
-    return 0;
-}
-
-/* CCchar -> any character but "-", "[", "\", "]" / SingleCharEsc; or charClassEsc.
- * Same results as regex_escape. */
-static int class_char(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out,
-                      unsigned long *cp)
-{
-    size_t n;
-    if (*i < len && s[*i] == '\\') {
-        ++*i;
-        return regex_escape(s, len, i, out, cp);
-    }
-    n = tp_utf8_next((const char *)s + *i, len - *i, cp);
-    if (!n || *cp == '-' || *cp == '[' || *cp == ']')
-        return 1;
-    *i += n;
-    return 0;
-}
-
-/* charClassExpr -> "[" [ "^" ] ( "-" / CCE1 ) *CCE1 [ "-" ] "]"
- * CCE1 -> ( CCchar [ "-" CCchar ] ) / charClassEsc
- * *i is just past the "[". */
-static int regex_class(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out)
-{
-    int first = 1, r;
-    unsigned long lo, hi;
-    if (tp_strbuf_str(out, "["))
-        return -1;
-    if (*i < len && s[*i] == '^') {
-        ++*i;
-        if (tp_strbuf_str(out, "^"))
-            return -1;
-    }
-    for (;;) {
-        if (*i >= len)
-            return 1;
-        if (s[*i] == ']') {
-            if (first)
-                return 1;
-            ++*i;
-            return tp_strbuf_str(out, "]") ? -1 : 0;
-        }
-        if (s[*i] == '-') {
-            if (!first && !(*i + 1 < len && s[*i + 1] == ']'))
-                return 1;
-            ++*i;
-            if (emit_literal(out, '-'))
-                return -1;
-            first = 0;
-            continue;
-        }
-        first = 0;
-        if ((r = class_char(s, len, i, out, &lo)) != 0)
-            return r;
-        if (lo == UINT32_MAX)
-            continue; /* a category escape, already emitted; cannot start a range */
-        if (*i + 1 < len && s[*i] == '-' && s[*i + 1] != ']') {
-            ++*i;
-            if ((r = class_char(s, len, i, out, &hi)) != 0)
-                return r;
-            if (hi == UINT32_MAX)
-                return 1;
-            if (emit_literal(out, lo) || tp_strbuf_str(out, "-") || emit_literal(out, hi))
-                return -1;
-        } else if (emit_literal(out, lo)) {
-            return -1;
-        }
-    }
-}
-
-/* range-quantifier -> "{" QuantExact [ "," [ QuantExact ] ] "}"
- * *i is just past the "{". */
-static int regex_range(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out)
-{
-    size_t start = *i;
-    while (*i < len && is_digit(s[*i]))
-        ++*i;
-    if (*i == start)
-        return 1;
-    if (*i < len && s[*i] == ',') {
-        ++*i;
-        while (*i < len && is_digit(s[*i]))
-            ++*i;
-    }
-    if (*i >= len || s[*i] != '}')
-        return 1;
-    ++*i;
-    return tp_strbuf_str(out, "{") || tp_strbuf_add(out, s + start, *i - start) ? -1 : 0;
-}
-
-/* i-regexp -> branch *( "|" branch )    branch -> *piece
- * piece -> atom [ quantifier ]          quantifier -> "*" / "+" / "?" / range-quantifier
- * atom -> NormalChar / charClass / "(" i-regexp ")"
- * charClass -> "." / SingleCharEsc / charClassEsc / charClassExpr
- * Translates re into PCRE2 syntax. Groups are counted rather than recursed into, so a
- * hostile pattern cannot exhaust the stack. Returns 0, 1 if re is not an I-Regexp,
- * -1 when out of memory. */
-static int iregexp_translate(const char *re, size_t len, struct tp_strbuf *out)
-{
-    const unsigned char *s = (const unsigned char *)re;
-    size_t i = 0, depth = 0, n;
-    int quantifiable = 0, r;
-    unsigned long c;
-    char tmp[2] = {0, 0};
-
-    while (i < len) {
-        if (!(n = tp_utf8_next((const char *)s + i, len - i, &c)))
-            return 1;
-        i += n;
-        switch (c) {
-        case '(':
-            depth++;
-            quantifiable = 0;
-            r = tp_strbuf_str(out, "(?:");
-            break;
-        case ')':
-            if (depth == 0)
-                return 1;
-            depth--;
-            quantifiable = 1;
-            r = tp_strbuf_str(out, ")");
-            break;
-        case '|':
-            quantifiable = 0;
-            r = tp_strbuf_str(out, "|");
-            break;
-        case '*':
-        case '+':
-        case '?':
-            if (!quantifiable)
-                return 1;
-            quantifiable = 0;
-            tmp[0] = (char)c;
-            r = tp_strbuf_str(out, tmp);
-            break;
-        case '{':
-            if (!quantifiable)
-                return 1;
-            quantifiable = 0;
-            r = regex_range(s, len, &i, out);
-            break;
-        case '.': /* any character but line feed and carriage return */
-            quantifiable = 1;
-            r = tp_strbuf_str(out, "[^\\n\\r]");
-            break;
-        case '[':
-            quantifiable = 1;
-            r = regex_class(s, len, &i, out);
-            break;
-        case '\\':
-            quantifiable = 1;
-            r = regex_escape(s, len, &i, out, &c);
-            if (r == 0 && c != UINT32_MAX)
-                r = emit_literal(out, c);
-            break;
-        case ']':
-        case '}':
-            return 1;
-        case '^':
-        case '$':
-            /* NormalChar by the ABNF, but RFC 9485's own mappings (§5.3, §5.4) and
-             * the compliance suite pass them through as anchors; so do we. */
-            quantifiable = 1;
-            tmp[0] = (char)c;
-            r = tp_strbuf_str(out, tmp);
-            break;
-        default: /* NormalChar */
-            quantifiable = 1;
-            r = emit_literal(out, c);
-            break;
-        }
-        if (r)
-            return r < 0 ? -1 : 1;
-    }
-    return depth ? 1 : 0;
-}
-
-/* Compiles an I-Regexp for match() (whole string) or search() (any substring).
- * Returns 0 and sets *out, 1 if pattern is not a valid I-Regexp, -1 when out of memory. */
-static int regex_compile(const char *pattern, size_t len, int whole, pcre2_code **out)
-{
-    struct tp_strbuf b = {0};
-    int r = -1, errcode;
-    PCRE2_SIZE erroff;
-
-    *out = NULL;
-    if (tp_strbuf_add(&b, "", 0) || (whole && tp_strbuf_str(&b, "\\A(?:")))
-        goto done;
-    if ((r = iregexp_translate(pattern, len, &b)) != 0)
-        goto done;
-    r = -1;
-    if (whole && tp_strbuf_str(&b, ")\\z"))
-        goto done;
-    /* "$" matches only at the very end, as in ECMAScript, not before a final newline */
-    *out = pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &errcode,
-                         &erroff, NULL);
-    r = *out ? 0 : 1; /* e.g. a reversed range or a quantifier over 65535 */
-done:
-    free(b.data);
-    return r;
 }
 
 /* ---- parser ------------------------------------------------------------------ */
@@ -1236,7 +966,8 @@ static tp_err check_call(struct parser *p, struct expr *call)
     };
     const struct expr *pat;
     size_t i;
-    int ok, r;
+    int ok;
+    tp_err rc;
 
     if (call->nargs != fn->nparams)
         return fail(p, call->pos, TP_ERR_INVALID, "%s() takes %zu argument%s, not %zu", fn->name,
@@ -1260,11 +991,11 @@ static tp_err check_call(struct parser *p, struct expr *call)
     }
     pat = fn->regex != RE_NONE ? call->args[1] : NULL;
     if (pat && pat->kind == EX_LITERAL && json_is_string(pat->literal)) {
-        r = regex_compile(json_string_value(pat->literal), json_string_length(pat->literal),
-                          fn->regex == RE_WHOLE, &call->re);
-        if (r < 0)
+        rc = tp_iregexp_compile(json_string_value(pat->literal), json_string_length(pat->literal),
+                                fn->regex == RE_WHOLE, &call->re);
+        if (rc == TP_ERR_NOMEM)
             return nomem(p);
-        call->re_invalid = r > 0;
+        call->re_invalid = rc != TP_OK;
     }
     return TP_OK;
 }
@@ -2187,8 +1918,8 @@ static void regex_test(struct evalctx *ctx, const struct expr *call, struct val 
 {
     json_t *subject = args[0].kind == V_JSON ? args[0].json : NULL;
     json_t *pattern = args[1].kind == V_JSON ? args[1].json : NULL;
-    pcre2_code *re = call->re, *own = NULL;
-    pcre2_match_data *md = NULL;
+    const tp_iregexp *re = call->re;
+    tp_iregexp *own = NULL;
     int r;
 
     out->kind = V_LOGICAL;
@@ -2196,23 +1927,20 @@ static void regex_test(struct evalctx *ctx, const struct expr *call, struct val 
     if (!json_is_string(subject) || !json_is_string(pattern) || call->re_invalid)
         return;
     if (!re) {
-        r = regex_compile(json_string_value(pattern), json_string_length(pattern), whole, &own);
-        if (r < 0)
+        tp_err rc = tp_iregexp_compile(json_string_value(pattern), json_string_length(pattern),
+                                       whole, &own);
+        if (rc == TP_ERR_NOMEM)
             ctx->rc = TP_ERR_NOMEM;
-        if (r != 0)
+        if (rc != TP_OK)
             return;
         re = own;
     }
-    if (!(md = pcre2_match_data_create_from_pattern(re, NULL))) {
+    r = tp_iregexp_match(re, json_string_value(subject), json_string_length(subject));
+    if (r < 0)
         ctx->rc = TP_ERR_NOMEM;
-        goto done;
-    }
-    r = pcre2_match(re, (PCRE2_SPTR)json_string_value(subject), json_string_length(subject), 0, 0,
-                    md, NULL);
-    out->logical = r >= 0; /* no match, or a match error such as the match limit */
-done:
-    pcre2_match_data_free(md);
-    pcre2_code_free(own);
+    else
+        out->logical = r;
+    tp_iregexp_free(own);
 }
 
 /* match(ValueType, ValueType) -> LogicalType */
