@@ -436,91 +436,102 @@ static void add_pred(struct loader *L, struct tp_expect *e, const struct pred_in
     load_predicate(L, info, value, path, &e->preds[e->npreds++], step_index);
 }
 
-/* expect[i] -> {SOURCE: ARG, PRED: VALUE...} | {SOURCE: VALUE | [VALUES] | {PRED: VALUE...}} */
-static int load_expect(struct loader *L, json_t *obj, const char *path, struct tp_expect *e,
-                       size_t step_index)
+/* The one value source among obj's keys: *src, its key and its value. -1 (reported)
+ * when there are two, or none (every key that is neither source nor predicate is
+ * named, else the sources are listed). */
+static int find_source(struct loader *L, json_t *obj, const char *path,
+                       const struct tp_source_info **src, const char **src_key, json_t **arg)
 {
-    const struct tp_source_info *src = NULL;
-    const char *key, *src_key = NULL;
-    json_t *value, *arg = NULL;
-    char sub[PATH_MAX_LEN];
-    struct tp_error err;
-    size_t nkeys = json_object_size(obj);
+    const char *key;
+    json_t *value;
+    int reported = 0;
 
-    if (!json_is_object(obj)) {
-        tp_schema_error(&L->s, path, "expected an object like {\"status\": 200}, got %s",
-                        tp_schema_type_name(obj));
-        return -1;
-    }
+    *src = NULL;
     json_object_foreach(obj, key, value) {
         const struct tp_source_info *info = tp_source_lookup(key);
         if (!info)
             continue;
-        if (src) {
+        if (*src) {
             tp_schema_error(&L->s, path, "more than one value source (\"%s\" and \"%s\"): "
-                            "write one expectation each", src_key, key);
+                            "write one expectation each", *src_key, key);
             return -1;
         }
-        src = info;
-        src_key = key;
-        arg = value;
+        *src = info;
+        *src_key = key;
+        *arg = value;
     }
-    if (!src) {
-        int reported = 0;
-        json_object_foreach(obj, key, value) {
-            if (!pred_lookup(key)) {
-                report_unknown_in_expect(L, path, key, 0);
-                reported = 1;
-            }
-        }
-        if (!reported)
-            tp_schema_error(&L->s, path, "expectation names no value source (status, header, "
-                            "cookie, jsonpath, xpath, regex, body, url, size_bytes, "
-                            "duration_ms, ttfb_ms, dns_ms, connect_ms, tls_ms)");
-        return -1;
-    }
-    e->preds = calloc(nkeys > NPREDS ? nkeys : NPREDS, sizeof *e->preds);
-    if (!e->preds) {
-        tp_schema_error(&L->s, path, "out of memory");
-        return -1;
-    }
-    tp_path_key(sub, sizeof sub, path, src_key);
-    if (src->has_arg) {
-        if (!json_is_string(arg)) {
-            tp_schema_error(&L->s, sub, "expected a string (the %s to read), got %s", src_key,
-                            tp_schema_type_name(arg));
-            return -1;
-        }
-        tp_error_clear(&err);
-        if (tp_source_compile(&e->source, src->kind, json_string_value(arg), &err) != TP_OK) {
-            tp_schema_error(&L->s, sub, "%s", err.text);
-            return -1;
-        }
-        int unknown = 0;
-        json_object_foreach(obj, key, value) {
-            if (key == src_key)
-                continue;
-            const struct pred_info *info = pred_lookup(key);
-            if (!info) {
-                report_unknown_in_expect(L, path, key, 1);
-                unknown = 1;
-                continue;
-            }
-            char psub[PATH_MAX_LEN];
-            tp_path_key(psub, sizeof psub, path, key);
-            add_pred(L, e, info, value, psub, step_index);
-        }
-        if (unknown)
-            return -1;
-        if (e->npreds == 0) {
-            tp_schema_error(&L->s, path, "\"%s\" needs a predicate beside it, e.g. "
-                            "{\"%s\": \"...\", \"exists\": true}", src_key, src_key);
-            return -1;
-        }
+    if (*src)
         return 0;
+    json_object_foreach(obj, key, value) {
+        if (!pred_lookup(key)) {
+            report_unknown_in_expect(L, path, key, 0);
+            reported = 1;
+        }
     }
+    if (!reported)
+        tp_schema_error(&L->s, path, "expectation names no value source (status, header, "
+                        "cookie, jsonpath, xpath, regex, body, url, size_bytes, "
+                        "duration_ms, ttfb_ms, dns_ms, connect_ms, tls_ms)");
+    return -1;
+}
+
+/* {SOURCE: ARG, PRED: VALUE...}: a source with an argument (header, jsonpath, ...),
+ * compiled here, and its predicates beside it. sub is the path of src_key. */
+static int load_expect_with_arg(struct loader *L, json_t *obj, const char *path,
+                                const char *sub, const struct tp_source_info *src,
+                                const char *src_key, json_t *arg, struct tp_expect *e,
+                                size_t step_index)
+{
+    const char *key;
+    json_t *value;
+    struct tp_error err;
+    int unknown = 0;
+
+    if (!json_is_string(arg)) {
+        tp_schema_error(&L->s, sub, "expected a string (the %s to read), got %s", src_key,
+                        tp_schema_type_name(arg));
+        return -1;
+    }
+    tp_error_clear(&err);
+    if (tp_source_compile(&e->source, src->kind, json_string_value(arg), &err) != TP_OK) {
+        tp_schema_error(&L->s, sub, "%s", err.text);
+        return -1;
+    }
+    json_object_foreach(obj, key, value) {
+        if (key == src_key)
+            continue;
+        const struct pred_info *info = pred_lookup(key);
+        if (!info) {
+            report_unknown_in_expect(L, path, key, 1);
+            unknown = 1;
+            continue;
+        }
+        char psub[PATH_MAX_LEN];
+        tp_path_key(psub, sizeof psub, path, key);
+        add_pred(L, e, info, value, psub, step_index);
+    }
+    if (unknown)
+        return -1;
+    if (e->npreds == 0) {
+        tp_schema_error(&L->s, path, "\"%s\" needs a predicate beside it, e.g. "
+                        "{\"%s\": \"...\", \"exists\": true}", src_key, src_key);
+        return -1;
+    }
+    return 0;
+}
+
+/* {SOURCE: VALUE | [VALUES] | {PRED: VALUE...}}: a source without an argument
+ * (status, body, ...) alone in obj; a value means equals, an array in, an object
+ * its predicates. sub is the path of src_key. */
+static int load_expect_plain(struct loader *L, json_t *obj, const char *path, const char *sub,
+                             const struct tp_source_info *src, const char *src_key, json_t *arg,
+                             struct tp_expect *e, size_t step_index)
+{
+    const char *key;
+    json_t *value;
+
     tp_source_compile(&e->source, src->kind, NULL, NULL);
-    if (nkeys > 1) {
+    if (json_object_size(obj) > 1) {
         json_object_foreach(obj, key, value) {
             if (key != src_key)
                 tp_schema_error(&L->s, path, "\"%s\" beside \"%s\": predicates of %s go inside "
@@ -548,6 +559,34 @@ static int load_expect(struct loader *L, json_t *obj, const char *path, struct t
         add_pred(L, e, pred_lookup("equals"), arg, sub, step_index);
     }
     return 0;
+}
+
+/* expect[i] -> {SOURCE: ARG, PRED: VALUE...} | {SOURCE: VALUE | [VALUES] | {PRED: VALUE...}} */
+static int load_expect(struct loader *L, json_t *obj, const char *path, struct tp_expect *e,
+                       size_t step_index)
+{
+    const struct tp_source_info *src = NULL;
+    const char *src_key = NULL;
+    json_t *arg = NULL;
+    char sub[PATH_MAX_LEN];
+    size_t nkeys = json_object_size(obj);
+
+    if (!json_is_object(obj)) {
+        tp_schema_error(&L->s, path, "expected an object like {\"status\": 200}, got %s",
+                        tp_schema_type_name(obj));
+        return -1;
+    }
+    if (find_source(L, obj, path, &src, &src_key, &arg) != 0)
+        return -1;
+    e->preds = calloc(nkeys > NPREDS ? nkeys : NPREDS, sizeof *e->preds);
+    if (!e->preds) {
+        tp_schema_error(&L->s, path, "out of memory");
+        return -1;
+    }
+    tp_path_key(sub, sizeof sub, path, src_key);
+    if (src->has_arg)
+        return load_expect_with_arg(L, obj, path, sub, src, src_key, arg, e, step_index);
+    return load_expect_plain(L, obj, path, sub, src, src_key, arg, e, step_index);
 }
 
 /* capture -> {NAME: {SOURCE: ARG}} (argument-less sources take `true`) */
