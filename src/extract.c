@@ -66,6 +66,10 @@ tp_err tp_regex_compile(const char *pattern, struct tp_regex **out, struct tp_er
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                              PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &offset, NULL);
+    if (!re->code && code == PCRE2_ERROR_HEAP_FAILED) {
+        free(re);
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    }
     if (!re->code) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(code, msg, sizeof msg) < 0)
@@ -93,6 +97,7 @@ void tp_regex_free(struct tp_regex *re)
  * handlers are put back afterwards. */
 struct xml_errbuf {
     char text[256];
+    int nomem; /* libxml2 reported XML_ERR_NO_MEMORY */
 };
 
 struct xml_handlers {
@@ -105,6 +110,8 @@ struct xml_handlers {
 static void xml_error_handler(void *ctx, xmlErrorPtr e)
 {
     struct xml_errbuf *buf = ctx;
+    if (e && e->code == XML_ERR_NO_MEMORY)
+        buf->nomem = 1;
     if (buf->text[0] || !e || !e->message)
         return;
     snprintf(buf->text, sizeof buf->text, "%s", e->message);
@@ -137,13 +144,15 @@ static void xml_restore(const struct xml_handlers *saved)
 
 static tp_err compile_xpath(const char *expr, void **out, struct tp_error *err)
 {
-    struct xml_errbuf buf = {{0}};
+    struct xml_errbuf buf = {{0}, 0};
     struct xml_handlers saved;
     xmlXPathCompExprPtr comp;
 
     xml_quiet(&saved, &buf);
     comp = xmlXPathCompile((const xmlChar *)expr);
     xml_restore(&saved);
+    if (!comp && buf.nomem)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     if (!comp)
         return tp_error_set(err, TP_ERR_INVALID, "XPath does not compile: %s",
                             buf.text[0] ? buf.text : "invalid expression");
@@ -301,7 +310,7 @@ static const char *media_charset(const struct tp_response *resp, char *buf, size
 static void parse_markup(struct tp_response *resp)
 {
     char media[128];
-    struct xml_errbuf buf = {{0}};
+    struct xml_errbuf buf = {{0}, 0};
     struct xml_handlers saved;
     xmlDocPtr doc;
     int html;
@@ -350,7 +359,7 @@ static json_t *xpath_number(double d)
 static tp_err eval_xpath(const struct tp_source *src, struct tp_response *resp,
                          struct tp_value *out, struct tp_error *err)
 {
-    struct xml_errbuf buf = {{0}};
+    struct xml_errbuf buf = {{0}, 0};
     struct xml_handlers saved;
     xmlXPathContextPtr ctx;
     xmlXPathObjectPtr res = NULL;

@@ -293,7 +293,8 @@ tp_err tp_iregexp_compile(const char *pattern, size_t len, int whole, tp_iregexp
     if ((*out)->code) {
         rc = TP_OK;
     } else {
-        rc = TP_ERR_INVALID; /* e.g. a reversed range or a quantifier over 65535 */
+        /* else e.g. a reversed range or a quantifier over 65535 */
+        rc = errcode == PCRE2_ERROR_HEAP_FAILED ? TP_ERR_NOMEM : TP_ERR_INVALID;
         free(*out);
         *out = NULL;
     }

@@ -93,21 +93,24 @@ static int names_has(const struct names *n, const char *name)
     return 0;
 }
 
-static void names_add(struct names *n, const char *name)
+/* Adds name (a NULL name, whose copy already failed, is left out). -1 on no memory. */
+static int names_add(struct names *n, const char *name)
 {
-    if (names_has(n, name))
-        return;
+    if (!name || names_has(n, name))
+        return 0;
     if (n->count == n->cap) {
         size_t cap = n->cap ? n->cap * 2 : 16;
         char **items = realloc(n->items, cap * sizeof *items);
         if (!items)
-            return;
+            return -1;
         n->items = items;
         n->cap = cap;
     }
     n->items[n->count] = strdup(name);
-    if (n->items[n->count])
-        n->count++;
+    if (!n->items[n->count])
+        return -1;
+    n->count++;
+    return 0;
 }
 
 static void names_free(struct names *n)
@@ -140,9 +143,15 @@ static tp_template *parse_template(struct loader *L, const char *path, const cha
     size_t nparts;
     const struct tp_tpl_part *parts;
     int bad = 0;
+    tp_err rc;
 
     tp_error_clear(&err);
-    if (tp_template_parse(text, &t, &err) != TP_OK) {
+    rc = tp_template_parse(text, &t, &err);
+    if (rc == TP_ERR_NOMEM) {
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+        return NULL;
+    }
+    if (rc != TP_OK) {
         tp_schema_error(&L->s, path, "bad template: %s", err.text);
         return NULL;
     }
@@ -196,7 +205,7 @@ static void load_kvlist(struct loader *L, const json_t *obj, const char *path,
 
     out->items = calloc(json_object_size(obj) + 1, sizeof *out->items);
     if (!out->items) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_object_foreach((json_t *)obj, key, value) {
@@ -209,7 +218,7 @@ static void load_kvlist(struct loader *L, const json_t *obj, const char *path,
         }
         char *text = scalar_text(value);
         if (!text) {
-            tp_schema_error(&L->s, sub, "out of memory");
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
             continue;
         }
         tp_template *t = parse_template(L, sub, text, step_index);
@@ -322,6 +331,7 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
                            const char *path, struct tp_predicate *p, size_t step_index)
 {
     struct tp_error err;
+    tp_err rc;
     p->kind = info->kind;
     p->expected = json_incref(value);
     if (!tp_schema_is(value, info->types)) {
@@ -338,7 +348,10 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
     switch (info->kind) {
     case TP_PRED_MATCHES:
         tp_error_clear(&err);
-        if (tp_regex_compile(json_string_value(value), &p->regex, &err) != TP_OK)
+        rc = tp_regex_compile(json_string_value(value), &p->regex, &err);
+        if (rc == TP_ERR_NOMEM)
+            tp_diags_nomem(L->s.diags, L->s.file, path);
+        else if (rc != TP_OK)
             tp_schema_error(&L->s, path, "%s", err.text);
         return;
     case TP_PRED_COUNT:
@@ -363,7 +376,7 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
         char sub[PATH_MAX_LEN];
         p->items_tpl = calloc(n + 1, sizeof *p->items_tpl);
         if (!p->items_tpl) {
-            tp_schema_error(&L->s, path, "out of memory");
+            tp_diags_nomem(L->s.diags, L->s.file, path);
             return;
         }
         json_array_foreach(value, i, item) {
@@ -486,6 +499,7 @@ static int load_expect_with_arg(struct loader *L, json_t *obj, const char *path,
     json_t *value;
     struct tp_error err;
     int unknown = 0;
+    tp_err rc;
 
     if (!json_is_string(arg)) {
         tp_schema_error(&L->s, sub, "expected a string (the %s to read), got %s", src_key,
@@ -493,8 +507,12 @@ static int load_expect_with_arg(struct loader *L, json_t *obj, const char *path,
         return -1;
     }
     tp_error_clear(&err);
-    if (tp_source_compile(&e->source, src->kind, json_string_value(arg), &err) != TP_OK) {
-        tp_schema_error(&L->s, sub, "%s", err.text);
+    rc = tp_source_compile(&e->source, src->kind, json_string_value(arg), &err);
+    if (rc != TP_OK) {
+        if (rc == TP_ERR_NOMEM)
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
+        else
+            tp_schema_error(&L->s, sub, "%s", err.text);
         return -1;
     }
     json_object_foreach(obj, key, value) {
@@ -580,7 +598,7 @@ static int load_expect(struct loader *L, json_t *obj, const char *path, struct t
         return -1;
     e->preds = calloc(nkeys > NPREDS ? nkeys : NPREDS, sizeof *e->preds);
     if (!e->preds) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return -1;
     }
     tp_path_key(sub, sizeof sub, path, src_key);
@@ -598,7 +616,7 @@ static void load_captures(struct loader *L, json_t *obj, const char *path, struc
 
     st->captures = calloc(json_object_size(obj) + 1, sizeof *st->captures);
     if (!st->captures) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_object_foreach(obj, name, spec) {
@@ -649,9 +667,13 @@ static void load_captures(struct loader *L, json_t *obj, const char *path, struc
         }
         struct tp_capture *c = &st->captures[st->ncaptures];
         tp_error_clear(&err);
-        if (tp_source_compile(&c->source, info->kind,
-                              info->has_arg ? json_string_value(arg) : NULL, &err) != TP_OK) {
-            tp_schema_error(&L->s, asub, "%s", err.text);
+        tp_err rc = tp_source_compile(&c->source, info->kind,
+                                      info->has_arg ? json_string_value(arg) : NULL, &err);
+        if (rc != TP_OK) {
+            if (rc == TP_ERR_NOMEM)
+                tp_diags_nomem(L->s.diags, L->s.file, asub);
+            else
+                tp_schema_error(&L->s, asub, "%s", err.text);
             continue;
         }
         c->name = tp_schema_strdup(&L->s, sub, name);
@@ -673,7 +695,7 @@ static void load_multipart(struct loader *L, json_t *obj, const char *path, stru
 
     st->parts = calloc(json_object_size(obj) + 1, sizeof *st->parts);
     if (!st->parts) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_object_foreach(obj, name, spec) {
@@ -770,8 +792,8 @@ static void load_request(struct loader *L, json_t *req, const char *path, struct
     if (strcmp(body_key, "json") == 0) {
         char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         st->body_kind = TP_BODY_JSON;
-        if (!text) {
-            tp_schema_error(&L->s, sub, "cannot encode the JSON body");
+        if (!text) { /* any JSON value encodes: only memory can run out */
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
             return;
         }
         st->body_tpl = parse_template(L, sub, text, step_index);
@@ -867,7 +889,8 @@ static void load_step(struct loader *L, json_t *obj, const char *path, size_t in
     }
     /* A step's expectations may use its own captures (taken first). */
     for (size_t i = 0; i < st->ncaptures; i++)
-        names_add(&L->defined, st->captures[i].name);
+        if (names_add(&L->defined, st->captures[i].name) != 0)
+            tp_diags_nomem(L->s.diags, L->s.file, path);
     v = json_object_get(obj, "expect");
     if (json_is_array(v)) {
         size_t i;
@@ -876,7 +899,7 @@ static void load_step(struct loader *L, json_t *obj, const char *path, size_t in
         tp_path_key(sub, sizeof sub, path, "expect");
         st->expects = calloc(json_array_size(v) + 1, sizeof *st->expects);
         if (!st->expects) {
-            tp_schema_error(&L->s, sub, "out of memory");
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
             return;
         }
         json_array_foreach(v, i, e) {
@@ -902,7 +925,7 @@ static void load_string_array(struct loader *L, json_t *arr, const char *path, c
     char sub[PATH_MAX_LEN];
     *out = calloc(json_array_size(arr) + 1, sizeof **out);
     if (!*out) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_array_foreach(arr, i, v) {
@@ -945,9 +968,12 @@ static void load_compare(struct loader *L, json_t *obj, const char *path)
                 continue;
             }
             tp_error_clear(&err);
-            if (!c->ignore ||
-                tp_jsonpath_compile_for_people(json_string_value(e), &c->ignore[c->nignore], &err) !=
-                    TP_OK)
+            tp_err rc = c->ignore ? tp_jsonpath_compile_for_people(json_string_value(e),
+                                                                   &c->ignore[c->nignore], &err)
+                                  : TP_ERR_NOMEM;
+            if (rc == TP_ERR_NOMEM)
+                tp_diags_nomem(L->s.diags, L->s.file, item);
+            else if (rc != TP_OK)
                 tp_schema_error(&L->s, item, "%s", err.text);
             else
                 c->nignore++;
@@ -1013,23 +1039,31 @@ static void load_variables(struct loader *L, json_t *vars)
     struct tp_kvlist *out = &L->j->variables;
 
     out->items = calloc(json_object_size(vars) + 1, sizeof *out->items);
-    if (!out->items)
+    if (!out->items) {
+        tp_diags_nomem(L->s.diags, L->s.file, "variables");
         return;
+    }
     json_object_foreach(vars, key, value) {
         tp_path_key(sub, sizeof sub, "variables", key);
         if (!is_var_name(key)) {
             tp_schema_error(&L->s, sub, "\"%s\" is not a valid variable name", key);
             continue;
         }
-        char *text = scalar_text(value);
-        if (!text) {
+        if (!json_is_string(value) && !json_is_number(value) && !json_is_boolean(value)) {
             tp_schema_error(&L->s, sub, "expected string, number or boolean, got %s",
                             tp_schema_type_name(value));
             continue;
         }
+        char *text = scalar_text(value);
+        if (!text) {
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
+            continue;
+        }
         tp_template *t = parse_template(L, sub, text, 0);
         free(text);
-        names_add(&L->defined, key); /* defined even when broken: no cascade of errors */
+        /* defined even when broken: no cascade of errors */
+        if (names_add(&L->defined, key) != 0)
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
         if (!t)
             continue;
         out->items[out->count].name = tp_schema_strdup(&L->s, sub, key);
@@ -1109,7 +1143,7 @@ static void load_journey(struct loader *L, json_t *root)
         tp_schema_error(&L->s, "steps", "a journey needs at least one step");
     j->steps = calloc(json_array_size(steps) + 1, sizeof *j->steps);
     if (!j->steps) {
-        tp_schema_error(&L->s, "steps", "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, "steps");
         return;
     }
     for (size_t i = 0; i < json_array_size(steps); i++) {
@@ -1155,11 +1189,13 @@ struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t l
         return NULL;
     L.j = calloc(1, sizeof *L.j);
     if (!L.j) {
-        tp_schema_error(&L.s, "", "out of memory");
+        tp_diags_nomem(L.s.diags, L.s.file, "");
         json_decref(root);
         return NULL;
     }
     L.j->file = strdup(file);
+    if (!L.j->file)
+        tp_diags_nomem(diags, file, "");
     load_journey(&L, root);
     names_free(&L.defined);
     json_decref(root);

@@ -55,7 +55,8 @@ struct tp_source {
 /* Sets src->kind and a copy of arg, and compiles the expression the kind needs.
  * On failure src holds nothing (tp_source_clear is still safe) and err->text
  * says why ("XPath does not compile: Invalid expression", "regex does not compile
- * at offset 3: missing closing parenthesis"). */
+ * at offset 3: missing closing parenthesis"): TP_ERR_INVALID, or TP_ERR_NOMEM
+ * when memory ran out (in libxml2 and PCRE2 too). */
 tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const char *arg,
                          struct tp_error *err);
 
@@ -107,7 +108,8 @@ int tp_regex_search(const struct tp_regex *re, const char *subject, size_t len, 
 json_t *tp_value_string(const char *s, size_t len);
 
 /* PCRE2 patterns for sources and the `matches` predicate (UTF mode; subjects that
- * are not valid UTF-8 are matched too, never across an invalid byte). */
+ * are not valid UTF-8 are matched too, never across an invalid byte).
+ * TP_ERR_INVALID for a pattern that does not compile, TP_ERR_NOMEM. */
 tp_err tp_regex_compile(const char *pattern, struct tp_regex **out, struct tp_error *err);
 void tp_regex_free(struct tp_regex *re); /* NULL is a no-op */
 
