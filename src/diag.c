@@ -53,6 +53,8 @@ size_t tp_diags_total(const struct tp_diags *d)
 
 void tp_diags_clear(struct tp_diags *d)
 {
+    if (!d)
+        return;
     free(d->items);
     memset(d, 0, sizeof *d);
 }

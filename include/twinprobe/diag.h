@@ -39,7 +39,7 @@ void tp_diags_nomem(struct tp_diags *d, const char *file, const char *path);
 /* Total problems, kept and dropped. */
 size_t tp_diags_total(const struct tp_diags *d);
 
-/* Frees the entries and zeroes d; d itself is the caller's. */
+/* Frees the entries and zeroes d; d itself is the caller's. NULL is a no-op. */
 void tp_diags_clear(struct tp_diags *d);
 
 #endif

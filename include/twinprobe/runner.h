@@ -33,7 +33,8 @@ struct tp_run_plan {
  * still presets out->exit_status to 0 when every journey passed, else 1.
  * Failures of the targets are results, not errors: the return is TP_OK unless
  * something local failed (no memory, libcurl could not start, an env variable
- * vanished), then TP_ERR_* with err->text. */
+ * vanished), then TP_ERR_* with err->text; out then holds what ran so far and
+ * still needs tp_run_report_clear. */
 tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
                      struct tp_error *err);
 
