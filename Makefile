@@ -6,8 +6,7 @@ BUILD ?= build
 VERSION := 0.1.0
 
 PKGS := libcurl jansson libxml-2.0 hiredis libpcre2-8
-WARNINGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wformat=2 -Werror
+include mk/warnings.mk
 CFLAGS ?= -O2 -g
 ifeq ($(SAN),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

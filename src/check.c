@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "twinprobe/schema.h"
+#include "twinprobe/utf8.h"
 
 #define SHOW_MAX 200            /* bytes of a value shown before it is cut */
 #define ELLIPSIS "\xE2\x80\xA6" /* U+2026, marks a cut value */

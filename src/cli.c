@@ -88,6 +88,11 @@ void tp_cli_print_diags(const struct tp_diags *d, size_t from)
         fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
 }
 
+int tp_cli_diags_status(const struct tp_diags *d)
+{
+    return d->nomem ? TP_EXIT_RUNTIME : TP_EXIT_USAGE;
+}
+
 int tp_cli_usage_error(const struct tp_cli_command *cmd, const char *fmt, ...)
 {
     va_list ap;

@@ -52,9 +52,11 @@ int tp_cmd_flush(int argc, char **argv)
         return tp_cli_usage_error(cmd, "name the --probe whose spool to send");
     probe = tp_load_probe_file(probe_file, &d);
     tp_cli_print_diags(&d, 0);
+    status = tp_cli_diags_status(&d);
     tp_diags_clear(&d);
     if (!probe)
-        return TP_EXIT_USAGE;
+        return status;
+    status = TP_EXIT_OK;
     if (!probe->redis.url || !probe->spool_dir) {
         status = tp_cli_usage_error(cmd, "%s: the probe names no %s", probe_file,
                                     !probe->redis.url ? "redis" : "spool_dir");

@@ -285,7 +285,6 @@ static int compare(const struct run_opts *o, struct run_state *s, const struct t
 {
     struct tp_compare_plan cp = compare_plan(o, s, plan);
     struct tp_error err;
-    int ok = 1;
 
     tp_error_clear(&err);
     if (tp_compare_run(&s->report, &cp, &s->comparison, &err) != TP_OK) {
@@ -293,9 +292,8 @@ static int compare(const struct run_opts *o, struct run_state *s, const struct t
         return TP_EXIT_RUNTIME;
     }
     s->report.comparison = &s->comparison;
-    for (size_t i = 0; i < s->report.njourneys; i++)
-        ok &= s->report.journeys[i].ok;
-    s->report.exit_status = ok && !s->comparison.fails ? TP_EXIT_OK : TP_EXIT_FAIL;
+    s->report.exit_status =
+        tp_run_all_ok(&s->report) && !s->comparison.fails ? TP_EXIT_OK : TP_EXIT_FAIL;
     return TP_EXIT_OK;
 }
 
@@ -376,7 +374,7 @@ static int load_journeys(char **paths, size_t npaths, struct run_state *s)
     }
     if (tp_diags_total(&d) > 0) {
         tp_cli_print_diags(&d, 0);
-        status = TP_EXIT_USAGE;
+        status = tp_cli_diags_status(&d);
     }
     tp_diags_clear(&d);
     return status;
@@ -549,9 +547,10 @@ int tp_cmd_run(int argc, char **argv)
         struct tp_diags d = {0};
         s.probe = tp_load_probe_file(o.probe, &d);
         tp_cli_print_diags(&d, 0);
+        status = tp_cli_diags_status(&d);
         tp_diags_clear(&d);
         if (!s.probe)
-            return TP_EXIT_USAGE;
+            return status;
     }
     if (!o.probe && o.ntargets == 0) {
         status = tp_cli_usage_error(tp_cli_find("run"), "name a --probe or at least one --target NAME=URL");

@@ -92,6 +92,11 @@ static void check_probe(struct validate *v, const char *path, char *bytes, size_
                p->ntargets, p->ntargets == 1 ? "" : "s", p->njourneys,
                p->njourneys == 1 ? "" : "s");
     char **names = calloc(p->njourneys + 1, sizeof *names);
+    if (!names) {
+        before = tp_diags_total(&v->diags);
+        tp_diags_nomem(&v->diags, path, "journeys");
+        tp_cli_print_diags(&v->diags, before);
+    }
     for (size_t i = 0; i < p->njourneys; i++) {
         struct stat jst;
         if (stat(p->journeys[i], &jst) != 0)
@@ -112,8 +117,12 @@ static void check_probe(struct validate *v, const char *path, char *bytes, size_
                 v->bad_files++;
             }
         }
-        if (names)
-            names[i] = strdup(j->name);
+        if (names && !(names[i] = strdup(j->name))) {
+            snprintf(where, sizeof where, "journeys[%zu]", i);
+            before = tp_diags_total(&v->diags);
+            tp_diags_nomem(&v->diags, path, where);
+            tp_cli_print_diags(&v->diags, before);
+        }
         tp_journey_free(j);
     }
     for (size_t i = 0; names && i < p->njourneys; i++)
@@ -167,7 +176,7 @@ int tp_cmd_validate(int argc, char **argv)
         fprintf(stderr, "%zu problem%s in %zu of %zu file%s\n", tp_diags_total(&v->diags),
                 tp_diags_total(&v->diags) == 1 ? "" : "s", v->bad_files, v->files,
                 v->files == 1 ? "" : "s");
-        status = TP_EXIT_USAGE;
+        status = tp_cli_diags_status(&v->diags);
     }
 done:
     tp_cli_parser_done(&parser);

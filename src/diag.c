@@ -17,6 +17,7 @@ void tp_diags_add(struct tp_diags *d, const struct tp_error *e)
         struct tp_error *items = realloc(d->items, cap * sizeof *items);
         if (!items) {
             d->dropped++;
+            d->nomem = 1;
             return;
         }
         d->items = items;
@@ -39,6 +40,12 @@ void tp_diags_addf(struct tp_diags *d, const char *file, const char *path, const
     tp_diags_add(d, &e);
 }
 
+void tp_diags_nomem(struct tp_diags *d, const char *file, const char *path)
+{
+    tp_diags_addf(d, file, path, "out of memory");
+    d->nomem = 1;
+}
+
 size_t tp_diags_total(const struct tp_diags *d)
 {
     return d->count + d->dropped;
@@ -46,6 +53,8 @@ size_t tp_diags_total(const struct tp_diags *d)
 
 void tp_diags_clear(struct tp_diags *d)
 {
+    if (!d)
+        return;
     free(d->items);
     memset(d, 0, sizeof *d);
 }

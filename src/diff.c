@@ -12,6 +12,7 @@
 #include "twinprobe/strbuf.h"
 
 #include "twinprobe/extract.h"
+#include "twinprobe/utf8.h"
 
 #define VALUE_MAX 200 /* bytes of a mismatch value kept before the "…" */
 #define ELLIPSIS "\xE2\x80\xA6"

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "twinprobe/response.h"
+#include "twinprobe/utf8.h"
 
 struct tp_regex {
     pcre2_code *code;
@@ -65,6 +66,10 @@ tp_err tp_regex_compile(const char *pattern, struct tp_regex **out, struct tp_er
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                              PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &offset, NULL);
+    if (!re->code && code == PCRE2_ERROR_HEAP_FAILED) {
+        free(re);
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    }
     if (!re->code) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(code, msg, sizeof msg) < 0)
@@ -92,6 +97,7 @@ void tp_regex_free(struct tp_regex *re)
  * handlers are put back afterwards. */
 struct xml_errbuf {
     char text[256];
+    int nomem; /* libxml2 reported XML_ERR_NO_MEMORY */
 };
 
 struct xml_handlers {
@@ -104,6 +110,8 @@ struct xml_handlers {
 static void xml_error_handler(void *ctx, xmlErrorPtr e)
 {
     struct xml_errbuf *buf = ctx;
+    if (e && e->code == XML_ERR_NO_MEMORY)
+        buf->nomem = 1;
     if (buf->text[0] || !e || !e->message)
         return;
     snprintf(buf->text, sizeof buf->text, "%s", e->message);
@@ -136,33 +144,20 @@ static void xml_restore(const struct xml_handlers *saved)
 
 static tp_err compile_xpath(const char *expr, void **out, struct tp_error *err)
 {
-    struct xml_errbuf buf = {{0}};
+    struct xml_errbuf buf = {{0}, 0};
     struct xml_handlers saved;
     xmlXPathCompExprPtr comp;
 
     xml_quiet(&saved, &buf);
     comp = xmlXPathCompile((const xmlChar *)expr);
     xml_restore(&saved);
+    if (!comp && buf.nomem)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     if (!comp)
         return tp_error_set(err, TP_ERR_INVALID, "XPath does not compile: %s",
                             buf.text[0] ? buf.text : "invalid expression");
     *out = comp;
     return TP_OK;
-}
-
-tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err)
-{
-    tp_err rc = tp_jsonpath_compile(expr, out, err);
-    if (rc == TP_ERR_INVALID && err) {
-        char text[sizeof err->text];
-        snprintf(text, sizeof text, "%s", err->text);
-        if (err->column > 0)
-            tp_error_set(err, rc, "JSONPath does not compile at character %d: %s", err->column,
-                         text);
-        else
-            tp_error_set(err, rc, "JSONPath does not compile: %s", text);
-    }
-    return rc;
 }
 
 tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const char *arg,
@@ -207,94 +202,29 @@ void tp_source_clear(struct tp_source *src)
     memset(src, 0, sizeof *src);
 }
 
-/* ---- UTF-8 -------------------------------------------------------------- */
-
-/* The length of the well-formed UTF-8 sequence at s (n bytes available), or 0
- * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        need = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        need = 4;
-    else
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return need;
-}
+/* ---- strings from bytes ------------------------------------------------ */
 
 json_t *tp_value_string(const char *s, size_t len)
 {
-    static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i, bad = 0, w = 0;
+    size_t i, k, n;
     char *fixed;
     json_t *v;
 
     if (!s)
         return json_string("");
-    for (i = 0; i < len;) {
-        size_t k = utf8_seq(u + i, len - i);
-        bad += k == 0;
-        i += k ? k : 1;
+    for (i = 0; i < len; i += k) {
+        k = tp_utf8_next(s + i, len - i, NULL);
+        if (k == 0)
+            break;
     }
-    if (bad == 0)
+    if (i == len)
         return json_stringn_nocheck(s, len);
-    if (bad > (SIZE_MAX - len - 1) / 2)
-        return NULL;
-    fixed = malloc(len + 2 * bad + 1);
+    fixed = tp_utf8_repair(s, len, &n);
     if (!fixed)
         return NULL;
-    for (i = 0; i < len;) {
-        size_t k = utf8_seq(u + i, len - i);
-        if (k == 0) {
-            memcpy(fixed + w, replacement, 3);
-            w += 3;
-            i++;
-        } else {
-            memcpy(fixed + w, s + i, k);
-            w += k;
-            i += k;
-        }
-    }
-    fixed[w] = '\0';
-    v = json_stringn_nocheck(fixed, w);
+    v = json_stringn_nocheck(fixed, n);
     free(fixed);
     return v;
-}
-
-size_t tp_utf8_clip(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = len, cont = 0, need;
-
-    while (i > 0 && cont < 3 && (u[i - 1] & 0xC0) == 0x80) {
-        i--;
-        cont++;
-    }
-    if (i == 0 || u[i - 1] < 0xC0)
-        return len; /* ends in ASCII, or in bytes that were never a sequence */
-    need = u[i - 1] >= 0xF0 ? 4 : u[i - 1] >= 0xE0 ? 3 : 2;
-    return cont + 1 < need ? i - 1 : len;
 }
 
 /* ---- lazy body parsing -------------------------------------------------- */
@@ -380,7 +310,7 @@ static const char *media_charset(const struct tp_response *resp, char *buf, size
 static void parse_markup(struct tp_response *resp)
 {
     char media[128];
-    struct xml_errbuf buf = {{0}};
+    struct xml_errbuf buf = {{0}, 0};
     struct xml_handlers saved;
     xmlDocPtr doc;
     int html;
@@ -429,7 +359,7 @@ static json_t *xpath_number(double d)
 static tp_err eval_xpath(const struct tp_source *src, struct tp_response *resp,
                          struct tp_value *out, struct tp_error *err)
 {
-    struct xml_errbuf buf = {{0}};
+    struct xml_errbuf buf = {{0}, 0};
     struct xml_handlers saved;
     xmlXPathContextPtr ctx;
     xmlXPathObjectPtr res = NULL;

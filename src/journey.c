@@ -93,21 +93,24 @@ static int names_has(const struct names *n, const char *name)
     return 0;
 }
 
-static void names_add(struct names *n, const char *name)
+/* Adds name (a NULL name, whose copy already failed, is left out). -1 on no memory. */
+static int names_add(struct names *n, const char *name)
 {
-    if (names_has(n, name))
-        return;
+    if (!name || names_has(n, name))
+        return 0;
     if (n->count == n->cap) {
         size_t cap = n->cap ? n->cap * 2 : 16;
         char **items = realloc(n->items, cap * sizeof *items);
         if (!items)
-            return;
+            return -1;
         n->items = items;
         n->cap = cap;
     }
     n->items[n->count] = strdup(name);
-    if (n->items[n->count])
-        n->count++;
+    if (!n->items[n->count])
+        return -1;
+    n->count++;
+    return 0;
 }
 
 static void names_free(struct names *n)
@@ -140,9 +143,15 @@ static tp_template *parse_template(struct loader *L, const char *path, const cha
     size_t nparts;
     const struct tp_tpl_part *parts;
     int bad = 0;
+    tp_err rc;
 
     tp_error_clear(&err);
-    if (tp_template_parse(text, &t, &err) != TP_OK) {
+    rc = tp_template_parse(text, &t, &err);
+    if (rc == TP_ERR_NOMEM) {
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+        return NULL;
+    }
+    if (rc != TP_OK) {
         tp_schema_error(&L->s, path, "bad template: %s", err.text);
         return NULL;
     }
@@ -196,7 +205,7 @@ static void load_kvlist(struct loader *L, const json_t *obj, const char *path,
 
     out->items = calloc(json_object_size(obj) + 1, sizeof *out->items);
     if (!out->items) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_object_foreach((json_t *)obj, key, value) {
@@ -209,7 +218,7 @@ static void load_kvlist(struct loader *L, const json_t *obj, const char *path,
         }
         char *text = scalar_text(value);
         if (!text) {
-            tp_schema_error(&L->s, sub, "out of memory");
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
             continue;
         }
         tp_template *t = parse_template(L, sub, text, step_index);
@@ -322,6 +331,7 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
                            const char *path, struct tp_predicate *p, size_t step_index)
 {
     struct tp_error err;
+    tp_err rc;
     p->kind = info->kind;
     p->expected = json_incref(value);
     if (!tp_schema_is(value, info->types)) {
@@ -338,7 +348,10 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
     switch (info->kind) {
     case TP_PRED_MATCHES:
         tp_error_clear(&err);
-        if (tp_regex_compile(json_string_value(value), &p->regex, &err) != TP_OK)
+        rc = tp_regex_compile(json_string_value(value), &p->regex, &err);
+        if (rc == TP_ERR_NOMEM)
+            tp_diags_nomem(L->s.diags, L->s.file, path);
+        else if (rc != TP_OK)
             tp_schema_error(&L->s, path, "%s", err.text);
         return;
     case TP_PRED_COUNT:
@@ -363,7 +376,7 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
         char sub[PATH_MAX_LEN];
         p->items_tpl = calloc(n + 1, sizeof *p->items_tpl);
         if (!p->items_tpl) {
-            tp_schema_error(&L->s, path, "out of memory");
+            tp_diags_nomem(L->s.diags, L->s.file, path);
             return;
         }
         json_array_foreach(value, i, item) {
@@ -436,91 +449,107 @@ static void add_pred(struct loader *L, struct tp_expect *e, const struct pred_in
     load_predicate(L, info, value, path, &e->preds[e->npreds++], step_index);
 }
 
-/* expect[i] -> {SOURCE: ARG, PRED: VALUE...} | {SOURCE: VALUE | [VALUES] | {PRED: VALUE...}} */
-static int load_expect(struct loader *L, json_t *obj, const char *path, struct tp_expect *e,
-                       size_t step_index)
+/* The one value source among obj's keys: *src, its key and its value. -1 (reported)
+ * when there are two, or none (every key that is neither source nor predicate is
+ * named, else the sources are listed). */
+static int find_source(struct loader *L, json_t *obj, const char *path,
+                       const struct tp_source_info **src, const char **src_key, json_t **arg)
 {
-    const struct tp_source_info *src = NULL;
-    const char *key, *src_key = NULL;
-    json_t *value, *arg = NULL;
-    char sub[PATH_MAX_LEN];
-    struct tp_error err;
-    size_t nkeys = json_object_size(obj);
+    const char *key;
+    json_t *value;
+    int reported = 0;
 
-    if (!json_is_object(obj)) {
-        tp_schema_error(&L->s, path, "expected an object like {\"status\": 200}, got %s",
-                        tp_schema_type_name(obj));
-        return -1;
-    }
+    *src = NULL;
     json_object_foreach(obj, key, value) {
         const struct tp_source_info *info = tp_source_lookup(key);
         if (!info)
             continue;
-        if (src) {
+        if (*src) {
             tp_schema_error(&L->s, path, "more than one value source (\"%s\" and \"%s\"): "
-                            "write one expectation each", src_key, key);
+                            "write one expectation each", *src_key, key);
             return -1;
         }
-        src = info;
-        src_key = key;
-        arg = value;
+        *src = info;
+        *src_key = key;
+        *arg = value;
     }
-    if (!src) {
-        int reported = 0;
-        json_object_foreach(obj, key, value) {
-            if (!pred_lookup(key)) {
-                report_unknown_in_expect(L, path, key, 0);
-                reported = 1;
-            }
-        }
-        if (!reported)
-            tp_schema_error(&L->s, path, "expectation names no value source (status, header, "
-                            "cookie, jsonpath, xpath, regex, body, url, size_bytes, "
-                            "duration_ms, ttfb_ms, dns_ms, connect_ms, tls_ms)");
-        return -1;
-    }
-    e->preds = calloc(nkeys > NPREDS ? nkeys : NPREDS, sizeof *e->preds);
-    if (!e->preds) {
-        tp_schema_error(&L->s, path, "out of memory");
-        return -1;
-    }
-    tp_path_key(sub, sizeof sub, path, src_key);
-    if (src->has_arg) {
-        if (!json_is_string(arg)) {
-            tp_schema_error(&L->s, sub, "expected a string (the %s to read), got %s", src_key,
-                            tp_schema_type_name(arg));
-            return -1;
-        }
-        tp_error_clear(&err);
-        if (tp_source_compile(&e->source, src->kind, json_string_value(arg), &err) != TP_OK) {
-            tp_schema_error(&L->s, sub, "%s", err.text);
-            return -1;
-        }
-        int unknown = 0;
-        json_object_foreach(obj, key, value) {
-            if (key == src_key)
-                continue;
-            const struct pred_info *info = pred_lookup(key);
-            if (!info) {
-                report_unknown_in_expect(L, path, key, 1);
-                unknown = 1;
-                continue;
-            }
-            char psub[PATH_MAX_LEN];
-            tp_path_key(psub, sizeof psub, path, key);
-            add_pred(L, e, info, value, psub, step_index);
-        }
-        if (unknown)
-            return -1;
-        if (e->npreds == 0) {
-            tp_schema_error(&L->s, path, "\"%s\" needs a predicate beside it, e.g. "
-                            "{\"%s\": \"...\", \"exists\": true}", src_key, src_key);
-            return -1;
-        }
+    if (*src)
         return 0;
+    json_object_foreach(obj, key, value) {
+        if (!pred_lookup(key)) {
+            report_unknown_in_expect(L, path, key, 0);
+            reported = 1;
+        }
     }
+    if (!reported)
+        tp_schema_error(&L->s, path, "expectation names no value source (status, header, "
+                        "cookie, jsonpath, xpath, regex, body, url, size_bytes, "
+                        "duration_ms, ttfb_ms, dns_ms, connect_ms, tls_ms)");
+    return -1;
+}
+
+/* {SOURCE: ARG, PRED: VALUE...}: a source with an argument (header, jsonpath, ...),
+ * compiled here, and its predicates beside it. sub is the path of src_key. */
+static int load_expect_with_arg(struct loader *L, json_t *obj, const char *path,
+                                const char *sub, const struct tp_source_info *src,
+                                const char *src_key, json_t *arg, struct tp_expect *e,
+                                size_t step_index)
+{
+    const char *key;
+    json_t *value;
+    struct tp_error err;
+    int unknown = 0;
+    tp_err rc;
+
+    if (!json_is_string(arg)) {
+        tp_schema_error(&L->s, sub, "expected a string (the %s to read), got %s", src_key,
+                        tp_schema_type_name(arg));
+        return -1;
+    }
+    tp_error_clear(&err);
+    rc = tp_source_compile(&e->source, src->kind, json_string_value(arg), &err);
+    if (rc != TP_OK) {
+        if (rc == TP_ERR_NOMEM)
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
+        else
+            tp_schema_error(&L->s, sub, "%s", err.text);
+        return -1;
+    }
+    json_object_foreach(obj, key, value) {
+        if (key == src_key)
+            continue;
+        const struct pred_info *info = pred_lookup(key);
+        if (!info) {
+            report_unknown_in_expect(L, path, key, 1);
+            unknown = 1;
+            continue;
+        }
+        char psub[PATH_MAX_LEN];
+        tp_path_key(psub, sizeof psub, path, key);
+        add_pred(L, e, info, value, psub, step_index);
+    }
+    if (unknown)
+        return -1;
+    if (e->npreds == 0) {
+        tp_schema_error(&L->s, path, "\"%s\" needs a predicate beside it, e.g. "
+                        "{\"%s\": \"...\", \"exists\": true}", src_key, src_key);
+        return -1;
+    }
+    return 0;
+}
+
+/* {SOURCE: VALUE | [VALUES] | {PRED: VALUE...}}: a source without an argument
+ * (status, body, ...) alone in obj; a value means equals, an array in, an object
+ * its predicates. sub is the path of src_key. */
+static int load_expect_plain(struct loader *L, json_t *obj, const char *path, const char *sub,
+                             const struct tp_source_info *src, const char *src_key, json_t *arg,
+                             struct tp_expect *e, size_t step_index)
+{
+    const char *key;
+    json_t *value;
+
     tp_source_compile(&e->source, src->kind, NULL, NULL);
-    if (nkeys > 1) {
+    if (json_object_size(obj) > 1) {
         json_object_foreach(obj, key, value) {
             if (key != src_key)
                 tp_schema_error(&L->s, path, "\"%s\" beside \"%s\": predicates of %s go inside "
@@ -550,6 +579,34 @@ static int load_expect(struct loader *L, json_t *obj, const char *path, struct t
     return 0;
 }
 
+/* expect[i] -> {SOURCE: ARG, PRED: VALUE...} | {SOURCE: VALUE | [VALUES] | {PRED: VALUE...}} */
+static int load_expect(struct loader *L, json_t *obj, const char *path, struct tp_expect *e,
+                       size_t step_index)
+{
+    const struct tp_source_info *src = NULL;
+    const char *src_key = NULL;
+    json_t *arg = NULL;
+    char sub[PATH_MAX_LEN];
+    size_t nkeys = json_object_size(obj);
+
+    if (!json_is_object(obj)) {
+        tp_schema_error(&L->s, path, "expected an object like {\"status\": 200}, got %s",
+                        tp_schema_type_name(obj));
+        return -1;
+    }
+    if (find_source(L, obj, path, &src, &src_key, &arg) != 0)
+        return -1;
+    e->preds = calloc(nkeys > NPREDS ? nkeys : NPREDS, sizeof *e->preds);
+    if (!e->preds) {
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+        return -1;
+    }
+    tp_path_key(sub, sizeof sub, path, src_key);
+    if (src->has_arg)
+        return load_expect_with_arg(L, obj, path, sub, src, src_key, arg, e, step_index);
+    return load_expect_plain(L, obj, path, sub, src, src_key, arg, e, step_index);
+}
+
 /* capture -> {NAME: {SOURCE: ARG}} (argument-less sources take `true`) */
 static void load_captures(struct loader *L, json_t *obj, const char *path, struct tp_step *st)
 {
@@ -559,7 +616,7 @@ static void load_captures(struct loader *L, json_t *obj, const char *path, struc
 
     st->captures = calloc(json_object_size(obj) + 1, sizeof *st->captures);
     if (!st->captures) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_object_foreach(obj, name, spec) {
@@ -610,9 +667,13 @@ static void load_captures(struct loader *L, json_t *obj, const char *path, struc
         }
         struct tp_capture *c = &st->captures[st->ncaptures];
         tp_error_clear(&err);
-        if (tp_source_compile(&c->source, info->kind,
-                              info->has_arg ? json_string_value(arg) : NULL, &err) != TP_OK) {
-            tp_schema_error(&L->s, asub, "%s", err.text);
+        tp_err rc = tp_source_compile(&c->source, info->kind,
+                                      info->has_arg ? json_string_value(arg) : NULL, &err);
+        if (rc != TP_OK) {
+            if (rc == TP_ERR_NOMEM)
+                tp_diags_nomem(L->s.diags, L->s.file, asub);
+            else
+                tp_schema_error(&L->s, asub, "%s", err.text);
             continue;
         }
         c->name = tp_schema_strdup(&L->s, sub, name);
@@ -634,7 +695,7 @@ static void load_multipart(struct loader *L, json_t *obj, const char *path, stru
 
     st->parts = calloc(json_object_size(obj) + 1, sizeof *st->parts);
     if (!st->parts) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_object_foreach(obj, name, spec) {
@@ -731,8 +792,8 @@ static void load_request(struct loader *L, json_t *req, const char *path, struct
     if (strcmp(body_key, "json") == 0) {
         char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         st->body_kind = TP_BODY_JSON;
-        if (!text) {
-            tp_schema_error(&L->s, sub, "cannot encode the JSON body");
+        if (!text) { /* any JSON value encodes: only memory can run out */
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
             return;
         }
         st->body_tpl = parse_template(L, sub, text, step_index);
@@ -828,7 +889,8 @@ static void load_step(struct loader *L, json_t *obj, const char *path, size_t in
     }
     /* A step's expectations may use its own captures (taken first). */
     for (size_t i = 0; i < st->ncaptures; i++)
-        names_add(&L->defined, st->captures[i].name);
+        if (names_add(&L->defined, st->captures[i].name) != 0)
+            tp_diags_nomem(L->s.diags, L->s.file, path);
     v = json_object_get(obj, "expect");
     if (json_is_array(v)) {
         size_t i;
@@ -837,7 +899,7 @@ static void load_step(struct loader *L, json_t *obj, const char *path, size_t in
         tp_path_key(sub, sizeof sub, path, "expect");
         st->expects = calloc(json_array_size(v) + 1, sizeof *st->expects);
         if (!st->expects) {
-            tp_schema_error(&L->s, sub, "out of memory");
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
             return;
         }
         json_array_foreach(v, i, e) {
@@ -863,7 +925,7 @@ static void load_string_array(struct loader *L, json_t *arr, const char *path, c
     char sub[PATH_MAX_LEN];
     *out = calloc(json_array_size(arr) + 1, sizeof **out);
     if (!*out) {
-        tp_schema_error(&L->s, path, "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
     }
     json_array_foreach(arr, i, v) {
@@ -906,9 +968,12 @@ static void load_compare(struct loader *L, json_t *obj, const char *path)
                 continue;
             }
             tp_error_clear(&err);
-            if (!c->ignore ||
-                tp_jsonpath_compile_for_people(json_string_value(e), &c->ignore[c->nignore], &err) !=
-                    TP_OK)
+            tp_err rc = c->ignore ? tp_jsonpath_compile_for_people(json_string_value(e),
+                                                                   &c->ignore[c->nignore], &err)
+                                  : TP_ERR_NOMEM;
+            if (rc == TP_ERR_NOMEM)
+                tp_diags_nomem(L->s.diags, L->s.file, item);
+            else if (rc != TP_OK)
                 tp_schema_error(&L->s, item, "%s", err.text);
             else
                 c->nignore++;
@@ -974,23 +1039,31 @@ static void load_variables(struct loader *L, json_t *vars)
     struct tp_kvlist *out = &L->j->variables;
 
     out->items = calloc(json_object_size(vars) + 1, sizeof *out->items);
-    if (!out->items)
+    if (!out->items) {
+        tp_diags_nomem(L->s.diags, L->s.file, "variables");
         return;
+    }
     json_object_foreach(vars, key, value) {
         tp_path_key(sub, sizeof sub, "variables", key);
         if (!is_var_name(key)) {
             tp_schema_error(&L->s, sub, "\"%s\" is not a valid variable name", key);
             continue;
         }
-        char *text = scalar_text(value);
-        if (!text) {
+        if (!json_is_string(value) && !json_is_number(value) && !json_is_boolean(value)) {
             tp_schema_error(&L->s, sub, "expected string, number or boolean, got %s",
                             tp_schema_type_name(value));
             continue;
         }
+        char *text = scalar_text(value);
+        if (!text) {
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
+            continue;
+        }
         tp_template *t = parse_template(L, sub, text, 0);
         free(text);
-        names_add(&L->defined, key); /* defined even when broken: no cascade of errors */
+        /* defined even when broken: no cascade of errors */
+        if (names_add(&L->defined, key) != 0)
+            tp_diags_nomem(L->s.diags, L->s.file, sub);
         if (!t)
             continue;
         out->items[out->count].name = tp_schema_strdup(&L->s, sub, key);
@@ -1070,7 +1143,7 @@ static void load_journey(struct loader *L, json_t *root)
         tp_schema_error(&L->s, "steps", "a journey needs at least one step");
     j->steps = calloc(json_array_size(steps) + 1, sizeof *j->steps);
     if (!j->steps) {
-        tp_schema_error(&L->s, "steps", "out of memory");
+        tp_diags_nomem(L->s.diags, L->s.file, "steps");
         return;
     }
     for (size_t i = 0; i < json_array_size(steps); i++) {
@@ -1116,11 +1189,13 @@ struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t l
         return NULL;
     L.j = calloc(1, sizeof *L.j);
     if (!L.j) {
-        tp_schema_error(&L.s, "", "out of memory");
+        tp_diags_nomem(L.s.diags, L.s.file, "");
         json_decref(root);
         return NULL;
     }
     L.j->file = strdup(file);
+    if (!L.j->file)
+        tp_diags_nomem(diags, file, "");
     load_journey(&L, root);
     names_free(&L.defined);
     json_decref(root);

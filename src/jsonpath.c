@@ -1,21 +1,20 @@
 /* RFC 9535 JSONPath over jansson values. A recursive-descent parser compiles the
  * text once into a small AST (query -> segments -> selectors, filter expressions);
  * a tree walker evaluates it against documents. match() and search() take I-Regexp
- * patterns (RFC 9485), translated to PCRE2. No I/O. */
-#define PCRE2_CODE_UNIT_WIDTH 8
-
+ * patterns (RFC 9485, src/iregexp.c). No I/O. */
 #include "twinprobe/jsonpath.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/iregexp.h"
 #include "twinprobe/strbuf.h"
+#include "twinprobe/utf8.h"
 
 #define MAX_EXACT 9007199254740991LL /* 2^53 - 1: the I-JSON integer range */
 #define MAX_PARAMS 2                 /* most parameters any function takes */
@@ -74,7 +73,7 @@ struct expr {
     const struct func_def *fn; /* EX_FUNC */
     struct expr **args;        /* EX_FUNC arguments, EX_AND / EX_OR operands */
     size_t nargs, cap;
-    pcre2_code *re;         /* EX_FUNC regex function with a literal pattern */
+    tp_iregexp *re;         /* EX_FUNC regex function with a literal pattern */
     int re_invalid;         /* ... and that literal is not an I-Regexp */
     enum cmp_op op;         /* EX_CMP */
     struct expr *lhs, *rhs; /* EX_CMP operands, EX_NOT operand (lhs) */
@@ -157,71 +156,6 @@ static char *copy_bytes(const char *s, size_t n)
         d[n] = '\0';
     }
     return d;
-}
-
-/* Decodes one UTF-8 sequence from s (n bytes available) into *cp. Returns its length,
- * or 0 if it is malformed, overlong, a surrogate or above U+10FFFF. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c;
-    size_t len, i;
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] < 0xC2)
-        return 0;
-    if (s[0] < 0xE0) {
-        len = 2;
-        c = s[0] & 0x1Fu;
-    } else if (s[0] < 0xF0) {
-        len = 3;
-        c = s[0] & 0x0Fu;
-    } else if (s[0] < 0xF5) {
-        len = 4;
-        c = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3Fu);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
-        (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-/* Encodes a Unicode scalar value; out needs 4 bytes. Returns the length. */
-static size_t utf8_encode(uint32_t c, char *out)
-{
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
 }
 
 static int is_digit(int c)
@@ -323,7 +257,7 @@ static void expr_free(struct expr *e)
     for (i = 0; i < e->nargs; i++)
         expr_free(e->args[i]);
     free(e->args);
-    pcre2_code_free(e->re);
+    tp_iregexp_free(e->re);
     expr_free(e->lhs);
     expr_free(e->rhs);
     free(e);
@@ -358,273 +292,6 @@ void tp_jsonpath_free(tp_jsonpath *q)
 const char *tp_jsonpath_source(const tp_jsonpath *q)
 {
     return q ? q->source : NULL;
-}
-
-/* ---- I-Regexp (RFC 9485) to PCRE2 ------------------------------------------ */
-
-/* Emits code point c so that PCRE2 reads it literally, inside or outside a class. */
-static int emit_literal(struct tp_strbuf *b, uint32_t c)
-{
-    char tmp[16];
-    if (c < 0x80 && (is_alpha((int)c) || is_digit((int)c))) {
-        tmp[0] = (char)c;
-        return tp_strbuf_add(b, tmp, 1);
-    }
-    snprintf(tmp, sizeof tmp, "\\x{%X}", (unsigned)c);
-    return tp_strbuf_str(b, tmp);
-}
-
-/* IsCategory -> Letters / Marks / Numbers / Punctuation / Separators / Symbols / Others
- * (a major class letter, optionally one of its subclass letters). */
-static int is_category(const unsigned char *s, size_t n)
-{
-    static const char *const classes[] = {"Llmotu", "Mcen",  "Ndlo", "Pcdefios",
-                                          "Zlps",   "Sckmo", "Ccfno"};
-    size_t i;
-    if (n < 1 || n > 2)
-        return 0;
-    for (i = 0; i < sizeof classes / sizeof classes[0]; i++)
-        if (s[0] == (unsigned char)classes[i][0])
-            return n == 1 || (s[1] != '\0' && strchr(classes[i] + 1, s[1]) != NULL);
-    return 0;
-}
-
-/* SingleCharEsc -> "\" ( "(" / ")" / "*" / "+" / "-" / "." / "?" / "[" / "\" / "]"
- *                      / "^" / "n" / "r" / "t" / "{" / "|" / "}" )
- * charClassEsc  -> "\p{" IsCategory "}" / "\P{" IsCategory "}"
- * *i is just past the backslash. Sets *cp for a single character, or emits the
- * category escape into out and sets *cp to UINT32_MAX. Returns 0, 1 if invalid,
- * -1 when out of memory. */
-static int regex_escape(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out,
-                        uint32_t *cp)
-{
-    size_t start;
-    int c;
-    if (*i >= len)
-        return 1;
-    c = s[(*i)++];
-    if (c == 'n' || c == 'r' || c == 't') {
-        *cp = c == 'n' ? '\n' : c == 'r' ? '\r' : '\t';
-        return 0;
-    }
-    if (c != 'p' && c != 'P') {
-        if (!strchr("()*+-.?[\\]^{|}", c) || c == 0)
-            return 1;
-        *cp = (uint32_t)c;
-        return 0;
-    }
-    if (*i >= len || s[*i] != '{')
-        return 1;
-    start = ++*i;
-    while (*i < len && s[*i] != '}')
-        ++*i;
-    if (*i >= len || !is_category(s + start, *i - start))
-        return 1;
-    ++*i;
-    *cp = UINT32_MAX;
-    if (tp_strbuf_str(out, c == 'p' ? "\\p{" : "\\P{") || tp_strbuf_add(out, s + start, *i - start - 1) ||
-        tp_strbuf_str(out, "}"))
-        return -1;
-    return 0;
-}
-
-/* CCchar -> any character but "-", "[", "\", "]" / SingleCharEsc; or charClassEsc.
- * Same results as regex_escape. */
-static int class_char(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out, uint32_t *cp)
-{
-    size_t n;
-    if (*i < len && s[*i] == '\\') {
-        ++*i;
-        return regex_escape(s, len, i, out, cp);
-    }
-    n = utf8_decode(s + *i, len - *i, cp);
-    if (!n || *cp == '-' || *cp == '[' || *cp == ']')
-        return 1;
-    *i += n;
-    return 0;
-}
-
-/* charClassExpr -> "[" [ "^" ] ( "-" / CCE1 ) *CCE1 [ "-" ] "]"
- * CCE1 -> ( CCchar [ "-" CCchar ] ) / charClassEsc
- * *i is just past the "[". */
-static int regex_class(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out)
-{
-    int first = 1, r;
-    uint32_t lo, hi;
-    if (tp_strbuf_str(out, "["))
-        return -1;
-    if (*i < len && s[*i] == '^') {
-        ++*i;
-        if (tp_strbuf_str(out, "^"))
-            return -1;
-    }
-    for (;;) {
-        if (*i >= len)
-            return 1;
-        if (s[*i] == ']') {
-            if (first)
-                return 1;
-            ++*i;
-            return tp_strbuf_str(out, "]") ? -1 : 0;
-        }
-        if (s[*i] == '-') {
-            if (!first && !(*i + 1 < len && s[*i + 1] == ']'))
-                return 1;
-            ++*i;
-            if (emit_literal(out, '-'))
-                return -1;
-            first = 0;
-            continue;
-        }
-        first = 0;
-        if ((r = class_char(s, len, i, out, &lo)) != 0)
-            return r;
-        if (lo == UINT32_MAX)
-            continue; /* a category escape, already emitted; cannot start a range */
-        if (*i + 1 < len && s[*i] == '-' && s[*i + 1] != ']') {
-            ++*i;
-            if ((r = class_char(s, len, i, out, &hi)) != 0)
-                return r;
-            if (hi == UINT32_MAX)
-                return 1;
-            if (emit_literal(out, lo) || tp_strbuf_str(out, "-") || emit_literal(out, hi))
-                return -1;
-        } else if (emit_literal(out, lo)) {
-            return -1;
-        }
-    }
-}
-
-/* range-quantifier -> "{" QuantExact [ "," [ QuantExact ] ] "}"
- * *i is just past the "{". */
-static int regex_range(const unsigned char *s, size_t len, size_t *i, struct tp_strbuf *out)
-{
-    size_t start = *i;
-    while (*i < len && is_digit(s[*i]))
-        ++*i;
-    if (*i == start)
-        return 1;
-    if (*i < len && s[*i] == ',') {
-        ++*i;
-        while (*i < len && is_digit(s[*i]))
-            ++*i;
-    }
-    if (*i >= len || s[*i] != '}')
-        return 1;
-    ++*i;
-    return tp_strbuf_str(out, "{") || tp_strbuf_add(out, s + start, *i - start) ? -1 : 0;
-}
-
-/* i-regexp -> branch *( "|" branch )    branch -> *piece
- * piece -> atom [ quantifier ]          quantifier -> "*" / "+" / "?" / range-quantifier
- * atom -> NormalChar / charClass / "(" i-regexp ")"
- * charClass -> "." / SingleCharEsc / charClassEsc / charClassExpr
- * Translates re into PCRE2 syntax. Groups are counted rather than recursed into, so a
- * hostile pattern cannot exhaust the stack. Returns 0, 1 if re is not an I-Regexp,
- * -1 when out of memory. */
-static int iregexp_translate(const char *re, size_t len, struct tp_strbuf *out)
-{
-    const unsigned char *s = (const unsigned char *)re;
-    size_t i = 0, depth = 0, n;
-    int quantifiable = 0, r;
-    uint32_t c;
-    char tmp[2] = {0, 0};
-
-    while (i < len) {
-        if (!(n = utf8_decode(s + i, len - i, &c)))
-            return 1;
-        i += n;
-        switch (c) {
-        case '(':
-            depth++;
-            quantifiable = 0;
-            r = tp_strbuf_str(out, "(?:");
-            break;
-        case ')':
-            if (depth == 0)
-                return 1;
-            depth--;
-            quantifiable = 1;
-            r = tp_strbuf_str(out, ")");
-            break;
-        case '|':
-            quantifiable = 0;
-            r = tp_strbuf_str(out, "|");
-            break;
-        case '*':
-        case '+':
-        case '?':
-            if (!quantifiable)
-                return 1;
-            quantifiable = 0;
-            tmp[0] = (char)c;
-            r = tp_strbuf_str(out, tmp);
-            break;
-        case '{':
-            if (!quantifiable)
-                return 1;
-            quantifiable = 0;
-            r = regex_range(s, len, &i, out);
-            break;
-        case '.': /* any character but line feed and carriage return */
-            quantifiable = 1;
-            r = tp_strbuf_str(out, "[^\\n\\r]");
-            break;
-        case '[':
-            quantifiable = 1;
-            r = regex_class(s, len, &i, out);
-            break;
-        case '\\':
-            quantifiable = 1;
-            r = regex_escape(s, len, &i, out, &c);
-            if (r == 0 && c != UINT32_MAX)
-                r = emit_literal(out, c);
-            break;
-        case ']':
-        case '}':
-            return 1;
-        case '^':
-        case '$':
-            /* NormalChar by the ABNF, but RFC 9485's own mappings (§5.3, §5.4) and
-             * the compliance suite pass them through as anchors; so do we. */
-            quantifiable = 1;
-            tmp[0] = (char)c;
-            r = tp_strbuf_str(out, tmp);
-            break;
-        default: /* NormalChar */
-            quantifiable = 1;
-            r = emit_literal(out, c);
-            break;
-        }
-        if (r)
-            return r < 0 ? -1 : 1;
-    }
-    return depth ? 1 : 0;
-}
-
-/* Compiles an I-Regexp for match() (whole string) or search() (any substring).
- * Returns 0 and sets *out, 1 if pattern is not a valid I-Regexp, -1 when out of memory. */
-static int regex_compile(const char *pattern, size_t len, int whole, pcre2_code **out)
-{
-    struct tp_strbuf b = {0};
-    int r = -1, errcode;
-    PCRE2_SIZE erroff;
-
-    *out = NULL;
-    if (tp_strbuf_add(&b, "", 0) || (whole && tp_strbuf_str(&b, "\\A(?:")))
-        goto done;
-    if ((r = iregexp_translate(pattern, len, &b)) != 0)
-        goto done;
-    r = -1;
-    if (whole && tp_strbuf_str(&b, ")\\z"))
-        goto done;
-    /* "$" matches only at the very end, as in ECMAScript, not before a final newline */
-    *out = pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &errcode,
-                         &erroff, NULL);
-    r = *out ? 0 : 1; /* e.g. a reversed range or a quantifier over 65535 */
-done:
-    free(b.data);
-    return r;
 }
 
 /* ---- parser ------------------------------------------------------------------ */
@@ -687,13 +354,13 @@ static tp_err expected(struct parser *p, const char *what)
 {
     char tmp[24];
     const char *found = tmp;
-    uint32_t c;
+    unsigned long c;
     int b = peek(p);
     if (b < 0)
         found = "end of input";
     else if (b > 0x20 && b < 0x7F)
         snprintf(tmp, sizeof tmp, "'%c'", b);
-    else if (utf8_decode((const unsigned char *)p->src + p->pos, p->len - p->pos, &c))
+    else if (tp_utf8_next(p->src + p->pos, p->len - p->pos, &c))
         snprintf(tmp, sizeof tmp, "U+%04X", (unsigned)c);
     else
         snprintf(tmp, sizeof tmp, "byte 0x%02X", (unsigned)b);
@@ -760,15 +427,15 @@ static tp_err parse_int(struct parser *p, int64_t *out)
 }
 
 /* Reads four hex digits at offset off from the current position. */
-static int hex4(const struct parser *p, size_t off, uint32_t *out)
+static int hex4(const struct parser *p, size_t off, unsigned long *out)
 {
     size_t i;
-    uint32_t v = 0;
+    unsigned long v = 0;
     for (i = 0; i < 4; i++) {
         int h = hex_value(peek_at(p, off + i));
         if (h < 0)
             return 0;
-        v = v * 16 + (uint32_t)h;
+        v = v * 16 + (unsigned long)h;
     }
     *out = v;
     return 1;
@@ -780,7 +447,7 @@ static int hex4(const struct parser *p, size_t off, uint32_t *out)
 static tp_err parse_escape(struct parser *p, int quote, struct tp_strbuf *b)
 {
     size_t at = p->pos;
-    uint32_t cp, lo;
+    unsigned long cp, lo;
     char enc[4];
     int c;
 
@@ -826,11 +493,11 @@ static tp_err parse_escape(struct parser *p, int quote, struct tp_strbuf *b)
     default:
         if (c != quote)
             return fail(p, at, TP_ERR_INVALID, "invalid escape sequence in a string");
-        cp = (uint32_t)c;
+        cp = (unsigned long)c;
         break;
     }
     p->pos++;
-    return tp_strbuf_add(b, enc, utf8_encode(cp, enc)) ? nomem(p) : TP_OK;
+    return tp_strbuf_add(b, enc, tp_utf8_encode(cp, enc)) ? nomem(p) : TP_OK;
 }
 
 /* string-literal -> %x22 *double-quoted %x22 / %x27 *single-quoted %x27
@@ -840,7 +507,7 @@ static tp_err parse_string(struct parser *p, char **out, size_t *out_len)
     struct tp_strbuf b = {0};
     int quote = peek(p);
     size_t start = p->pos, n;
-    uint32_t cp;
+    unsigned long cp;
     tp_err rc = TP_OK;
 
     p->pos++;
@@ -864,7 +531,7 @@ static tp_err parse_string(struct parser *p, char **out, size_t *out_len)
                       "control character U+%04X must be escaped in a string", (unsigned)c);
             goto fail;
         }
-        n = utf8_decode((const unsigned char *)p->src + p->pos, p->len - p->pos, &cp);
+        n = tp_utf8_next(p->src + p->pos, p->len - p->pos, &cp);
         if (!n) {
             rc = fail(p, p->pos, TP_ERR_INVALID, "invalid UTF-8");
             goto fail;
@@ -893,7 +560,7 @@ fail:
 static tp_err parse_member_name(struct parser *p, char **out, size_t *out_len)
 {
     size_t start = p->pos, n;
-    uint32_t cp;
+    unsigned long cp;
 
     if (!starts_name(p))
         return expected(p, "a member name");
@@ -907,7 +574,7 @@ static tp_err parse_member_name(struct parser *p, char **out, size_t *out_len)
             p->pos++;
             continue;
         }
-        n = utf8_decode((const unsigned char *)p->src + p->pos, p->len - p->pos, &cp);
+        n = tp_utf8_next(p->src + p->pos, p->len - p->pos, &cp);
         if (!n)
             return fail(p, p->pos, TP_ERR_INVALID, "invalid UTF-8");
         p->pos += n;
@@ -1299,7 +966,8 @@ static tp_err check_call(struct parser *p, struct expr *call)
     };
     const struct expr *pat;
     size_t i;
-    int ok, r;
+    int ok;
+    tp_err rc;
 
     if (call->nargs != fn->nparams)
         return fail(p, call->pos, TP_ERR_INVALID, "%s() takes %zu argument%s, not %zu", fn->name,
@@ -1323,11 +991,11 @@ static tp_err check_call(struct parser *p, struct expr *call)
     }
     pat = fn->regex != RE_NONE ? call->args[1] : NULL;
     if (pat && pat->kind == EX_LITERAL && json_is_string(pat->literal)) {
-        r = regex_compile(json_string_value(pat->literal), json_string_length(pat->literal),
-                          fn->regex == RE_WHOLE, &call->re);
-        if (r < 0)
+        rc = tp_iregexp_compile(json_string_value(pat->literal), json_string_length(pat->literal),
+                                fn->regex == RE_WHOLE, &call->re);
+        if (rc == TP_ERR_NOMEM)
             return nomem(p);
-        call->re_invalid = r > 0;
+        call->re_invalid = rc != TP_OK;
     }
     return TP_OK;
 }
@@ -1667,6 +1335,21 @@ fail:
     }
     tp_jsonpath_free(q);
     return p.rc;
+}
+
+tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err)
+{
+    tp_err rc = tp_jsonpath_compile(expr, out, err);
+    if (rc == TP_ERR_INVALID && err) {
+        char text[sizeof err->text];
+        snprintf(text, sizeof text, "%s", err->text);
+        if (err->column > 0)
+            tp_error_set(err, rc, "JSONPath does not compile at character %d: %s", err->column,
+                         text);
+        else
+            tp_error_set(err, rc, "JSONPath does not compile: %s", text);
+    }
+    return rc;
 }
 
 /* ---- evaluation -------------------------------------------------------------- */
@@ -2235,8 +1918,8 @@ static void regex_test(struct evalctx *ctx, const struct expr *call, struct val 
 {
     json_t *subject = args[0].kind == V_JSON ? args[0].json : NULL;
     json_t *pattern = args[1].kind == V_JSON ? args[1].json : NULL;
-    pcre2_code *re = call->re, *own = NULL;
-    pcre2_match_data *md = NULL;
+    const tp_iregexp *re = call->re;
+    tp_iregexp *own = NULL;
     int r;
 
     out->kind = V_LOGICAL;
@@ -2244,23 +1927,20 @@ static void regex_test(struct evalctx *ctx, const struct expr *call, struct val 
     if (!json_is_string(subject) || !json_is_string(pattern) || call->re_invalid)
         return;
     if (!re) {
-        r = regex_compile(json_string_value(pattern), json_string_length(pattern), whole, &own);
-        if (r < 0)
+        tp_err rc = tp_iregexp_compile(json_string_value(pattern), json_string_length(pattern),
+                                       whole, &own);
+        if (rc == TP_ERR_NOMEM)
             ctx->rc = TP_ERR_NOMEM;
-        if (r != 0)
+        if (rc != TP_OK)
             return;
         re = own;
     }
-    if (!(md = pcre2_match_data_create_from_pattern(re, NULL))) {
+    r = tp_iregexp_match(re, json_string_value(subject), json_string_length(subject));
+    if (r < 0)
         ctx->rc = TP_ERR_NOMEM;
-        goto done;
-    }
-    r = pcre2_match(re, (PCRE2_SPTR)json_string_value(subject), json_string_length(subject), 0, 0,
-                    md, NULL);
-    out->logical = r >= 0; /* no match, or a match error such as the match limit */
-done:
-    pcre2_match_data_free(md);
-    pcre2_code_free(own);
+    else
+        out->logical = r;
+    tp_iregexp_free(own);
 }
 
 /* match(ValueType, ValueType) -> LogicalType */

@@ -11,8 +11,14 @@ static char *read_or_report(const char *path, size_t max, size_t *len, struct tp
 {
     struct tp_error e;
     char *bytes;
+    tp_err rc;
     tp_error_clear(&e);
-    if (tp_file_read(path, max, &bytes, len, &e) != TP_OK) {
+    rc = tp_file_read(path, max, &bytes, len, &e);
+    if (rc == TP_ERR_NOMEM) {
+        tp_diags_nomem(diags, path, NULL);
+        return NULL;
+    }
+    if (rc != TP_OK) {
         snprintf(e.file, sizeof e.file, "%s", path);
         tp_diags_add(diags, &e);
         return NULL;

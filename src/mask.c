@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "twinprobe/escape.h"
-#include "twinprobe/extract.h"
 #include "twinprobe/strbuf.h"
+#include "twinprobe/utf8.h"
 
 /* One node of the Aho-Corasick automaton: a trie over every pattern with
  * failure links. Children are a sibling list; index 0 is the root and never a
@@ -338,16 +338,20 @@ tp_err tp_secrets_mask_labelled(const tp_secrets *s, char **text)
 }
 
 /* n bytes of text masked, as a new JSON string: valid UTF-8 whatever the input
- * was or masking cut (tp_value_string turns each stray byte into U+FFFD; it
- * moves to the shared UTF-8 module when there is one). *masks as for
+ * was or masking cut (each stray byte becomes U+FFFD). *masks as for
  * mask_append. NULL on no memory. */
 static json_t *masked_string(const tp_secrets *s, const char *text, size_t n, size_t *masks)
 {
     struct tp_strbuf out = {0};
     json_t *str = NULL;
+    char *fixed;
+    size_t len;
 
-    if (mask_append(s, text, n, &out, masks) == TP_OK)
-        str = tp_value_string(out.data, out.len);
+    if (mask_append(s, text, n, &out, masks) == TP_OK &&
+        (fixed = tp_utf8_repair(out.data ? out.data : "", out.len, &len))) {
+        str = json_stringn(fixed, len);
+        free(fixed);
+    }
     tp_strbuf_free(&out);
     return str;
 }

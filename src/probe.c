@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/redis_url.h"
 #include "twinprobe/schema.h"
 
 #define PATH_MAX_LEN 256
@@ -29,144 +30,19 @@ char *tp_path_relative_to(const char *file, const char *path)
     return out;
 }
 
-/* Digits only, within [lo, hi]. */
-static int parse_int(const char *s, size_t len, long lo, long hi, long *out)
-{
-    long v = 0;
-    if (len == 0 || len > 9)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static tp_err parse_unix_url(const char *url, struct tp_redis_url *out, struct tp_error *err)
-{
-    const char *path = url + strlen("unix://");
-    const char *q = strchr(path, '?');
-    size_t plen = q ? (size_t)(q - path) : strlen(path);
-    long db = 0;
-
-    if (plen == 0 || path[0] != '/')
-        return tp_error_set(err, TP_ERR_INVALID, "unix URL needs an absolute socket path: "
-                                                 "unix:///path/to/redis.sock[?db=N]");
-    if (q) {
-        if (strncmp(q, "?db=", 4) != 0 || parse_int(q + 4, strlen(q + 4), 0, 1000000, &db))
-            return tp_error_set(err, TP_ERR_INVALID,
-                                "unix URL takes one query parameter, db=N (a number)");
-    }
-    out->kind = TP_REDIS_UNIX;
-    out->path = strndup(path, plen);
-    out->db = (int)db;
-    return out->path ? TP_OK : tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-}
-
-tp_err tp_redis_url_parse(const char *url, struct tp_redis_url *out, struct tp_error *err)
-{
-    CURLU *u = NULL;
-    char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *port = NULL,
-         *path = NULL, *query = NULL;
-    tp_err rc = TP_OK;
-    long n;
-
-    memset(out, 0, sizeof *out);
-    if (strncmp(url, "unix://", 7) == 0)
-        return parse_unix_url(url, out, err);
-    if (strncmp(url, "redis://", 8) != 0) {
-        if (strncmp(url, "rediss://", 9) == 0)
-            return tp_error_set(err, TP_ERR_INVALID,
-                                "rediss:// (TLS) is not supported by hiredis 0.14: run a local "
-                                "stunnel client and use redis://127.0.0.1:PORT (docs/redis-schema.md)");
-        return tp_error_set(err, TP_ERR_INVALID,
-                            "Redis URL must be redis://[user@]host[:port][/db] or "
-                            "unix:///path[?db=N]");
-    }
-    u = curl_url();
-    if (!u)
-        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
-        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL does not parse: \"%s\"", url);
-        goto done;
-    }
-    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
-    curl_url_get(u, CURLUPART_PASSWORD, &password, 0);
-    curl_url_get(u, CURLUPART_HOST, &host, 0);
-    curl_url_get(u, CURLUPART_PORT, &port, 0);
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
-    curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    if (password) {
-        rc = tp_error_set(err, TP_ERR_INVALID,
-                          "a password in the Redis URL is refused (it would show in files and "
-                          "process lists): put it in an environment variable and name it in "
-                          "\"password_env\"");
-        goto done;
-    }
-    if (!host || !host[0]) {
-        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL has no host");
-        goto done;
-    }
-    if (query) {
-        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL takes no query string");
-        goto done;
-    }
-    out->kind = TP_REDIS_TCP;
-    out->port = 6379;
-    if (port && parse_int(port, strlen(port), 1, 65535, &n) != 0) {
-        rc = tp_error_set(err, TP_ERR_INVALID, "Redis URL port must be 1 to 65535, got \"%s\"",
-                          port);
-        goto done;
-    }
-    if (port)
-        out->port = (int)n;
-    if (path && strcmp(path, "/") != 0) {
-        if (parse_int(path + 1, strlen(path + 1), 0, 1000000, &n) != 0) {
-            rc = tp_error_set(err, TP_ERR_INVALID,
-                              "Redis URL path must be a database number (/0), got \"%s\"", path);
-            goto done;
-        }
-        out->db = (int)n;
-    }
-    out->host = strdup(host[0] == '[' ? host + 1 : host);
-    if (out->host && host[0] == '[')
-        out->host[strlen(out->host) - 1] = '\0';
-    out->user = user && user[0] ? strdup(user) : NULL;
-    if (!out->host || (user && user[0] && !out->user))
-        rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-done:
-    curl_free(scheme);
-    curl_free(user);
-    curl_free(password);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_url_cleanup(u);
-    if (rc != TP_OK)
-        tp_redis_url_clear(out);
-    return rc;
-}
-
-void tp_redis_url_clear(struct tp_redis_url *u)
-{
-    if (!u)
-        return;
-    free(u->user);
-    free(u->host);
-    free(u->path);
-    memset(u, 0, sizeof *u);
-}
-
 struct loader {
     struct tp_schema s;
     struct tp_probe *p;
 };
+
+/* tp_path_relative_to(L->p->file, rel); on no memory reported at path, NULL. */
+static char *relative_path(struct loader *L, const char *path, const char *rel)
+{
+    char *out = tp_path_relative_to(L->p->file, rel);
+    if (!out)
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+    return out;
+}
 
 /* {"Name": "value"} of plain strings. */
 static void load_pairs(struct loader *L, const json_t *obj, const char *path,
@@ -176,8 +52,10 @@ static void load_pairs(struct loader *L, const json_t *obj, const char *path,
     json_t *v;
     char sub[PATH_MAX_LEN];
     *out = calloc(json_object_size(obj) + 1, sizeof **out);
-    if (!*out)
+    if (!*out) {
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
+    }
     json_object_foreach((json_t *)obj, key, v) {
         tp_path_key(sub, sizeof sub, path, key);
         if (!json_is_string(v)) {
@@ -194,12 +72,19 @@ static void check_base_url(struct loader *L, const char *url, const char *path)
 {
     CURLU *u = curl_url();
     char *scheme = NULL;
-    if (!u)
+    CURLUcode uc;
+    if (!u) {
+        tp_diags_nomem(L->s.diags, L->s.file, path);
         return;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+    }
+    uc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (uc == CURLUE_OK)
+        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (uc == CURLUE_OUT_OF_MEMORY)
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+    else if (uc != CURLUE_OK && !scheme)
         tp_schema_error(&L->s, path, "base_url \"%s\" does not parse as a URL", url);
-    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-             (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+    else if (uc != CURLUE_OK || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
         tp_schema_error(&L->s, path, "base_url must be http:// or https://, got \"%s\"", url);
     curl_free(scheme);
     curl_url_cleanup(u);
@@ -262,7 +147,8 @@ static void load_target(struct loader *L, json_t *obj, const char *path, struct 
         load_pairs(L, v, sub, &t->cookies, &t->ncookies);
     }
     if (json_is_string(v = json_object_get(obj, "ca_file"))) {
-        t->ca_file = tp_path_relative_to(L->p->file, json_string_value(v));
+        tp_path_key(sub, sizeof sub, path, "ca_file");
+        t->ca_file = relative_path(L, sub, json_string_value(v));
     }
     t->insecure = json_is_true(json_object_get(obj, "insecure"));
 }
@@ -296,7 +182,10 @@ static void load_redis(struct loader *L, json_t *obj)
                         "variable and name that in \"password_env\"");
     if (json_is_string(v = json_object_get(obj, "url"))) {
         tp_error_clear(&err);
-        if (tp_redis_url_parse(json_string_value(v), &r->addr, &err) != TP_OK)
+        tp_err rc = tp_redis_url_parse(json_string_value(v), &r->addr, &err);
+        if (rc == TP_ERR_NOMEM)
+            tp_diags_nomem(L->s.diags, L->s.file, "redis.url");
+        else if (rc != TP_OK)
             tp_schema_error(&L->s, "redis.url", "%s", err.text);
         r->url = tp_schema_strdup(&L->s, "redis.url", json_string_value(v));
     }
@@ -354,8 +243,10 @@ static void load_targets(struct loader *L, json_t *arr)
     if (json_array_size(arr) == 0)
         tp_schema_error(&L->s, "targets", "a probe needs at least one target");
     p->targets = calloc(json_array_size(arr) + 1, sizeof *p->targets);
-    if (!p->targets)
+    if (!p->targets) {
+        tp_diags_nomem(L->s.diags, L->s.file, "targets");
         return;
+    }
     json_array_foreach(arr, i, v) {
         tp_path_index(sub, sizeof sub, "targets", i);
         if (!json_is_object(v)) {
@@ -415,6 +306,8 @@ static void load_probe(struct loader *L, json_t *root)
         if (json_array_size(v) == 0)
             tp_schema_error(&L->s, "journeys", "a probe needs at least one journey");
         p->journeys = calloc(json_array_size(v) + 1, sizeof *p->journeys);
+        if (!p->journeys)
+            tp_diags_nomem(L->s.diags, L->s.file, "journeys");
         json_array_foreach(v, i, e) {
             tp_path_index(sub, sizeof sub, "journeys", i);
             if (!json_is_string(e) || json_string_length(e) == 0) {
@@ -422,7 +315,7 @@ static void load_probe(struct loader *L, json_t *root)
                 continue;
             }
             if (p->journeys)
-                p->journeys[p->njourneys++] = tp_path_relative_to(p->file, json_string_value(e));
+                p->journeys[p->njourneys++] = relative_path(L, sub, json_string_value(e));
         }
     }
     p->rounds = tp_schema_int(&L->s, root, "rounds", "", 1, 100000, 1);
@@ -437,7 +330,7 @@ static void load_probe(struct loader *L, json_t *root)
     if (json_is_object(v = json_object_get(root, "redis")))
         load_redis(L, v);
     if (json_is_string(v = json_object_get(root, "spool_dir")))
-        p->spool_dir = tp_path_relative_to(p->file, json_string_value(v));
+        p->spool_dir = relative_path(L, "spool_dir", json_string_value(v));
     if (json_is_object(v = json_object_get(root, "compare")))
         load_compare(L, v);
 }
@@ -456,7 +349,7 @@ struct tp_probe *tp_probe_parse(const char *file, const char *bytes, size_t len,
         return NULL;
     L.p = calloc(1, sizeof *L.p);
     if (!L.p || !(L.p->file = strdup(file))) {
-        tp_schema_error(&L.s, "", "out of memory");
+        tp_diags_nomem(L.s.diags, L.s.file, "");
         free(L.p);
         json_decref(root);
         return NULL;

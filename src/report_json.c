@@ -24,6 +24,7 @@
 #include "twinprobe/report.h"
 
 #include "twinprobe/compare.h"
+#include "twinprobe/utf8.h"
 #include "twinprobe/version.h"
 
 #include <math.h>
@@ -48,42 +49,10 @@ static int push(json_t *arr, json_t *v)
     return v ? json_array_append_new(arr, v) : -1;
 }
 
-/* len bytes of s with each byte that is not well-formed UTF-8 replaced by
- * U+FFFD (jansson refuses invalid UTF-8; a message may quote a binary body,
- * and masking may cut a character). New and NUL-terminated, its length in
- * *outlen; NULL on no memory. */
-static char *utf8_repair(const char *s, size_t len, size_t *outlen)
-{
-    char *fixed;
-    size_t i = 0, o = 0;
-
-    if (len > (SIZE_MAX - 1) / 3)
-        return NULL;
-    fixed = malloc(3 * len + 1);
-    if (!fixed)
-        return NULL;
-    while (i < len) {
-        unsigned long cp;
-        size_t n = tp_report_utf8_next(s + i, len - i, &cp);
-        if (n == 0) {
-            memcpy(fixed + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(fixed + o, s + i, n);
-            o += n;
-            i += n;
-        }
-    }
-    fixed[o] = '\0';
-    *outlen = o;
-    return fixed;
-}
-
 static json_t *valid_string(const char *s, size_t len)
 {
     size_t n;
-    char *fixed = utf8_repair(s, len, &n);
+    char *fixed = tp_utf8_repair(s, len, &n);
     json_t *out = fixed ? json_stringn(fixed, n) : NULL;
 
     free(fixed);

@@ -30,25 +30,26 @@
 
 #include "twinprobe/compare.h"
 #include "twinprobe/strbuf.h"
+#include "twinprobe/utf8.h"
 
 /* text made XML 1.0 clean. New, or NULL on no memory. */
 static xmlChar *clean(const char *text)
 {
-    const char *masked = text ? text : "";
+    const char *s = text ? text : "";
     xmlChar *out;
     size_t n, i = 0, o = 0;
 
-    n = strlen(masked);
+    n = strlen(s);
     out = n <= SIZE_MAX / 3 - 1 ? malloc(3 * n + 1) : NULL;
     if (!out)
         return NULL;
     while (i < n) {
         unsigned long cp;
-        size_t len = tp_report_utf8_next(masked + i, n - i, &cp);
+        size_t len = tp_utf8_next(s + i, n - i, &cp);
         int ok = len > 0 && (cp >= 0x20 || cp == '\t' || cp == '\n' || cp == '\r') &&
                  cp != 0xfffe && cp != 0xffff;
         if (ok) {
-            memcpy(out + o, masked + i, len);
+            memcpy(out + o, s + i, len);
             o += len;
         } else {
             memcpy(out + o, "\xef\xbf\xbd", 3);

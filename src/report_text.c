@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "twinprobe/compare.h"
+#include "twinprobe/utf8.h"
 
 #define NAME_WIDTH_MAX 40 /* step names are padded to the longest, at most this */
 
@@ -30,44 +31,6 @@
 #define C_DIM "\033[2m"
 #define C_BOLD "\033[1m"
 #define C_RESET "\033[0m"
-
-size_t tp_report_utf8_next(const char *s, size_t n, unsigned long *cp)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned long c;
-    size_t len, i;
-
-    if (n == 0)
-        return 0;
-    if (u[0] < 0x80) {
-        *cp = u[0];
-        return 1;
-    }
-    if (u[0] >= 0xc2 && u[0] <= 0xdf) {
-        len = 2;
-        c = u[0] & 0x1f;
-    } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
-        len = 3;
-        c = u[0] & 0x0f;
-    } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
-        len = 4;
-        c = u[0] & 0x07;
-    } else {
-        return 0; /* a continuation byte, an overlong lead (c0, c1) or past f4 */
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (u[i] & 0x3f);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
 
 /* A growing string; after a failed allocation every append is a no-op and
  * failed stays set. */
@@ -148,15 +111,14 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
  * the number of characters written. */
 static size_t put_clean(struct sbuf *b, const char *text)
 {
-    const char *masked = text;
     size_t i = 0, n, count = 0;
 
     if (!text)
         return 0;
-    n = strlen(masked);
+    n = strlen(text);
     while (i < n) {
         unsigned long cp;
-        size_t len = tp_report_utf8_next(masked + i, n - i, &cp);
+        size_t len = tp_utf8_next(text + i, n - i, &cp);
         if (len == 0) {
             sb_puts(b, "\xef\xbf\xbd");
             len = 1;
@@ -165,7 +127,7 @@ static size_t put_clean(struct sbuf *b, const char *text)
         } else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
             sb_puts(b, "?");
         } else {
-            sb_put(b, masked + i, len);
+            sb_put(b, text + i, len);
         }
         i += len;
         count++;

@@ -109,7 +109,8 @@ static const char *scheme_of(const char *s, char *buf, size_t size)
 
 /* url -> the step's url resolved against base_url, query parameters appended. */
 static tp_err build_url(const struct tp_request_ctx *ctx, const struct tp_step *step,
-                        struct tp_http_request *out, struct tp_error *err)
+                        struct tp_http_request *out, enum tp_failure *cls,
+                        struct tp_error *err)
 {
     CURLU *u = ctx->base ? curl_url_dup(ctx->base) : curl_url();
     CURLUcode uc = CURLUE_OK;
@@ -133,6 +134,7 @@ static tp_err build_url(const struct tp_request_ctx *ctx, const struct tp_step *
     }
     uc = curl_url_set(u, CURLUPART_URL, rel, 0);
     if (uc == CURLUE_UNSUPPORTED_SCHEME) {
+        *cls = TP_FAIL_PROTOCOL;
         rc = tp_error_set(err, TP_ERR_INVALID,
                           "protocol: url \"%s\": scheme \"%s\" is not allowed (only http and "
                           "https)",
@@ -146,6 +148,7 @@ static tp_err build_url(const struct tp_request_ctx *ctx, const struct tp_step *
     }
     uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     if (uc || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        *cls = TP_FAIL_PROTOCOL;
         rc = tp_error_set(err, TP_ERR_INVALID,
                           "protocol: url \"%s\": scheme \"%s\" is not allowed (only http and "
                           "https)",
@@ -410,10 +413,15 @@ static tp_err build_headers(const struct tp_request_ctx *ctx, const struct tp_st
 }
 
 tp_err tp_request_build(const struct tp_request_ctx *ctx, const struct tp_step *step,
-                        struct tp_http_request *out, struct tp_error *err)
+                        struct tp_http_request *out, enum tp_failure *cls,
+                        struct tp_error *err)
 {
+    enum tp_failure ignored;
     tp_err rc;
 
+    if (!cls)
+        cls = &ignored;
+    *cls = TP_FAIL_NONE;
     memset(out, 0, sizeof *out);
     if (!ctx || !ctx->journey || !ctx->target || !ctx->env || !step || !step->url) {
         rc = tp_error_set(err, TP_ERR_INTERNAL, "tp_request_build: missing argument");
@@ -424,7 +432,7 @@ tp_err tp_request_build(const struct tp_request_ctx *ctx, const struct tp_step *
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    rc = build_url(ctx, step, out, err);
+    rc = build_url(ctx, step, out, cls, err);
     if (!rc)
         rc = build_headers(ctx, step, out, err);
     if (!rc)
@@ -444,6 +452,8 @@ tp_err tp_request_build(const struct tp_request_ctx *ctx, const struct tp_step *
     return TP_OK;
 
 fail:
+    if (*cls == TP_FAIL_NONE)
+        *cls = TP_FAIL_INTERNAL;
     tp_http_request_clear(out);
     return rc;
 }

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "twinprobe/cli.h"
 #include "twinprobe/evaluate.h"
 #include "twinprobe/http.h"
 #include "twinprobe/request.h"
@@ -234,6 +233,7 @@ static void start_attempt(struct jrun *j)
     struct tp_request_ctx ctx;
     struct tp_http_request req;
     struct tp_error err;
+    enum tp_failure cls;
     char span[17];
 
     random_hex(R, span, 16);
@@ -245,10 +245,9 @@ static void start_attempt(struct jrun *j)
     tp_error_clear(&err);
     j->attempt++;
     j->res->steps[j->step].attempts = j->attempt;
-    if (tp_request_build(&ctx, st, &req, &err) != TP_OK) {
+    if (tp_request_build(&ctx, st, &req, &cls, &err) != TP_OK) {
         tp_http_request_clear(&req);
-        fail_step(j, strncmp(err.text, "protocol:", 9) == 0 ? TP_FAIL_PROTOCOL : TP_FAIL_INTERNAL,
-                  err.text);
+        fail_step(j, cls, err.text);
         return;
     }
     req.fresh_connect = j->first_request;
@@ -512,7 +511,6 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     struct runner R;
     size_t per_round = plan->njourneys * plan->ntargets;
     tp_err rc = TP_OK;
-    int ok = 1;
 
     memset(&R, 0, sizeof R);
     R.plan = plan;
@@ -540,11 +538,16 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
         rc = run_round(&R, out->journeys + (size_t)r * per_round, r + 1, err);
     if (rc == TP_OK && R.nomem)
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory masking the results");
-    for (size_t i = 0; i < out->njourneys; i++)
-        ok &= out->journeys[i].ok;
-    out->exit_status = ok ? TP_EXIT_OK : TP_EXIT_FAIL;
 done:
     if (R.multi)
         curl_multi_cleanup(R.multi);
     return rc;
+}
+
+int tp_run_all_ok(const struct tp_run_report *r)
+{
+    for (size_t i = 0; i < r->njourneys; i++)
+        if (!r->journeys[i].ok)
+            return 0;
+    return 1;
 }

@@ -259,7 +259,14 @@ json_t *tp_schema_parse(const struct tp_schema *s, const char *bytes, size_t len
     }
     if (binary_at(s, bytes, len))
         return NULL;
+    memset(&je, 0, sizeof je); /* jansson leaves the code unset on some failures */
     root = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &je);
+    /* jansson says "out of memory", or nothing at all when its lexer's first
+     * allocation fails */
+    if (!root && (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0')) {
+        tp_diags_nomem(s->diags, s->file, "");
+        return NULL;
+    }
     if (!root) {
         struct tp_error e;
         enum json_error_code code = json_error_code(&je);
@@ -320,6 +327,6 @@ char *tp_schema_strdup(const struct tp_schema *s, const char *path, const char *
 {
     char *copy = strdup(str);
     if (!copy)
-        tp_schema_error(s, path, "out of memory");
+        tp_diags_nomem(s->diags, s->file, path);
     return copy;
 }

@@ -24,7 +24,7 @@
 
 #include "twinprobe/diff.h"
 #include "twinprobe/mask.h"
-#include "twinprobe/report.h"
+#include "twinprobe/utf8.h"
 
 /* ---- stream IDs ------------------------------------------------------------ */
 
@@ -364,32 +364,8 @@ static void set_plain(struct values *vals, size_t i, double v, int decimals)
  * NULL on no memory. */
 static char *clean_value(const char *s)
 {
-    char *masked = strdup(s ? s : ""), *out;
-    size_t len, used = 0;
-    if (!masked)
-        return NULL;
-    len = strlen(masked);
-    out = malloc(len * 3 + 1);
-    if (!out) {
-        free(masked);
-        return NULL;
-    }
-    for (size_t i = 0; i < len;) {
-        unsigned long cp;
-        size_t n = tp_report_utf8_next(masked + i, len - i, &cp);
-        if (n == 0) {
-            memcpy(out + used, "\xef\xbf\xbd", 3);
-            used += 3;
-            i++;
-        } else {
-            memcpy(out + used, masked + i, n);
-            used += n;
-            i += n;
-        }
-    }
-    out[used] = '\0';
-    free(masked);
-    return out;
+    s = s ? s : "";
+    return tp_utf8_repair(s, strlen(s), NULL);
 }
 
 /* Adds fields names[0..n) with vals to e, each value cleaned. */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "twinprobe/publish.h"
+#include "twinprobe/redis_url.h"
 
 static double now_s(void)
 {

@@ -70,6 +70,10 @@ struct tp_diags;
  * on stderr. */
 void tp_cli_print_diags(const struct tp_diags *d, size_t from);
 
+/* The exit status of a command whose files had the problems in d: TP_EXIT_RUNTIME
+ * when memory ran out while loading them (d->nomem), else TP_EXIT_USAGE. */
+int tp_cli_diags_status(const struct tp_diags *d);
+
 /* Keys of long-only options. */
 enum {
     TP_OPT_CA_FILE = 0x100,

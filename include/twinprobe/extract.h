@@ -55,13 +55,10 @@ struct tp_source {
 /* Sets src->kind and a copy of arg, and compiles the expression the kind needs.
  * On failure src holds nothing (tp_source_clear is still safe) and err->text
  * says why ("XPath does not compile: Invalid expression", "regex does not compile
- * at offset 3: missing closing parenthesis"). */
+ * at offset 3: missing closing parenthesis"): TP_ERR_INVALID, or TP_ERR_NOMEM
+ * when memory ran out (in libxml2 and PCRE2 too). */
 tp_err tp_source_compile(struct tp_source *src, enum tp_source_kind kind, const char *arg,
                          struct tp_error *err);
-
-/* tp_jsonpath_compile with a message that names the language and the position:
- * "JSONPath does not compile at character 11: expected a selector ...". */
-tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err);
 
 /* Frees what src owns and zeroes it. */
 void tp_source_clear(struct tp_source *src);
@@ -106,16 +103,13 @@ int tp_regex_search(const struct tp_regex *re, const char *subject, size_t len, 
                     size_t *match_len);
 
 /* A new JSON string from len bytes that need not be valid UTF-8 (response bodies):
- * each byte that is not part of a well-formed UTF-8 sequence becomes U+FFFD.
- * Embedded NULs are kept. NULL on no memory. */
+ * each byte that is not part of a well-formed UTF-8 sequence becomes U+FFFD
+ * (tp_utf8_repair). Embedded NULs are kept. NULL on no memory. */
 json_t *tp_value_string(const char *s, size_t len);
 
-/* The length of the longest prefix of s[0..len) that does not end inside a UTF-8
- * sequence: where to cut a message or value so that it stays valid UTF-8. */
-size_t tp_utf8_clip(const char *s, size_t len);
-
 /* PCRE2 patterns for sources and the `matches` predicate (UTF mode; subjects that
- * are not valid UTF-8 are matched too, never across an invalid byte). */
+ * are not valid UTF-8 are matched too, never across an invalid byte).
+ * TP_ERR_INVALID for a pattern that does not compile, TP_ERR_NOMEM. */
 tp_err tp_regex_compile(const char *pattern, struct tp_regex **out, struct tp_error *err);
 void tp_regex_free(struct tp_regex *re); /* NULL is a no-op */
 

@@ -34,6 +34,11 @@ struct tp_jsonpath_nodes {
  * TP_ERR_NOMEM when out of memory, with the same err fields. */
 tp_err tp_jsonpath_compile(const char *expr, tp_jsonpath **out, struct tp_error *err);
 
+/* tp_jsonpath_compile with a message for people that names the language and the
+ * position: "JSONPath does not compile at character 11: expected a selector ...".
+ * Same results and ownership as tp_jsonpath_compile. */
+tp_err tp_jsonpath_compile_for_people(const char *expr, tp_jsonpath **out, struct tp_error *err);
+
 /* Frees a compiled query; NULL is a no-op. */
 void tp_jsonpath_free(tp_jsonpath *q);
 

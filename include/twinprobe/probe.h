@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "twinprobe/diag.h"
+#include "twinprobe/redis_url.h"
 
 #define TP_PROBE_MAX_BYTES (1u << 20) /* larger probe files are refused */
 
@@ -27,24 +28,6 @@ struct tp_target {
     char *ca_file;      /* resolved path, or NULL */
     int insecure;       /* TLS verification off: explicit opt-in only */
 };
-
-enum tp_redis_kind { TP_REDIS_TCP, TP_REDIS_UNIX };
-
-/* A parsed Redis address: redis://[user@]host[:port][/db] or unix:///path[?db=N]. */
-struct tp_redis_url {
-    enum tp_redis_kind kind;
-    char *user;  /* ACL user, or NULL */
-    char *host;  /* TCP */
-    int port;    /* TCP, default 6379 */
-    char *path;  /* UNIX socket path */
-    int db;      /* default 0 */
-};
-
-/* Parses url into out (fields new; free with tp_redis_url_clear). A password in the
- * URL is refused: it would sit in a file or a process list; password_env names the
- * variable that holds it. */
-tp_err tp_redis_url_parse(const char *url, struct tp_redis_url *out, struct tp_error *err);
-void tp_redis_url_clear(struct tp_redis_url *u);
 
 struct tp_redis_conf {
     char *url;             /* as written; NULL when the probe publishes nowhere */

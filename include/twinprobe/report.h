@@ -21,10 +21,4 @@ char *tp_report_json(const struct tp_run_report *r);
  * <failure type="CLASS" message="...">). */
 char *tp_report_junit(const struct tp_run_report *r);
 
-/* Reads one UTF-8 character at s (n > 0 bytes available): returns its length
- * (1-4) and its code point in *cp, or 0 when the bytes there are not
- * well-formed UTF-8 (RFC 3629: truncated, overlong, a surrogate, past
- * U+10FFFF). The text and JUnit reports use it to clean what they print. */
-size_t tp_report_utf8_next(const char *s, size_t n, unsigned long *cp);
-
 #endif

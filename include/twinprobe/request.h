@@ -28,10 +28,15 @@ struct tp_request_ctx {
  * (curl_easy_escape per name and value), Content-Type
  * application/x-www-form-urlencoded; multipart -> parts (file paths relative to
  * the journey file); body -> as is. An absolute url (http:// or https://) is used
- * as is; any other scheme is TP_ERR_INVALID ("protocol"). An undefined template
- * name (an env variable that is not set, a capture that did not happen) is
- * TP_ERR_INVALID with err->text naming it. */
+ * as is; any other scheme is TP_ERR_INVALID. An undefined template name (an env
+ * variable that is not set, a capture that did not happen) is TP_ERR_INVALID with
+ * err->text naming it.
+ * *cls (cls may be NULL) receives the step's failure class: TP_FAIL_NONE on
+ * TP_OK, TP_FAIL_PROTOCOL for a refused scheme (err->text then starts
+ * "protocol: "), TP_FAIL_INTERNAL for every other error. out is cleared on
+ * failure. */
 tp_err tp_request_build(const struct tp_request_ctx *ctx, const struct tp_step *step,
-                        struct tp_http_request *out, struct tp_error *err);
+                        struct tp_http_request *out, enum tp_failure *cls,
+                        struct tp_error *err);
 
 #endif

@@ -28,12 +28,18 @@ struct tp_run_plan {
 };
 
 /* Runs the plan. out receives one tp_journey_result per journey x target x round
- * (round-major, then journey, then target) and the run's id and start time;
- * exit_status is TP_EXIT_OK when every journey passed, else TP_EXIT_FAIL.
+ * (round-major, then journey, then target) and the run's id and start time.
+ * out->exit_status is left alone: the command chooses it (see tp_run_all_ok).
+ * Each step's result is masked (tp_step_result_mask) when it is final.
  * Failures of the targets are results, not errors: the return is TP_OK unless
  * something local failed (no memory, libcurl could not start, an env variable
- * vanished), then TP_ERR_* with err->text. */
+ * vanished), then TP_ERR_* with err->text; out then holds what ran so far and
+ * still needs tp_run_report_clear. */
 tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
                      struct tp_error *err);
+
+/* 1 when every journey result in r is ok (an empty run counts as ok), else 0.
+ * r is borrowed. */
+int tp_run_all_ok(const struct tp_run_report *r);
 
 #endif

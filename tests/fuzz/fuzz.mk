@@ -6,6 +6,7 @@
 #   make -f tests/fuzz/fuzz.mk fuzz-build               build only
 #   make -f tests/fuzz/fuzz.mk run-jsonpath             one harness
 #   build/fuzz/fuzz_jsonpath build/fuzz/crashes/jsonpath-crash-...   replay one input
+include mk/warnings.mk
 PKG_CONFIG ?= pkg-config
 BUILD ?= build/fuzz
 FUZZ_CC ?= clang
@@ -21,13 +22,12 @@ SAN := address,undefined
 BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude $(PKG_CFLAGS) -g -O1 \
                -fno-omit-frame-pointer -fno-sanitize-recover=all
 LIB_CFLAGS := $(BASE_CFLAGS) -fsanitize=fuzzer-no-link,$(SAN)
-HARNESS_CFLAGS := $(BASE_CFLAGS) -Wall -Wextra -Wshadow -Wstrict-prototypes \
-                  -Wmissing-prototypes -Werror -fsanitize=fuzzer,$(SAN)
+HARNESS_CFLAGS := $(BASE_CFLAGS) $(WARNINGS) -fsanitize=fuzzer,$(SAN)
 
 # The library modules the harnesses reach (none does I/O). They go into one archive
 # and the linker takes what each harness needs. A new dependency shows up as an
 # undefined tp_* symbol at link time: add its module here.
-LIB_MODULES := diag error escape extract journey jsonpath mask strbuf probe response schema template
+LIB_MODULES := diag error escape extract iregexp journey jsonpath mask strbuf probe redis_url response schema template utf8
 LIB_OBJ := $(LIB_MODULES:%=$(BUILD)/obj/%.o)
 NAMES := journey probe jsonpath template extract
 BINS := $(NAMES:%=$(BUILD)/fuzz_%)

@@ -17,6 +17,7 @@
 #include "twinprobe/extract.h"
 #include "twinprobe/journey.h"
 #include "twinprobe/jsonpath.h"
+#include "twinprobe/utf8.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_WANT 4

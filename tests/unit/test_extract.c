@@ -522,27 +522,6 @@ static void test_value_string(void **state)
     }
 }
 
-static void test_utf8_clip(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *s;
-        size_t len, want;
-    } rows[] = {
-        {"abc", 3, 3},
-        {"ab\xc3\xa9", 4, 4},
-        {"ab\xc3\xa9", 3, 2},
-        {"\xe2\x80\xa6", 2, 0},
-        {"\xe2\x80\xa6", 1, 0},
-        {"x\xf0\x9f\x98\x80", 4, 1},
-        {"x\xf0\x9f\x98\x80", 5, 5},
-        {"\x80\x80", 2, 2}, /* not a cut sequence: left alone */
-        {"", 0, 0},
-    };
-    for (size_t i = 0; i < COUNT_OF(rows); i++)
-        assert_int_equal(tp_utf8_clip(rows[i].s, rows[i].len), rows[i].want);
-}
-
 /* ---- response.c --------------------------------------------------------- */
 
 static void test_response_helpers(void **state)
@@ -596,7 +575,6 @@ int main(void)
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_regex_search),
         cmocka_unit_test(test_value_string),
-        cmocka_unit_test(test_utf8_clip),
         cmocka_unit_test(test_response_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
-/* Probe files and Redis URLs: valid files load with defaults and resolved paths;
- * each problem is reported at its JSON path. */
+/* Probe files: valid files load with defaults and resolved paths; each problem is
+ * reported at its JSON path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,38 +110,6 @@ static void test_bad_case(void **state)
     tp_diags_clear(&d);
 }
 
-static void test_redis_urls(void **state)
-{
-    (void)state;
-    struct tp_redis_url u;
-    struct tp_error e;
-    assert_int_equal(tp_redis_url_parse("redis://localhost", &u, &e), TP_OK);
-    assert_int_equal(u.kind, TP_REDIS_TCP);
-    assert_string_equal(u.host, "localhost");
-    assert_int_equal(u.port, 6379);
-    assert_int_equal(u.db, 0);
-    assert_null(u.user);
-    tp_redis_url_clear(&u);
-    assert_int_equal(tp_redis_url_parse("redis://[::1]:7000/3", &u, &e), TP_OK);
-    assert_string_equal(u.host, "::1");
-    assert_int_equal(u.port, 7000);
-    assert_int_equal(u.db, 3);
-    tp_redis_url_clear(&u);
-    assert_int_equal(tp_redis_url_parse("unix:///run/redis.sock?db=4", &u, &e), TP_OK);
-    assert_int_equal(u.kind, TP_REDIS_UNIX);
-    assert_string_equal(u.path, "/run/redis.sock");
-    assert_int_equal(u.db, 4);
-    tp_redis_url_clear(&u);
-    tp_error_clear(&e);
-    assert_int_equal(tp_redis_url_parse("redis://user:secret@h", &u, &e), TP_ERR_INVALID);
-    assert_null(strstr(e.text, "secret"));
-    assert_int_equal(tp_redis_url_parse("rediss://h", &u, &e), TP_ERR_INVALID);
-    assert_non_null(strstr(e.text, "stunnel"));
-    assert_int_equal(tp_redis_url_parse("unix://relative", &u, &e), TP_ERR_INVALID);
-    assert_int_equal(tp_redis_url_parse("unix:///s?x=1", &u, &e), TP_ERR_INVALID);
-    assert_int_equal(tp_redis_url_parse("redis://h?x=1", &u, &e), TP_ERR_INVALID);
-}
-
 static void test_relative_paths(void **state)
 {
     (void)state;
@@ -159,10 +127,9 @@ static void test_relative_paths(void **state)
 int main(void)
 {
     enum { NBAD = sizeof bad_cases / sizeof bad_cases[0] };
-    struct CMUnitTest tests[NBAD + 3];
+    struct CMUnitTest tests[NBAD + 2];
     size_t n = 0;
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_valid_probe);
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_redis_urls);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_relative_paths);
     for (size_t i = 0; i < NBAD; i++)
         tests[n++] = (struct CMUnitTest){bad_cases[i].label, test_bad_case, NULL, NULL,

@@ -756,46 +756,7 @@ static void test_text_empty(void **state)
     free(text);
 }
 
-/* ---- UTF-8 reader and the destructor */
-
-static void test_utf8_next(void **state)
-{
-    static const struct {
-        const char *bytes;
-        size_t n, want_len;
-        unsigned long want_cp;
-    } cases[] = {
-        {"A", 1, 1, 'A'},
-        {"\x00", 1, 1, 0},
-        {"\xc3\xa9", 2, 2, 0xe9},
-        {"\xe2\x9c\x93", 3, 3, 0x2713},
-        {"\xf0\x9f\x98\x80", 4, 4, 0x1f600},
-        {"\xf4\x8f\xbf\xbf", 4, 4, 0x10ffff},
-        {"\xef\xbf\xbf", 3, 3, 0xffff},
-        {"\xc3", 1, 0, 0},             /* truncated */
-        {"\xe2\x9c", 2, 0, 0},         /* truncated */
-        {"\xc0\xaf", 2, 0, 0},         /* overlong */
-        {"\xe0\x80\xaf", 3, 0, 0},     /* overlong */
-        {"\xf0\x80\x80\xaf", 4, 0, 0}, /* overlong */
-        {"\xed\xa0\x80", 3, 0, 0},     /* surrogate */
-        {"\xf4\x90\x80\x80", 4, 0, 0}, /* past U+10FFFF */
-        {"\xf5\x80\x80\x80", 4, 0, 0},
-        {"\x80", 1, 0, 0}, /* continuation */
-        {"\xff", 1, 0, 0},
-        {"\xc3(", 2, 0, 0}, /* bad continuation */
-    };
-    (void)state;
-    for (size_t i = 0; i < COUNT_OF(cases); i++) {
-        unsigned long cp = 0;
-        size_t len = tp_report_utf8_next(cases[i].bytes, cases[i].n, &cp);
-        if (len != cases[i].want_len)
-            print_message("case %zu\n", i);
-        assert_int_equal(len, cases[i].want_len);
-        if (len)
-            assert_int_equal(cp, cases[i].want_cp);
-    }
-    assert_int_equal(tp_report_utf8_next("A", 0, &(unsigned long){0}), 0);
-}
+/* ---- the destructor */
 
 static void test_clear(void **state)
 {
@@ -819,7 +780,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_and_text_hostile, setup_hostile, teardown),
         cmocka_unit_test_setup_teardown(test_text_report, setup_normal, teardown),
         cmocka_unit_test(test_text_empty),
-        cmocka_unit_test(test_utf8_next),
         cmocka_unit_test_setup_teardown(test_clear, setup_normal, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,6 +74,7 @@ struct built {
     struct tp_journey *journey;
     struct tp_http_request req;
     struct tp_error err;
+    enum tp_failure cls;
     tp_err rc;
 };
 
@@ -105,7 +106,8 @@ static void build_step(struct built *b, const char *journey, const struct tp_tar
                                   cookie,
                                   NULL}; /* base_url parsed per request */
     tp_error_clear(&b->err);
-    b->rc = tp_request_build(&ctx, &b->journey->steps[index], &b->req, &b->err);
+    b->rc = tp_request_build(&ctx, &b->journey->steps[index], &b->req, &b->cls, &b->err);
+    assert_int_equal(b->cls == TP_FAIL_NONE, b->rc == TP_OK);
 
     /* The runner's way, base_url parsed once beforehand, builds the same URL. */
     ctx.base = curl_url();
@@ -113,9 +115,11 @@ static void build_step(struct built *b, const char *journey, const struct tp_tar
     if (curl_url_set(ctx.base, CURLUPART_URL, ctx.target->base_url, 0) == CURLUE_OK) {
         struct tp_http_request again = {0};
         struct tp_error err2;
+        enum tp_failure cls2;
         tp_error_clear(&err2);
-        assert_int_equal(tp_request_build(&ctx, &b->journey->steps[index], &again, &err2),
+        assert_int_equal(tp_request_build(&ctx, &b->journey->steps[index], &again, &cls2, &err2),
                          b->rc);
+        assert_int_equal(cls2, b->cls);
         if (b->rc == TP_OK)
             assert_string_equal(again.url, b->req.url);
         else
@@ -490,22 +494,28 @@ static void test_settings_copied(void **state)
 static const struct refusal_case {
     const char *request;
     tp_err rc;
+    enum tp_failure cls;    /* the failure class the runner records */
     const char *text_start; /* err.text starts with this */
     const char *names;      /* and contains this */
 } refusal_cases[] = {
-    {"{\"url\": \"file:///etc/passwd\"}", TP_ERR_INVALID, "protocol:", "file"},
-    {"{\"url\": \"ftp://shop.test/x\"}", TP_ERR_INVALID, "protocol:", "ftp"},
-    {"{\"url\": \"gopher://shop.test/x\"}", TP_ERR_INVALID, "protocol:", "gopher"},
-    {"{\"url\": \"javascript:alert(1)\"}", TP_ERR_INVALID, "protocol:", "javascript"},
-    {"{\"url\": \"/a/{{id}}/{{nope}}\"}", TP_ERR_INVALID, "undefined variable", "\"nope\""},
-    {"{\"url\": \"/\", \"headers\": {\"X\": \"{{nope}}\"}}", TP_ERR_INVALID, "undefined", "nope"},
-    {"{\"url\": \"/\", \"query\": {\"q\": \"{{nope}}\"}}", TP_ERR_INVALID, "undefined", "nope"},
+    {"{\"url\": \"file:///etc/passwd\"}", TP_ERR_INVALID, TP_FAIL_PROTOCOL, "protocol:", "file"},
+    {"{\"url\": \"ftp://shop.test/x\"}", TP_ERR_INVALID, TP_FAIL_PROTOCOL, "protocol:", "ftp"},
+    {"{\"url\": \"gopher://shop.test/x\"}", TP_ERR_INVALID, TP_FAIL_PROTOCOL, "protocol:",
+     "gopher"},
+    {"{\"url\": \"javascript:alert(1)\"}", TP_ERR_INVALID, TP_FAIL_PROTOCOL, "protocol:",
+     "javascript"},
+    {"{\"url\": \"/a/{{id}}/{{nope}}\"}", TP_ERR_INVALID, TP_FAIL_INTERNAL, "undefined variable",
+     "\"nope\""},
+    {"{\"url\": \"/\", \"headers\": {\"X\": \"{{nope}}\"}}", TP_ERR_INVALID, TP_FAIL_INTERNAL,
+     "undefined", "nope"},
+    {"{\"url\": \"/\", \"query\": {\"q\": \"{{nope}}\"}}", TP_ERR_INVALID, TP_FAIL_INTERNAL,
+     "undefined", "nope"},
     {"{\"method\": \"POST\", \"url\": \"/\", \"json\": {\"a\": \"{{nope}}\"}}", TP_ERR_INVALID,
-     "undefined", "nope"},
+     TP_FAIL_INTERNAL, "undefined", "nope"},
     {"{\"method\": \"POST\", \"url\": \"/\", \"form\": {\"a\": \"{{nope}}\"}}", TP_ERR_INVALID,
-     "undefined", "nope"},
-    {"{\"url\": \"/{{env.NOT_SET_ANYWHERE}}\"}", TP_ERR_INVALID, "environment variable",
-     "NOT_SET_ANYWHERE"},
+     TP_FAIL_INTERNAL, "undefined", "nope"},
+    {"{\"url\": \"/{{env.NOT_SET_ANYWHERE}}\"}", TP_ERR_INVALID, TP_FAIL_INTERNAL,
+     "environment variable", "NOT_SET_ANYWHERE"},
 };
 /* clang-format on */
 
@@ -528,6 +538,7 @@ static void test_refusals(void **state)
             !strstr(b.err.text, c->names))
             print_message("case %zu: rc %d, text \"%s\"\n", i, (int)b.rc, b.err.text);
         assert_int_equal(b.rc, c->rc);
+        assert_int_equal(b.cls, c->cls);
         assert_memory_equal(b.err.text, c->text_start, strlen(c->text_start));
         assert_non_null(strstr(b.err.text, c->names));
         /* nothing left behind on failure */
