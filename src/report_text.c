@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "twinprobe/compare.h"
+#include "twinprobe/strbuf.h"
 #include "twinprobe/utf8.h"
 
 #define NAME_WIDTH_MAX 40 /* step names are padded to the longest, at most this */
@@ -32,47 +33,17 @@
 #define C_BOLD "\033[1m"
 #define C_RESET "\033[0m"
 
-/* A growing string; after a failed allocation every append is a no-op and
- * failed stays set. */
+/* The report being written (a tp_strbuf); after a failed allocation every
+ * append is a no-op and failed stays set. */
 struct sbuf {
-    char *data;
-    size_t len, cap;
+    struct tp_strbuf s;
     int failed;
 };
 
-static int sb_reserve(struct sbuf *b, size_t more)
-{
-    size_t cap;
-    char *p;
-
-    if (b->failed)
-        return -1;
-    if (more < b->cap - b->len)
-        return 0;
-    if (more > SIZE_MAX / 2 - b->len - 1) {
-        b->failed = 1;
-        return -1;
-    }
-    cap = b->cap ? b->cap : 256;
-    while (cap - b->len <= more)
-        cap *= 2;
-    p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = 1;
-        return -1;
-    }
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
-    if (sb_reserve(b, n))
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (!b->failed && tp_strbuf_add(&b->s, s, n) != 0)
+        b->failed = 1;
 }
 
 static void sb_puts(struct sbuf *b, const char *s)
@@ -89,21 +60,13 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
+    if (b->failed)
+        return;
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
+    if (tp_strbuf_vaddf(&b->s, fmt, ap) != 0)
         b->failed = 1;
-        return;
-    }
-    if (sb_reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    b->len += (size_t)n;
 }
 
 /* Appends text cleaned for a terminal: tabs and line breaks become spaces,
@@ -138,9 +101,9 @@ static size_t put_clean(struct sbuf *b, const char *text)
 /* The width put_clean would give name (characters, not bytes). */
 static size_t clean_width(const char *name)
 {
-    struct sbuf tmp = {0};
+    struct sbuf tmp = {{0}, 0};
     size_t w = put_clean(&tmp, name);
-    free(tmp.data);
+    tp_strbuf_free(&tmp.s);
     return w;
 }
 
@@ -406,7 +369,7 @@ static void put_outcome(struct sbuf *b, const struct tp_run_report *r)
 
 char *tp_report_text(const struct tp_run_report *r, int color)
 {
-    struct sbuf b = {0};
+    struct sbuf b = {{0}, 0};
     size_t jpass = 0, sok = 0, sfail = 0, sskip = 0, nsteps_all = 0;
     size_t hidden = 0, inconclusive = 0;
     int compared = r && r->comparison && r->comparison->npairs > 0;
@@ -449,8 +412,8 @@ char *tp_report_text(const struct tp_run_report *r, int color)
             put_outcome(&b, r);
     }
     if (b.failed) {
-        free(b.data);
+        tp_strbuf_free(&b.s);
         return NULL;
     }
-    return b.data;
+    return b.s.data;
 }

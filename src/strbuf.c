@@ -44,25 +44,36 @@ int tp_strbuf_str(struct tp_strbuf *b, const char *s)
     return tp_strbuf_add(b, s, strlen(s));
 }
 
-int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...)
+int tp_strbuf_vaddf(struct tp_strbuf *b, const char *fmt, va_list ap)
 {
-    va_list ap;
+    va_list again;
     int n;
 
-    va_start(ap, fmt);
+    va_copy(again, ap);
     n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || reserve(b, (size_t)n))
+    if (n < 0 || reserve(b, (size_t)n)) {
+        va_end(again);
         return -1;
-    va_start(ap, fmt);
-    n = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
+    n = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+    va_end(again);
     if (n < 0) {
         b->data[b->len] = '\0';
         return -1;
     }
     b->len += (size_t)n;
     return 0;
+}
+
+int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = tp_strbuf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void tp_strbuf_cut(struct tp_strbuf *b, size_t len)

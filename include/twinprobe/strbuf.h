@@ -3,6 +3,7 @@
 #ifndef TWINPROBE_STRBUF_H
 #define TWINPROBE_STRBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct tp_strbuf {
@@ -24,6 +25,12 @@ int tp_strbuf_str(struct tp_strbuf *b, const char *s);
 __attribute__((format(printf, 2, 3)))
 #endif
 int tp_strbuf_addf(struct tp_strbuf *b, const char *fmt, ...);
+
+/* tp_strbuf_addf with a va_list (ap is used, not ended). */
+#ifdef __GNUC__
+__attribute__((format(printf, 2, 0)))
+#endif
+int tp_strbuf_vaddf(struct tp_strbuf *b, const char *fmt, va_list ap);
 
 /* Shortens to len bytes (len <= b->len). */
 void tp_strbuf_cut(struct tp_strbuf *b, size_t len);
