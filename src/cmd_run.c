@@ -16,6 +16,7 @@
 #include "twinprobe/publish.h"
 #include "twinprobe/report.h"
 #include "twinprobe/runner.h"
+#include "twinprobe/stats.h"
 #include "twinprobe/streams.h"
 #include "twinprobe/version.h"
 
@@ -276,6 +277,24 @@ static struct tp_compare_plan compare_plan(const struct run_opts *o, const struc
     return (struct tp_compare_plan){plan->njourneys, plan->ntargets, plan->rounds,
                                     s->noise_target,  1,              defaults,
                                     o->fail_on,       s->secrets};
+}
+
+/* With a candidate and fewer rounds than the signed-rank test can ever call
+ * significant: one warning at the start, not an INCONCLUSIVE per step later. */
+static void warn_few_rounds(const struct run_state *s, const struct tp_run_plan *plan)
+{
+    const double alpha = 0.05;
+    unsigned need = 1;
+    if (plan->ntargets - (s->noise_target >= 0 ? 1 : 0) < 2 ||
+        tp_stats_wilcoxon_can_reject(plan->rounds, alpha))
+        return;
+    while (need < 1000 && !tp_stats_wilcoxon_can_reject(need, alpha))
+        need++;
+    fprintf(stderr,
+            "twinprobe run: warning: %u round%s cannot decide a comparison (the signed-rank "
+            "test needs at least %u pairs for p < %g, more across many steps); every step will "
+            "be INCONCLUSIVE: use --rounds %u or more\n",
+            plan->rounds, plan->rounds == 1 ? "" : "s", need, alpha, need * 2);
 }
 
 /* With two or more targets: every candidate against the baseline. Then the one
@@ -579,6 +598,7 @@ int tp_cmd_run(int argc, char **argv)
     plan.location = s.location;
     plan.secrets = s.secrets;
 
+    warn_few_rounds(&s, &plan);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "twinprobe run: libcurl failed to start\n");
         status = TP_EXIT_RUNTIME;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "twinprobe/strbuf.h"
+#include "twinprobe/utf8.h"
 
 size_t tp_compare_index(const struct tp_compare_plan *p, unsigned round, size_t journey,
                         size_t target)
@@ -58,25 +59,66 @@ static tp_err mask_path(const tp_secrets *secrets, char **path)
     return tp_secrets_mask_labelled(secrets, path);
 }
 
+/* A value cut to TP_COMPARE_VALUE_MAX bytes on a UTF-8 boundary, then "…". */
+static tp_err cut_value(char **v)
+{
+    size_t keep;
+    char *cut;
+    if (!*v || strlen(*v) <= TP_COMPARE_VALUE_MAX)
+        return TP_OK;
+    keep = tp_utf8_clip(*v, TP_COMPARE_VALUE_MAX);
+    if (!(cut = malloc(keep + sizeof "\xe2\x80\xa6")))
+        return TP_ERR_NOMEM;
+    memcpy(cut, *v, keep);
+    memcpy(cut + keep, "\xe2\x80\xa6", sizeof "\xe2\x80\xa6");
+    free(*v);
+    *v = cut;
+    return TP_OK;
+}
+
 /* Values that come from the responses are masked; those twinprobe makes
- * (status codes, failure classes, assertion outcomes, line counts) are not. */
+ * (status codes, failure classes, assertion outcomes, line counts) are not.
+ * Long values are cut after masking, never before: a secret longer than the cut
+ * never shows its first part. */
 static tp_err mask_mismatch(const tp_secrets *secrets, struct tp_mismatch *m)
 {
     tp_err rc = mask_path(secrets, &m->path);
     switch (m->kind) {
     case TP_MM_STATUS:
     case TP_MM_ASSERTION:
-    case TP_MM_TEXT:
     case TP_MM_FAILURE:
-        return rc;
+        break;
     default:
+        if (rc == TP_OK)
+            rc = tp_secrets_mask_inplace(secrets, &m->base);
+        if (rc == TP_OK)
+            rc = tp_secrets_mask_inplace(secrets, &m->cand);
         break;
     }
     if (rc == TP_OK)
-        rc = tp_secrets_mask_inplace(secrets, &m->base);
+        rc = cut_value(&m->base);
     if (rc == TP_OK)
-        rc = tp_secrets_mask_inplace(secrets, &m->cand);
+        rc = cut_value(&m->cand);
     return rc;
+}
+
+/* The learned noise of one step, for the report: each path masked (new). */
+static tp_err copy_noise(const tp_secrets *secrets, const struct tp_pathset *noise,
+                         struct tp_step_cmp *sc)
+{
+    if (!noise || noise->count == 0)
+        return TP_OK;
+    if (!(sc->noise = calloc(noise->count, sizeof *sc->noise)))
+        return TP_ERR_NOMEM;
+    for (size_t i = 0; i < noise->count; i++) {
+        tp_err rc;
+        if (!(sc->noise[i] = strdup(noise->items[i])))
+            return TP_ERR_NOMEM;
+        sc->nnoise++;
+        if ((rc = mask_path(secrets, &sc->noise[i])) != TP_OK)
+            return rc;
+    }
+    return TP_OK;
 }
 
 /* "PATH KIND BASE -> CAND" (new), absent values as "(absent)". */
@@ -165,7 +207,8 @@ static tp_err compare_round(const struct tp_compare_plan *p, const struct tp_jou
 
 /* Latency verdicts and mismatches of one journey x candidate. */
 static tp_err compare_pair(struct tp_run_report *r, const struct tp_compare_plan *p,
-                           struct tp_pathset *noise, struct tp_pair_cmp *pc, struct tp_error *err)
+                           struct tp_pathset *noise, unsigned noise_from, struct tp_pair_cmp *pc,
+                           struct tp_error *err)
 {
     const struct tp_journey *j = r->journeys[tp_compare_index(p, 0, pc->journey, 0)].journey;
     struct tp_verdict_opts o = journey_opts(j, &p->defaults);
@@ -184,8 +227,9 @@ static tp_err compare_pair(struct tp_run_report *r, const struct tp_compare_plan
         struct tp_step_cmp *sc = &pc->steps[s];
         struct tp_latency_input in = {base, 0, cand, 0, p->paired, 0, 0};
         sc->name = j->steps[s].name;
-        sc->nnoise = noise ? noise[s].count : 0;
-        if (!(sc->rounds = calloc(rounds + 1, sizeof *sc->rounds))) {
+        sc->noise_from = noise_from;
+        if (!(sc->rounds = calloc(rounds + 1, sizeof *sc->rounds)) ||
+            copy_noise(p->secrets, noise ? &noise[s] : NULL, sc) != TP_OK) {
             rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
             break;
         }
@@ -289,30 +333,35 @@ static tp_err conclude_pair(const struct tp_compare_plan *p, const struct tp_jou
     return TP_OK;
 }
 
-/* Noise learned for journey j over the run's rounds: one path set per step, or
- * NULL (*noise) when the journey does not learn. */
+/* Noise learned for journey j (one path set per step; *noise NULL when the
+ * journey learns nothing) and how many baseline results it was learned from.
+ * "rounds": whatever differs between the baseline's runs of consecutive rounds
+ * (a value that differs between any two rounds differs between two neighbours);
+ * it sends nothing extra. "learn": also what differs between the baseline's two
+ * runs of one round (Diffy). "off": nothing. */
 static tp_err learn_noise(struct tp_run_report *r, const struct tp_compare_plan *p, size_t j,
-                          struct tp_pathset **noise)
+                          struct tp_pathset **noise, unsigned *from)
 {
     const struct tp_journey *jn = r->journeys[tp_compare_index(p, 0, j, 0)].journey;
+    int twice = jn->compare.noise == TP_NOISE_LEARN && p->noise_target >= 0;
     tp_err rc = TP_OK;
 
     *noise = NULL;
-    if (jn->compare.noise != TP_NOISE_LEARN || p->noise_target < 0)
+    *from = 0;
+    if (jn->compare.noise == TP_NOISE_OFF || (!twice && jn->compare.noise != TP_NOISE_ROUNDS))
         return TP_OK;
     if (!(*noise = calloc(jn->nsteps + 1, sizeof **noise)))
         return TP_ERR_NOMEM;
-    /* Volatile: what differs between the baseline's two runs of a round (Diffy),
-     * and between its runs of consecutive rounds (a millisecond timestamp can
-     * agree within a round, never across). */
+    *from = p->rounds * (twice ? 2u : 1u);
     for (unsigned k = 0; k < p->rounds && rc == TP_OK; k++) {
         struct tp_journey_result *b = &r->journeys[tp_compare_index(p, k, j, 0)];
         struct tp_journey_result *b2 =
-            &r->journeys[tp_compare_index(p, k, j, (size_t)p->noise_target)];
+            twice ? &r->journeys[tp_compare_index(p, k, j, (size_t)p->noise_target)] : NULL;
         struct tp_journey_result *next =
             k + 1 < p->rounds ? &r->journeys[tp_compare_index(p, k + 1, j, 0)] : NULL;
         for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++) {
-            rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &(*noise)[s]);
+            if (b2)
+                rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &(*noise)[s]);
             if (rc == TP_OK && next)
                 rc = tp_diff_learn(&b->steps[s], &next->steps[s], &jn->compare, &(*noise)[s]);
         }
@@ -343,7 +392,8 @@ tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *p,
     for (size_t j = 0; j < p->njourneys && rc == TP_OK; j++) {
         const struct tp_journey_result *first = &r->journeys[tp_compare_index(p, 0, j, 0)];
         struct tp_pathset *noise = NULL;
-        if (learn_noise(r, p, j, &noise) != TP_OK) {
+        unsigned noise_from = 0;
+        if (learn_noise(r, p, j, &noise, &noise_from) != TP_OK) {
             noise_free(noise, first->journey->nsteps);
             rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory learning noise");
             break;
@@ -359,7 +409,7 @@ tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *p,
             pc->base_name = first->target->name;
             pc->cand_name = r->journeys[tp_compare_index(p, 0, j, t)].target->name;
             pc->rounds = p->rounds;
-            rc = compare_pair(r, p, noise, pc, err);
+            rc = compare_pair(r, p, noise, noise_from, pc, err);
         }
         noise_free(noise, first->journey->nsteps);
     }
@@ -396,6 +446,9 @@ void tp_comparison_clear(struct tp_comparison *c)
             for (unsigned k = 0; sc->rounds && k < pc->rounds; k++)
                 free(sc->rounds[k].first_diff);
             free(sc->rounds);
+            for (size_t n = 0; n < sc->nnoise; n++)
+                free(sc->noise[n]);
+            free(sc->noise);
         }
         free(pc->steps);
     }

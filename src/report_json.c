@@ -18,7 +18,9 @@
  * - Bytes that are not well-formed UTF-8 (a message quoting a binary body)
  *   become U+FFFD each; jansson would refuse the whole string otherwise.
  * - Each comparison step and each comparison carry "fails": the comparison's
- *   one rule (compare.h) for whether it fails the run.
+ *   one rule (compare.h) for whether it fails the run. Each comparison step
+ *   carries "noise": {"from": N, "paths": [...]}, what was learned as volatile
+ *   from N baseline results and left out of the comparison (auditable).
  * Secrets: strings arrive masked from their source (result.h, compare.h); this
  * file never masks, so no key, class or id can be touched by a secret. */
 #include "twinprobe/report.h"
@@ -197,6 +199,27 @@ static json_t *pvalue(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* What was learned as noise: {"from": baseline results, "paths": [...]}. */
+static json_t *noise_json(const struct tp_step_cmp *sc)
+{
+    json_t *o = json_object(), *paths = json_array();
+    for (size_t i = 0; paths && i < sc->nnoise; i++)
+        if (push(paths, str(sc->noise[i]))) {
+            json_decref(paths);
+            paths = NULL;
+        }
+    if (!o || !paths || put(o, "from", json_integer((json_int_t)sc->noise_from))) {
+        json_decref(o);
+        json_decref(paths);
+        return NULL;
+    }
+    if (put(o, "paths", paths)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static json_t *mismatches_json(const struct tp_step_cmp *sc)
 {
     json_t *arr = json_array();
@@ -236,7 +259,8 @@ static json_t *cmp_step_json(const struct tp_step_cmp *sc)
         put(o, "cand_p95_ms", number(v->cand_p95_ms)) ||
         put(o, "margin_pct", number(v->margin_pct)) ||
         put(o, "mismatch_count", json_integer((json_int_t)sc->mismatches.total)) ||
-        put(o, "reason", str(v->reason)) || put(o, "fails", json_boolean(sc->fails))) {
+        put(o, "reason", str(v->reason)) || put(o, "fails", json_boolean(sc->fails)) ||
+        put(o, "noise", noise_json(sc))) {
         json_decref(o);
         return NULL;
     }

@@ -307,6 +307,10 @@ static void put_comparison(struct sbuf *b, const struct tp_pair_cmp *pc, int col
         if (st->verdict == TP_V_INCONCLUSIVE)
             (*inconclusive)++;
         put_mismatches(b, sc, pc->rounds);
+        if (sc->nnoise)
+            sb_printf(b, "      noise: %zu %s learned from %u baseline runs and ignored "
+                         "(the JSON report lists them)\n",
+                      sc->nnoise, plural(sc->nnoise, "path", "paths"), sc->noise_from);
         if (st->verdict != TP_V_PASS) {
             sb_puts(b, "      ");
             put_clean(b, st->reason);
@@ -323,48 +327,66 @@ static void put_comparison(struct sbuf *b, const struct tp_pair_cmp *pc, int col
 
 static const char *const fail_on_names[] = {"high", "inconclusive", "never"};
 
-/* Why the comparison passes or fails the run: the steps that fail it, under
- * which --fail-on (the comparison's one rule, never worked out here). */
-static void put_outcome(struct sbuf *b, const struct tp_run_report *r)
-{
-    const struct tp_comparison *c = r->comparison;
-    size_t failing = 0, listed = 0;
+/* What fails the run, counted once from the comparison's own rule. */
+struct reasons {
+    size_t mismatches, mismatch_steps; /* distinct mismatches, in failing steps */
+    size_t high_steps;                 /* HIGH or CRITICAL */
+    size_t undecided_steps;            /* INCONCLUSIVE or NODATA (fail only when asked) */
+};
 
-    for (size_t i = 0; i < c->npairs; i++)
-        for (size_t s = 0; s < c->pairs[i].nsteps; s++)
-            failing += c->pairs[i].steps[s].fails ? 1 : 0;
-    if (!failing) {
-        sb_printf(b, "comparison: no step fails the run (--fail-on %s)\n",
-                  fail_on_names[c->fail_on]);
-        return;
-    }
-    sb_printf(b, "comparison: %zu %s the run (--fail-on %s):", failing,
-              plural(failing, "step fails", "steps fail"), fail_on_names[c->fail_on]);
-    for (size_t i = 0; i < c->npairs; i++) {
-        const struct tp_pair_cmp *pc = &c->pairs[i];
-        for (size_t s = 0; s < pc->nsteps; s++) {
-            const struct tp_step_cmp *sc = &pc->steps[s];
+static void count_reasons(const struct tp_comparison *c, struct reasons *n)
+{
+    memset(n, 0, sizeof *n);
+    for (size_t i = 0; c && i < c->npairs; i++)
+        for (size_t s = 0; s < c->pairs[i].nsteps; s++) {
+            const struct tp_step_cmp *sc = &c->pairs[i].steps[s];
+            enum tp_verdict v = sc->verdict.verdict;
             if (!sc->fails)
                 continue;
-            if (listed++ == 8) {
-                sb_puts(b, " ...");
-                break;
+            if (sc->mismatches.total) {
+                n->mismatches += sc->mismatches.total;
+                n->mismatch_steps++;
             }
-            sb_puts(b, listed > 1 ? ", " : " ");
-            put_clean(b, pc->journey_name);
-            sb_puts(b, "/");
-            put_clean(b, sc->name);
-            sb_puts(b, "@");
-            put_clean(b, pc->cand_name);
-            sb_printf(b, " %s", tp_verdict_name(sc->verdict.verdict));
-            if (sc->mismatches.total)
-                sb_printf(b, " with %zu %s", sc->mismatches.total,
-                          plural(sc->mismatches.total, "mismatch", "mismatches"));
+            if (v == TP_V_HIGH || v == TP_V_CRITICAL)
+                n->high_steps++;
+            else if (v == TP_V_INCONCLUSIVE || v == TP_V_NODATA)
+                n->undecided_steps++;
         }
-        if (listed > 8)
-            break;
+}
+
+/* The last lines: every reason for the exit status, with its count and the
+ * flag or setting that changes it. */
+static void put_exit_reasons(struct sbuf *b, const struct tp_run_report *r, size_t failed_runs)
+{
+    const struct tp_comparison *c = r->comparison;
+    int compared = c && c->npairs > 0;
+    const char *fail_on = compared ? fail_on_names[c->fail_on] : "high";
+    struct reasons n;
+
+    count_reasons(c, &n);
+    if (r->exit_status == 0) {
+        if (compared)
+            sb_printf(b, "exit 0: every journey run passed and no comparison step fails the run "
+                         "(--fail-on %s)\n",
+                      fail_on);
+        return;
     }
-    sb_puts(b, "\n");
+    if (failed_runs)
+        sb_printf(b, "exit 1: %zu of %zu journey %s failed (see above)\n", failed_runs,
+                  r->njourneys, plural(r->njourneys, "run", "runs"));
+    if (n.mismatches)
+        sb_printf(b, "exit 1: %zu %s in %zu %s (see above; compare.ignore or --fail-on never)\n",
+                  n.mismatches, plural(n.mismatches, "mismatch", "mismatches"), n.mismatch_steps,
+                  plural(n.mismatch_steps, "step", "steps"));
+    if (n.high_steps)
+        sb_printf(b, "exit 1: %zu %s HIGH or CRITICAL (see above; --fail-on never)\n",
+                  n.high_steps, plural(n.high_steps, "step", "steps"));
+    if (n.undecided_steps)
+        sb_printf(b, "exit 1: %zu %s INCONCLUSIVE or NODATA under --fail-on inconclusive (more "
+                     "--rounds, or --fail-on high)\n",
+                  n.undecided_steps, plural(n.undecided_steps, "step", "steps"));
+    if (r->exit_status > 1)
+        sb_printf(b, "exit %d: a runtime error (see the messages above)\n", r->exit_status);
 }
 
 char *tp_report_text(const struct tp_run_report *r, int color)
@@ -408,8 +430,7 @@ char *tp_report_text(const struct tp_run_report *r, int color)
                   compared ? "\n" : "", r->njourneys, plural(r->njourneys, "journey", "journeys"), jpass,
                   r->njourneys - jpass, nsteps_all, plural(nsteps_all, "step", "steps"), sok, sfail,
                   sskip);
-        if (compared)
-            put_outcome(&b, r);
+        put_exit_reasons(&b, r, r->njourneys - jpass);
     }
     if (b.failed) {
         tp_strbuf_free(&b.s);

@@ -39,6 +39,10 @@ struct tp_compare_plan {
 size_t tp_compare_index(const struct tp_compare_plan *p, unsigned round, size_t journey,
                         size_t target);
 
+/* Mismatch values longer than this many bytes are cut, after masking, on a
+ * UTF-8 boundary and end in "…". */
+#define TP_COMPARE_VALUE_MAX 200
+
 /* One candidate step in one round. */
 struct tp_round_pair {
     double base_ms, cand_ms; /* the latency samples: NaN when the step did not run,
@@ -56,7 +60,11 @@ struct tp_step_cmp {
                                         .total counts every distinct one found */
     size_t *mismatch_rounds;         /* per kept mismatch: rounds it was seen in (new) */
     struct tp_round_pair *rounds;    /* one per round (new) */
-    size_t nnoise;                   /* paths learned as noise for this step */
+    char **noise;                    /* what was learned as noise for this step and left
+                                        out of the comparison: paths, "capture NAME",
+                                        "header NAME", lines; masked (new) */
+    size_t nnoise;
+    unsigned noise_from;             /* baseline results it was learned from (0: none) */
     int fails;                       /* this step fails the run under plan->fail_on */
 };
 
@@ -83,9 +91,10 @@ struct tp_comparison {
 };
 
 /* Compares every candidate with the baseline (nothing when there is only one
- * target: npairs 0). Noise (compare.noise "learn"): whatever differs between the
- * baseline's two runs of a round, and between its runs of consecutive rounds, is
- * ignored for that step. *out is filled (tp_comparison_clear it, even on
+ * target: npairs 0). Noise, per step, is ignored and listed in the step's noise:
+ * compare.noise "rounds" (the default) learns whatever differs between the
+ * baseline's runs of consecutive rounds (nothing extra is sent); "learn" also
+ * what differs between the baseline's two runs of one round; "off" nothing. *out is filled (tp_comparison_clear it, even on
  * failure). Errors: TP_ERR_NOMEM, TP_ERR_LIMIT (a body nested too deep). */
 tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *plan,
                       struct tp_comparison *out, struct tp_error *err);

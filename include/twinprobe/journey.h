@@ -138,7 +138,7 @@ struct tp_step {
     int has_status_expect;     /* a `status` expectation exists (else 200-399 passes) */
 };
 
-enum tp_noise { TP_NOISE_OFF, TP_NOISE_LEARN };
+enum tp_noise { TP_NOISE_OFF, TP_NOISE_LEARN, TP_NOISE_ROUNDS };
 
 struct tp_compare {
     tp_jsonpath **ignore;  /* JSONPaths left out of the body diff */

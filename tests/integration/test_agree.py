@@ -190,7 +190,8 @@ class Agree(Base):
         for _, _, e in steps:
             self.assertEqual((e["match"], e["diffs"]), ("0", "1"))
             self.assertEqual(e["diff"], "$['price'] type_changed 12.5 -> \"12.50\"")
-        self.assertIn("comparison: 1 step fails the run (--fail-on high)", r.stdout)
+        self.assertIn("exit 1: 1 mismatch in 1 step (see above; compare.ignore or --fail-on "
+                      "never)", r.stdout)
 
     def test_inconclusive_exit_and_junit_agree(self):
         # Two rounds cannot be significant: INCONCLUSIVE, exit 0, no JUnit failure;

@@ -257,7 +257,9 @@ class Publish(BinaryTest):
         before = int(time.time() * 1000)
         r = run("run", "--probe", probe, "--format", "json", env={"TP_TEST_SECRET": SECRET})
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertEqual(r.stderr, "")
+        # 3 rounds: the one warning that they cannot decide the latency, nothing else
+        self.assertEqual([line for line in r.stderr.splitlines()
+                          if "cannot decide a comparison" not in line], [])
         report = json.loads(r.stdout)
         version = run("--version").stdout.split()[1]
         db = Resp(port)

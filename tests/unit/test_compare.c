@@ -143,6 +143,57 @@ static void test_noise_across_rounds(void **state)
     }
 }
 
+/* The canary has its own build number, also new each round. */
+static const char *own_build(unsigned round, size_t target, char *buf, size_t size)
+{
+    snprintf(buf, size, "{\"v\": %u, \"price\": 12.5}", 100 + round + (target == 1 ? 1000 : 0));
+    return buf;
+}
+
+/* "rounds" (the default): learned from the baseline's own rounds, no noise run;
+ * the learned paths are listed for the report. "off": every round differs. */
+static void test_noise_from_rounds(void **state)
+{
+    struct fixture *f = make(0, own_build, NULL);
+    const struct tp_step_cmp *sc;
+    *state = f;
+    compare(f, TP_FAIL_ON_HIGH);
+    sc = &f->cmp.pairs[0].steps[0];
+    assert_int_equal(sc->mismatches.total, 1);
+    assert_int_equal(sc->mismatch_rounds[0], ROUNDS);
+    assert_int_equal(sc->nnoise, 0);
+    assert_int_equal(sc->noise_from, 0);
+
+    f->journey.compare.noise = TP_NOISE_ROUNDS;
+    compare(f, TP_FAIL_ON_HIGH);
+    sc = &f->cmp.pairs[0].steps[0];
+    assert_int_equal(sc->mismatches.total, 0);
+    assert_int_equal(sc->nnoise, 1);
+    assert_string_equal(sc->noise[0], "$['v']");
+    assert_int_equal(sc->noise_from, ROUNDS);
+    assert_false(f->cmp.fails);
+}
+
+/* A value longer than the cut: masked first, then cut, so no prefix of a long
+ * secret survives. */
+static const char *long_value(unsigned round, size_t target, char *buf, size_t size)
+{
+    (void)round;
+    snprintf(buf, size, "{\"t\": \"%.*s%s\"}", 190, "................................................................................................................................................................................................................", target == 1 ? "SECRET-0123456789-abcdef" : "x");
+    return buf;
+}
+
+static void test_cut_after_masking(void **state)
+{
+    struct fixture *f = make(0, long_value, "SECRET-0123456789-abcdef");
+    const char *cand;
+    *state = f;
+    compare(f, TP_FAIL_ON_HIGH);
+    cand = f->cmp.pairs[0].steps[0].mismatches.items[0].cand;
+    assert_null(strstr(cand, "SECR")); /* not even a prefix */
+    assert_non_null(strstr(cand, "***"));
+}
+
 /* Without noise learning the same bodies agree too: both sides change together. */
 static void test_equal_sides_no_noise(void **state)
 {
@@ -284,6 +335,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_noise_across_rounds, teardown),
         cmocka_unit_test_teardown(test_equal_sides_no_noise, teardown),
+        cmocka_unit_test_teardown(test_noise_from_rounds, teardown),
+        cmocka_unit_test_teardown(test_cut_after_masking, teardown),
         cmocka_unit_test_teardown(test_mismatch_rounds_and_fail_rule, teardown),
         cmocka_unit_test(test_step_fails_table),
         cmocka_unit_test_teardown(test_inconclusive_fails_only_when_asked, teardown),
