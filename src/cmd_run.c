@@ -1,6 +1,7 @@
 /* twinprobe run: load the journeys (and a probe file), run them, publish to Redis,
  * write a report. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,6 +483,19 @@ static char *render(enum format f, const struct tp_run_report *r, int color)
                                : tp_report_text(r, color);
 }
 
+/* Opens a report file for writing: never through a symlink, created 0600 (a
+ * report may hold captured session tokens). NULL with errno on failure. */
+static FILE *open_report(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f;
+    if (fd < 0)
+        return NULL;
+    if (!(f = fdopen(fd, "w")))
+        close(fd);
+    return f;
+}
+
 /* Writes one report of the run to path (NULL: standard output); when path
  * cannot be opened and `fallback` is set, to standard output instead. */
 static int write_one(enum format f, const char *path, const struct tp_run_report *r,
@@ -496,7 +510,7 @@ static int write_one(enum format f, const char *path, const struct tp_run_report
         fprintf(stderr, "twinprobe run: out of memory writing the report\n");
         return TP_EXIT_RUNTIME;
     }
-    if (path && !(out = fopen(path, "w"))) {
+    if (path && !(out = open_report(path))) {
         fprintf(stderr, "twinprobe run: cannot write the report to %s: %s\n", path,
                 strerror(errno));
         if (fallback)
