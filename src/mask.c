@@ -45,8 +45,36 @@ static int in_json(struct tp_strbuf *b, const char *s, size_t n, unsigned flags)
     return tp_escape_json(b, s, n);
 }
 
-/* The forms a secret is added in: as is, inside a JSON string, and
- * percent-encoded with either hex case, a space as %20 or '+'. */
+/* The base64 characters of value that do not depend on what surrounds it when
+ * it starts `align` bytes (0-2) into a 3-byte group of a longer encoded text
+ * (a Basic header encodes "user:password"): the characters that mix in a byte
+ * before or after it are left out. Fewer than 4 such characters add nothing:
+ * they would hide unrelated text. */
+static int in_base64(struct tp_strbuf *b, const char *s, size_t n, unsigned align)
+{
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t total = align + n, nbits = total * 8, first, last;
+    /* bit i of the stream: the align leading bytes are unknown (taken as 0) */
+#define BIT(i) ((i) < align * 8 ? 0 : ((unsigned char)s[(i) / 8 - align] >> (7 - (i) % 8)) & 1u)
+    first = (align * 8 + 5) / 6; /* the first character made only of s's bits */
+    last = nbits / 6;            /* characters [first, last) are made only of s's bits */
+    if (last < first + 4)
+        return 0;
+    for (size_t c = first; c < last; c++) {
+        unsigned v = 0;
+        for (size_t k = 0; k < 6; k++)
+            v = (v << 1) | BIT(c * 6 + k);
+        if (tp_strbuf_add(b, &digits[v], 1) != 0)
+            return -1;
+    }
+#undef BIT
+    return 0;
+}
+
+/* The forms a secret is added in: as is, inside a JSON string, percent-encoded
+ * with either hex case, a space as %20 or '+', and base64 at each of the three
+ * alignments. */
 static const struct {
     int (*write)(struct tp_strbuf *b, const char *s, size_t n, unsigned flags);
     unsigned flags;
@@ -57,6 +85,9 @@ static const struct {
     {tp_escape_url, TP_ESCAPE_HEX_LOWER},
     {tp_escape_url, TP_ESCAPE_SPACE_PLUS},
     {tp_escape_url, TP_ESCAPE_HEX_LOWER | TP_ESCAPE_SPACE_PLUS},
+    {in_base64, 0},
+    {in_base64, 1},
+    {in_base64, 2},
 };
 
 static size_t ac_child(const struct ac_node *nodes, size_t u, unsigned char c)
@@ -199,7 +230,7 @@ tp_err tp_secrets_add(tp_secrets *s, const char *value)
         struct tp_strbuf b = {0};
         if (secret_forms[i].write(&b, value, n, secret_forms[i].flags))
             rc = TP_ERR_NOMEM;
-        else
+        else if (b.len > 0)
             rc = add_pattern(s, &b);
         tp_strbuf_free(&b);
     }

@@ -474,6 +474,56 @@ static void test_short(void **state)
                      short_cases[i].want);
 }
 
+/* Plain base64 with padding, for the test only. */
+static void b64(const char *in, char *out)
+{
+    static const char d[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)(unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        out[o++] = d[v >> 18 & 63];
+        out[o++] = d[v >> 12 & 63];
+        out[o++] = i + 1 < n ? d[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? d[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* A Basic header carries base64("user:" SECRET): masked at every alignment of
+ * the secret in the encoded text; a short secret adds no base64 form. */
+static void test_mask_base64_forms(void **state)
+{
+    static const char *const users[] = {"", "a", "ab", "abc", "alice", "bob-the-builder"};
+    tp_secrets *s = tp_secrets_create();
+    (void)state;
+    assert_int_equal(tp_secrets_add(s, "s3cr3t-Pa55"), TP_OK);
+    for (size_t i = 0; i < COUNT_OF(users); i++) {
+        char plain[64], enc[128], header[160], *m;
+        snprintf(plain, sizeof plain, "%s:s3cr3t-Pa55", users[i]);
+        b64(plain, enc);
+        snprintf(header, sizeof header, "Authorization: Basic %s", enc);
+        m = tp_secrets_mask(s, header);
+        assert_non_null(m);
+        if (!strstr(m, "***") || strstr(m, enc))
+            fail_msg("user \"%s\": %s not masked: %s", users[i], enc, m);
+        free(m);
+    }
+    tp_secrets_free(s);
+    /* "ab": its base64 would be 2 stable characters at most: nothing added */
+    s = tp_secrets_create();
+    assert_int_equal(tp_secrets_add(s, "ab"), TP_OK);
+    {
+        char *m = tp_secrets_mask(s, "QUJDREVG YWJj");
+        assert_string_equal(m, "QUJDREVG YWJj");
+        free(m);
+    }
+    tp_secrets_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_mask_json_nothing_to_mask),
         cmocka_unit_test(test_mask_json_key_nul_and_unchecked),
         cmocka_unit_test(test_short),
+        cmocka_unit_test(test_mask_base64_forms),
     };
     return cmocka_run_group_tests_name("mask", tests, NULL, NULL);
 }
