@@ -298,7 +298,6 @@ static void finish_attempt(struct jrun *j, CURLcode result)
             snprintf(msg, sizeof msg, "%s", err.text);
         } else if (sr->eval.failure != TP_FAIL_NONE) {
             f = sr->eval.failure;
-            snprintf(msg, sizeof msg, "%s", sr->eval.error ? sr->eval.error : "");
         }
         /* Nothing after this reads the DOM (the comparison uses the body and
          * the JSON cache): free it now rather than keep it for every step. */
@@ -313,7 +312,8 @@ static void finish_attempt(struct jrun *j, CURLcode result)
     sr->ok = f == TP_FAIL_NONE;
     sr->failure = f;
     if (f != TP_FAIL_NONE) {
-        sr->error = strdup(msg);
+        /* The evaluation's message whole: it is masked before anything cuts it. */
+        sr->error = strdup(f == sr->eval.failure && sr->eval.error ? sr->eval.error : msg);
         if (!st->continue_on_failure)
             j->failed = 1;
     }
