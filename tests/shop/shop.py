@@ -811,7 +811,7 @@ def h_wiki_page(shop, req, name):
 <a href="/wiki/edit/%s">Edit this page</a></p>""" % (
         wiki_user_bar(sess), n, content, info,
         now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        now.strftime("%H:%M:%S"), n)
+        now.strftime("%H:%M:%S.") + "%03d" % (now.microsecond // 1000), n)
     return html_resp(status, wiki_html(title, body, head), [
         ("Cache-Control", "private, no-cache"),
         ("Content-Security-Policy", "script-src 'nonce-%s'" % nonce),

@@ -503,7 +503,7 @@ class TestWiki(ShopTestCase):
         self.assertIn(b'<script nonce="%s">' % nonce, page)
         self.assertEqual(headers["Content-Security-Policy"], "script-src 'nonce-%s'" % nonce.decode())
         self.assertRegex(page.decode(), r'<time id="server-time" datetime="\d{4}-\d\d-\d\dT'
-                                        r'\d\d:\d\d:\d\d\.\d{3}Z">')
+                                        r'\d\d:\d\d:\d\d\.\d{3}Z">\d\d:\d\d:\d\d\.\d{3} UTC</time>')
         _, _, again = c.request("GET", "/wiki/page/Sandbox")
         self.assertNotIn(nonce, again, "a nonce per request")
 
@@ -566,7 +566,7 @@ class TestWiki(ShopTestCase):
 
     def test_canary_without_flags_renders_like_stable(self):
         pages = {}
-        volatile = re.compile(rb'(content|nonce|value|datetime)="[^"]*"|\d\d:\d\d:\d\d UTC')
+        volatile = re.compile(rb'(content|nonce|value|datetime)="[^"]*"|\d\d:\d\d:\d\d\.\d{3} UTC')
         for variant in ("stable", "canary"):
             c = self.client(self.start("--variant", variant))
             self.assertEqual(wiki_sign_in(c)[0], 303)
