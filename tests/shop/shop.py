@@ -389,6 +389,14 @@ class Shop:
 # --------------------------------------------------------------------------
 # Shop pages and API
 
+# The user, password and submit fields of both sign-in forms (shop and wiki).
+SIGN_IN_FIELDS = """<label for="user">User</label>
+<input type="text" id="user" name="user" autocomplete="username">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password">
+<button type="submit">Sign in</button>"""
+
+
 def login_form(csrf, message=""):
     notice = ('\n<p class="error" role="alert">%s</p>' % html.escape(message)
               if message else "")
@@ -402,15 +410,11 @@ def login_form(csrf, message=""):
 <h1>Sign in</h1>%s
 <form method="post" action="/login">
 <input type="hidden" name="csrf" value="%s">
-<label for="user">User</label>
-<input type="text" id="user" name="user" autocomplete="username">
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password">
-<button type="submit">Sign in</button>
+%s
 </form>
 </body>
 </html>
-""" % (notice, html.escape(csrf))
+""" % (notice, html.escape(csrf), SIGN_IN_FIELDS)
 
 
 def simple_page(title, body):
@@ -677,12 +681,8 @@ def wiki_login_form(csrf, returnto, message=""):
 %s<form method="post" action="/wiki/login" id="login-form">
 <input type="hidden" name="csrf" value="%s">
 <input type="hidden" name="returnto" value="%s">
-<label for="user">User</label>
-<input type="text" id="user" name="user" autocomplete="username">
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password">
-<button type="submit">Sign in</button>
-</form>""" % (notice, html.escape(csrf), html.escape(returnto)))
+%s
+</form>""" % (notice, html.escape(csrf), html.escape(returnto), SIGN_IN_FIELDS))
 
 
 def h_wiki_login_page(shop, req):
