@@ -47,7 +47,7 @@ struct tp_http_transfer {
     struct timespec first_status; /* CLOCK_MONOTONIC when the first status line came */
     /* Kept for tp_http_transfer_trace, only when req.trace is set. */
     struct tp_strbuf sent_headers; /* the first request's header block as sent */
-    struct tp_strbuf sent_body;    /* a multipart body as sent, up to the trace's cut + 1 */
+    struct tp_strbuf sent_body;    /* a multipart body as sent, up to max_body + 1 bytes */
     size_t sent_body_len;          /* multipart bytes sent in all */
     char *status_line;             /* the final response's status line */
     int later_hop;                 /* a redirect hop went out: the first request is kept */
