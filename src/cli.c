@@ -34,6 +34,8 @@ static const struct tp_cli_option run_options[] = {
     {"ca-file", TP_OPT_CA_FILE, 1, "FILE", "CA certificates for --target https URLs"},
     {"insecure", TP_OPT_INSECURE, 0, NULL, "do not verify TLS certificates of --target URLs"},
     {"no-publish", TP_OPT_NO_PUBLISH, 0, NULL, "do not publish to Redis"},
+    {"verbose", 'v', 0, NULL, "print every request and response on stderr, bodies cut at "
+                              "512 bytes (-vv: whole bodies)"},
 };
 
 static const struct tp_cli_option flush_options[] = {

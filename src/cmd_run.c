@@ -50,6 +50,7 @@ struct run_opts {
     enum tp_fail_on fail_on;
     int pairing;             /* -1: the probe's; else enum tp_pairing */
     int no_publish;          /* --no-publish */
+    int verbose;             /* -v: 1, -vv: 2 */
 };
 
 /* Everything the run owns, freed in one place. */
@@ -147,6 +148,7 @@ static int take_option(struct run_opts *o, int c, const char *arg)
     case TP_OPT_CA_FILE: o->ca_file = arg; break;
     case TP_OPT_INSECURE: o->insecure = 1; break;
     case TP_OPT_NO_PUBLISH: o->no_publish = 1; break;
+    case 'v': o->verbose = o->verbose < 2 ? o->verbose + 1 : 2; break;
     case 'n':
         if (parse_long(arg, 1, 100000, &o->rounds) != 0)
             return tp_cli_usage_error(cmd, "--rounds takes a number from 1 to 100000");
@@ -611,6 +613,7 @@ int tp_cmd_run(int argc, char **argv)
                                              : 64;
     plan.location = s.location;
     plan.secrets = s.secrets;
+    plan.verbose = o.verbose;
 
     warn_few_rounds(&s, &plan);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

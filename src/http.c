@@ -4,14 +4,20 @@
  * class read once the transfer is done. */
 #include "twinprobe/http.h"
 
+#include <ctype.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "twinprobe/strbuf.h"
+#include "twinprobe/utf8.h"
 
 /* Header bytes kept for one response; past this the transfer stops
  * (TP_FAIL_PROTOCOL) so a server cannot grow the list without bound. */
@@ -39,6 +45,12 @@ struct tp_http_transfer {
     int headers_capped; /* the header callback stopped at HEADER_BYTES_MAX */
     int oom;            /* a callback ran out of memory */
     struct timespec first_status; /* CLOCK_MONOTONIC when the first status line came */
+    /* Kept for tp_http_transfer_trace, only when req.trace is set. */
+    struct tp_strbuf sent_headers; /* the first request's header block as sent */
+    struct tp_strbuf sent_body;    /* a multipart body as sent, up to max_body + 1 bytes */
+    size_t sent_body_len;          /* multipart bytes sent in all */
+    char *status_line;             /* the final response's status line */
+    int later_hop;                 /* a redirect hop went out: the first request is kept */
 };
 
 void tp_http_request_clear(struct tp_http_request *req)
@@ -129,6 +141,12 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
         if (!x->got_response)
             clock_gettime(CLOCK_MONOTONIC, &x->first_status); /* a timestamp, no parsing */
         x->got_response = 1;
+        if (x->req.trace) {
+            while (end > 0 && is_blank(line[end - 1]))
+                end--;
+            free(x->status_line);
+            x->status_line = copy_range(line, end); /* NULL: the trace goes without */
+        }
         return n;
     }
     if (n == 0 || line[0] == ' ' || line[0] == '\t')
@@ -169,6 +187,37 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
     }
     x->nheaders++;
     return n;
+}
+
+/* Body bytes a trace shows: TP_HTTP_TRACE_BODY at level 1, up to the body cap at
+ * level 2. */
+static size_t trace_limit(const struct tp_http_transfer *x)
+{
+    return x->req.trace >= 2 ? x->req.max_body : TP_HTTP_TRACE_BODY;
+}
+
+/* CURLOPT_DEBUGFUNCTION, set only with req.trace: copies the first request's
+ * header block and a multipart body (which only libcurl ever holds whole) up to
+ * the body cap plus one byte, so that the trace can mask it whole before it
+ * cuts it. A copy that runs out of memory is left out of the trace, never out
+ * of the transfer. */
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *userdata)
+{
+    struct tp_http_transfer *x = userdata;
+
+    (void)e;
+    if (type == CURLINFO_HEADER_OUT) {
+        if (x->got_response)
+            x->later_hop = 1;
+        else if (!x->later_hop)
+            (void)tp_strbuf_add(&x->sent_headers, data, n);
+    } else if (type == CURLINFO_DATA_OUT && x->mime && !x->later_hop) {
+        size_t keep = x->req.max_body < SIZE_MAX ? x->req.max_body + 1 : SIZE_MAX;
+        size_t room = keep > x->sent_body.len ? keep - x->sent_body.len : 0;
+        (void)tp_strbuf_add(&x->sent_body, data, n < room ? n : room);
+        x->sent_body_len += n;
+    }
+    return 0;
 }
 
 /* ---- start --------------------------------------------------------------- */
@@ -293,6 +342,12 @@ static CURLcode set_options(struct tp_http_transfer *x)
         cc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     if (!cc)
         cc = curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    if (!cc && r->trace)
+        cc = curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+    if (!cc && r->trace)
+        cc = curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
+    if (!cc && r->trace)
+        cc = curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* to on_debug, never to stderr */
     return cc;
 }
 
@@ -680,6 +735,224 @@ enum tp_failure tp_http_transfer_finish(tp_http_transfer *x, CURLcode result,
     return f;
 }
 
+/* ---- trace (run -v) ----------------------------------------------------- */
+
+/* Appends n bytes of s for a terminal: tab and well-formed UTF-8 as they are,
+ * control characters (C0 but tab, DEL, C1) and bytes that are not UTF-8 as \xNN. */
+static int add_escaped(struct tp_strbuf *b, const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned long cp = 0;
+        size_t len = tp_utf8_next(s + i, n - i, &cp);
+        size_t run = i;
+
+        /* a run of printable characters goes in one append */
+        while (len > 0 && (cp == '\t' || (cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp > 0x9f)))) {
+            i += len;
+            len = i < n ? tp_utf8_next(s + i, n - i, &cp) : 0;
+        }
+        if (i > run && tp_strbuf_add(b, s + run, i - run) != 0)
+            return -1;
+        if (i == n)
+            break;
+        for (size_t k = 0; k < (len ? len : 1); k++)
+            if (tp_strbuf_addf(b, "\\x%02x", (unsigned char)s[i + k]) != 0)
+                return -1;
+        i += len ? len : 1;
+    }
+    return 0;
+}
+
+/* Appends text (n bytes, no NUL) line by line, each as prefix + escaped line:
+ * "\r\n" and "\n" end a line, a last line without one is ended too. */
+static int add_lines(struct tp_strbuf *b, const char *prefix, const char *text, size_t n,
+                     int skip_first, int skip_empty)
+{
+    size_t start = 0;
+
+    while (start < n) {
+        const char *nl = memchr(text + start, '\n', n - start);
+        size_t end = nl ? (size_t)(nl - text) : n, cut = end;
+
+        if (nl && cut > start && text[cut - 1] == '\r')
+            cut--;
+        if (!skip_first && !(skip_empty && cut == start) &&
+            (tp_strbuf_str(b, prefix) != 0 || add_escaped(b, text + start, cut - start) != 0 ||
+             tp_strbuf_add(b, "\n", 1) != 0))
+            return -1;
+        skip_first = 0;
+        start = end + 1;
+    }
+    return 0;
+}
+
+/* Masks text (NUL-terminated) and appends it as add_lines does. */
+static int add_masked(struct tp_strbuf *b, const char *prefix, const char *text,
+                      const tp_secrets *secrets, int skip_first, int skip_empty)
+{
+    char *m = tp_secrets_mask(secrets, text ? text : "");
+    int rc = m ? add_lines(b, prefix, m, strlen(m), skip_first, skip_empty) : -1;
+    free(m);
+    return rc;
+}
+
+/* Media types whose bodies a trace shows as text (when the bytes agree). */
+static int textual_media(const char *media)
+{
+    static const char *const prefixes[] = {"text/", "multipart/"};
+    static const char *const types[] = {"application/json", "application/xml",
+                                        "application/javascript", "application/ecmascript",
+                                        "application/x-www-form-urlencoded",
+                                        "application/x-ndjson"};
+    size_t len = strlen(media);
+
+    if (!media[0])
+        return 1; /* none said: the bytes decide */
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(media, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(media, types[i]) == 0)
+            return 1;
+    return (len > 5 && strcmp(media + len - 5, "+json") == 0) ||
+           (len > 4 && strcmp(media + len - 4, "+xml") == 0);
+}
+
+/* Text: a textual media type, and n bytes of well-formed UTF-8 without a NUL. */
+static int is_text(const char *media, const char *data, size_t n)
+{
+    if (!textual_media(media))
+        return 0;
+    for (size_t i = 0, len; i < n; i += len) {
+        unsigned long cp = 0;
+        len = tp_utf8_next(data + i, n - i, &cp);
+        if (len == 0 || cp == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* A body of total bytes, n of them at data: masked whole, then its first
+ * trace_limit bytes (at a character boundary) as lines; a line says when it
+ * was cut, or that it is not text. */
+static int add_body(struct tp_strbuf *b, const struct tp_http_transfer *x, char mark,
+                    const char *media, const char *data, size_t n, size_t total,
+                    const tp_secrets *secrets)
+{
+    char prefix[3] = {mark, ' ', '\0'};
+    size_t limit = trace_limit(x), mlen, shown;
+    char *copy, *m;
+    int rc;
+
+    if (total == 0)
+        return 0;
+    if (tp_strbuf_addf(b, "%c\n", mark) != 0)
+        return -1;
+    if (!is_text(media, data, n))
+        return tp_strbuf_addf(b, "%s[%zu bytes, not text]\n", prefix, total);
+    copy = copy_range(data, n); /* the NUL tp_secrets_mask needs */
+    m = copy ? tp_secrets_mask(secrets, copy) : NULL;
+    free(copy);
+    if (!m)
+        return -1;
+    mlen = strlen(m);
+    shown = mlen > limit ? tp_utf8_clip(m, limit) : mlen;
+    rc = add_lines(b, prefix, m, shown, 0, 0);
+    free(m);
+    if (rc == 0 && (shown < mlen || total > n))
+        rc = tp_strbuf_addf(b, "%s[first %zu of %zu bytes; %s]\n", prefix, shown, total,
+                            x->req.trace >= 2 ? "cut at the body cap" : "-vv shows whole bodies");
+    return rc;
+}
+
+/* The media type of a request from its Content-Type header line, lower case. */
+static void request_media(const struct curl_slist *h, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (; h; h = h->next) {
+        size_t i = 0;
+        const char *v;
+        if (strncasecmp(h->data, "Content-Type:", 13) != 0)
+            continue;
+        for (v = h->data + 13; *v == ' ' || *v == '\t'; v++)
+            ;
+        for (; v[i] && v[i] != ';' && !is_blank(v[i]) && i + 1 < size; i++)
+            buf[i] = (char)tolower((unsigned char)v[i]);
+        buf[i] = '\0';
+    }
+}
+
+/* Masks and appends one line made from fmt. */
+#ifdef __GNUC__
+__attribute__((format(printf, 4, 5)))
+#endif
+static int add_linef(struct tp_strbuf *b, const char *prefix, const tp_secrets *secrets,
+                     const char *fmt, ...)
+{
+    struct tp_strbuf line = {0};
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = tp_strbuf_vaddf(&line, fmt, ap);
+    va_end(ap);
+    if (!rc)
+        rc = add_masked(b, prefix, line.data, secrets, 0, 0);
+    tp_strbuf_free(&line);
+    return rc;
+}
+
+char *tp_http_transfer_trace(const tp_http_transfer *x, const char *title,
+                             const struct tp_response *resp, const char *failure,
+                             const tp_secrets *secrets)
+{
+    struct tp_strbuf b = {0};
+    char media[128];
+    int rc;
+
+    if (!x || !x->req.trace || !resp)
+        return NULL;
+    rc = add_linef(&b, "* ", secrets, "%s", title ? title : "");
+    if (!rc)
+        rc = add_linef(&b, "> ", secrets, "%s %s", x->req.method ? x->req.method : "GET",
+                       x->req.url);
+    if (!rc && x->sent_headers.len > 0) /* without its request line: METHOD URL above */
+        rc = add_masked(&b, "> ", x->sent_headers.data, secrets, 1, 1);
+    else /* nothing went out: the headers as set */
+        for (const struct curl_slist *h = x->req.headers; !rc && h; h = h->next)
+            rc = add_masked(&b, "> ", h->data, secrets, 0, 0);
+    if (!rc && x->mime) {
+        rc = add_body(&b, x, '>', "multipart/form-data",
+                      x->sent_body.data ? x->sent_body.data : "", x->sent_body.len,
+                      x->sent_body_len, secrets);
+    } else if (!rc && x->req.body) {
+        request_media(x->req.headers, media, sizeof media);
+        rc = add_body(&b, x, '>', media, x->req.body, x->req.body_len, x->req.body_len, secrets);
+    }
+    if (!rc && x->status_line) {
+        rc = add_masked(&b, "< ", x->status_line, secrets, 0, 0);
+        for (size_t i = 0; !rc && i < resp->nheaders; i++)
+            rc = add_linef(&b, "< ", secrets, "%s: %s", resp->headers[i].name,
+                           resp->headers[i].value);
+    }
+    if (!rc && resp->body)
+        rc = add_body(&b, x, '<', tp_response_media_type(resp, media, sizeof media), resp->body,
+                      resp->body_len, resp->body_len, secrets);
+    if (!rc && resp->redirects > 0)
+        rc = add_linef(&b, "* ", secrets, "followed %u redirect%s to %s", resp->redirects,
+                       resp->redirects == 1 ? "" : "s",
+                       resp->effective_url ? resp->effective_url : "");
+    if (!rc && failure && failure[0])
+        rc = add_linef(&b, "* ", secrets, "failure: %s", failure);
+    if (rc) {
+        tp_strbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 void tp_http_transfer_free(tp_http_transfer *x)
 {
     if (!x)
@@ -692,5 +965,8 @@ void tp_http_transfer_free(tp_http_transfer *x)
     drop_headers(x);
     free(x->headers);
     free(x->body);
+    tp_strbuf_free(&x->sent_headers);
+    tp_strbuf_free(&x->sent_body);
+    free(x->status_line);
     free(x);
 }

@@ -18,6 +18,7 @@
 #include "twinprobe/evaluate.h"
 #include "twinprobe/http.h"
 #include "twinprobe/request.h"
+#include "twinprobe/strbuf.h"
 #include "twinprobe/vars.h"
 #include "twinprobe/version.h"
 
@@ -61,7 +62,11 @@ struct runner {
     int debug;            /* TWINPROBE_DEBUG set: log state changes on stderr */
     int nomem;            /* masking a result ran out of memory */
     char user_agent[256];
+    struct tp_strbuf trace; /* -v: traces waiting until no transfer is in flight */
 };
+
+/* Traces held back past this many bytes are written at once (-vv, big bodies). */
+#define TRACE_WAIT_MAX (1u << 20)
 
 static int64_t wall_ms(void)
 {
@@ -251,6 +256,7 @@ static void start_attempt(struct jrun *j)
         return;
     }
     req.fresh_connect = j->first_request;
+    req.trace = R->plan->verbose;
     j->first_request = 0;
     if (!j->res->started_ms)
         j->res->started_ms = wall_ms();
@@ -268,6 +274,34 @@ static void start_attempt(struct jrun *j)
     }
     R->in_flight++;
     set_state(j, JR_IN_FLIGHT);
+}
+
+/* -v: the attempt's trace, queued; written by trace_flush. A trace that runs
+ * out of memory is left out: it is a view for a person, not a result. */
+static void trace_attempt(struct jrun *j, const char *failure)
+{
+    struct runner *R = j->R;
+    char title[512], *block;
+
+    snprintf(title, sizeof title, "journey %s, target %s, round %u, step %zu %s, attempt %u",
+             j->journey->name, j->target->name, j->res->round, j->step + 1,
+             j->journey->steps[j->step].name, j->attempt);
+    block = tp_http_transfer_trace(j->xfer, title, &j->res->steps[j->step].response, failure,
+                                   R->plan->secrets);
+    if (block)
+        (void)tp_strbuf_str(&R->trace, block);
+    free(block);
+}
+
+/* Writes the queued traces when no transfer is in flight (a blocked stderr then
+ * delays no measurement), when too many wait, or when force is set. */
+static void trace_flush(struct runner *R, int force)
+{
+    if (R->trace.len == 0 || (!force && R->in_flight > 0 && R->trace.len < TRACE_WAIT_MAX))
+        return;
+    fwrite(R->trace.data, 1, R->trace.len, stderr);
+    fflush(stderr);
+    tp_strbuf_cut(&R->trace, 0);
 }
 
 /* A transfer finished: judge it, retry it, or record it. */
@@ -288,8 +322,6 @@ static void finish_attempt(struct jrun *j, CURLcode result)
     sr->error = NULL;
     msg[0] = '\0';
     f = tp_http_transfer_finish(j->xfer, result, &sr->response, msg, sizeof msg);
-    tp_http_transfer_free(j->xfer);
-    j->xfer = NULL;
     if (f == TP_FAIL_NONE) {
         tp_error_clear(&err);
         /* The body is parsed here, after the transfer, never in a callback. */
@@ -303,6 +335,10 @@ static void finish_attempt(struct jrun *j, CURLcode result)
          * the JSON cache): free it now rather than keep it for every step. */
         tp_response_drop_markup(&sr->response);
     }
+    if (R->plan->verbose)
+        trace_attempt(j, msg);
+    tp_http_transfer_free(j->xfer);
+    j->xfer = NULL;
     if (f != TP_FAIL_NONE && j->attempt <= st->retry.count && (st->retry.on & (1u << f))) {
         unsigned shift = j->attempt - 1 < 16 ? j->attempt - 1 : 16;
         j->wake_ms = mono_ms() + (int64_t)st->retry.backoff_ms * (1 << shift);
@@ -487,6 +523,7 @@ static tp_err run_round(struct runner *R, struct tp_journey_result *results, uns
             goto done;
         }
         finished = collect_finished(R);
+        trace_flush(R, 0);
         /* Wait only when nothing moved: a finished transfer lets its group go on
          * at once (a poll here would sleep until its timeout). */
         if (finished == 0 &&
@@ -497,6 +534,7 @@ static tp_err run_round(struct runner *R, struct tp_journey_result *results, uns
         }
     }
 done:
+    trace_flush(R, 1);
     for (size_t i = 0; runs && i < nruns; i++)
         if (runs[i].R)
             jrun_free(&runs[i]);
@@ -541,6 +579,7 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
 done:
     if (R.multi)
         curl_multi_cleanup(R.multi);
+    tp_strbuf_free(&R.trace);
     return rc;
 }
 

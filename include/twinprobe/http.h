@@ -10,7 +10,11 @@
 
 #include "twinprobe/error.h"
 #include "twinprobe/journey.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/response.h"
+
+/* Body bytes a trace shows at level 1 (run -v); level 2 (-vv) shows whole bodies. */
+#define TP_HTTP_TRACE_BODY 512u
 
 /* A multipart part, expanded. */
 struct tp_http_part {
@@ -41,6 +45,9 @@ struct tp_http_request {
     const char *ca_file;         /* borrowed, or NULL */
     int insecure;                /* TLS verification off (explicit opt-in) */
     const char *cookie;          /* borrowed: "a=b; c=d" sent with every request, or NULL */
+    int trace;                   /* 0 off; 1 or 2: keep what tp_http_transfer_trace shows
+                                    (the request headers as sent, through
+                                    CURLOPT_DEBUGFUNCTION; the status line) */
 };
 
 void tp_http_request_clear(struct tp_http_request *req); /* frees owned fields, zeroes */
@@ -80,6 +87,33 @@ tp_err tp_http_transfer_start(CURL *easy, struct tp_http_request *req, tp_http_t
  * cap", "protocol: redirect to a disallowed scheme (file://)"); "" for NONE. */
 enum tp_failure tp_http_transfer_finish(tp_http_transfer *x, CURLcode result,
                                         struct tp_response *resp, char *msg, size_t size);
+
+/* With req.trace set: the transfer for a person, as a block of lines (new
+ * string, NULL on no memory or when trace is off), to be printed once the
+ * transfer is over. Call after tp_http_transfer_finish filled resp (borrowed).
+ *   * TITLE
+ *   > METHOD URL
+ *   > Name: value          the request headers as sent (as set when none went out)
+ *   >
+ *   > body                 when there is one
+ *   < HTTP/1.1 200 OK      the final response's status line and headers
+ *   < Name: value
+ *   <
+ *   < body
+ *   * followed N redirect(s) to URL
+ *   * failure: FAILURE     when failure is neither NULL nor ""
+ * A body shows its first TP_HTTP_TRACE_BODY bytes at trace level 1 (a line
+ * "[first N of M bytes; -vv shows whole bodies]" says when it was cut), all of
+ * it up to the body cap (max_body) at level 2; one that is not text (a media
+ * type that is not textual, a NUL byte, bytes that are not UTF-8) shows "[M bytes, not text]". Every line is masked with secrets (which
+ * may be NULL), whole bodies before they are cut, so no part of a secret shows;
+ * then control characters (below 0x20 except tab, DEL, U+0080..U+009F) and
+ * bytes that are not UTF-8 are written as \xNN, so a server cannot drive the
+ * terminal and a body line cannot pass for a line of the block. Linear in the
+ * size of the bodies. */
+char *tp_http_transfer_trace(const tp_http_transfer *x, const char *title,
+                             const struct tp_response *resp, const char *failure,
+                             const tp_secrets *secrets);
 
 /* Frees x and resets its easy handle (which must not be in a multi handle and
  * must not have been cleaned up yet) so it keeps no pointer into x.

@@ -25,9 +25,16 @@ struct tp_run_plan {
                                            together; ALTERNATE: back to back, ABBA */
     const char *location;               /* in User-Agent and the report */
     const tp_secrets *secrets;          /* borrowed; masks every output */
+    int verbose;                        /* 0; 1: every transfer on stderr, bodies cut at
+                                           TP_HTTP_TRACE_BODY bytes; 2: whole bodies
+                                           (tp_http_transfer_trace) */
 };
 
-/* Runs the plan. out receives one tp_journey_result per journey x target x round
+/* Runs the plan. With plan->verbose, each transfer's trace (request, response,
+ * masked, escaped) is written to stderr in one piece, headed "* journey J,
+ * target T, round R, step N NAME, attempt A", once no transfer is in flight
+ * (or when more than 1 MiB of traces wait), so writing never holds up a transfer
+ * being timed. out receives one tp_journey_result per journey x target x round
  * (round-major, then journey, then target) and the run's id and start time.
  * out->exit_status is left alone: the command chooses it (see tp_run_all_ok).
  * Each step's result is masked (tp_step_result_mask) when it is final.

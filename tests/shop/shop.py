@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Demo shop for twinprobe: a small HTTP/1.1 web shop (CSRF-protected sign-in,
-session cookie, search, cart, checkout) plus helper endpoints for testing an
-HTTP client's failure handling. Run one as "stable" and one as "canary" with
+session cookie, search, cart, checkout), a server-rendered wiki (sign-in and edit
+forms with CSRF tokens, pages whose HTML carries the Host, a nonce and the server
+time), plus helper endpoints for testing an HTTP client's failure handling. Run one as "stable" and one as "canary" with
 injected latency and faults, then compare them with twinprobe.
 
 Python 3.11 standard library only. See tests/shop/README.md for the interface.
@@ -9,6 +10,7 @@ Python 3.11 standard library only. See tests/shop/README.md for the interface.
 
 import argparse
 import copy
+import datetime
 import hmac
 import html
 import json
@@ -33,7 +35,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Endpoints of the shop itself; "*" in --latency/--fault means all of these.
 SHOP_ENDPOINTS = ("login-page", "login", "account", "search", "cart",
-                  "cart-get", "checkout", "logout")
+                  "cart-get", "checkout", "logout",
+                  "wiki-login-page", "wiki-login", "wiki-edit-page", "wiki-edit",
+                  "wiki-page", "wiki-logout")
 # Helper endpoints; they can be named explicitly in --latency/--fault too.
 HELPER_ENDPOINTS = ("health", "echo", "status", "redirect", "redirect-chain",
                     "stall", "chunked-forever", "bytes", "xml", "cookie-set",
@@ -55,6 +59,10 @@ CATALOGUE_BY_SKU = {p["sku"]: p for p in CATALOGUE}
 USERS = {"alice": "wonderland", "bob": "builder"}
 
 MAX_BODY = 16 * 1024 * 1024          # request bodies larger than this: 413
+MAX_WIKI_TEXT = 64 * 1024            # wiki page text larger than this: 413
+WIKI_NAME_RE = re.compile(r"^[A-Za-z0-9_.()-]{1,100}$")
+WIKI_HOME = "Main_Page"
+WIKI_START = {WIKI_HOME: "Welcome to Twin Wiki.\n\nSign in to edit any page."}
 MAX_ENTRIES = 50000                  # per in-memory table, oldest evicted
 CHUNK = b"\xa5" * (64 * 1024)        # /chunked-forever chunk
 NO_BODY_STATUSES = (204, 304)
@@ -191,10 +199,14 @@ def check_endpoint(name):
 
 
 def parse_fault(spec):
-    """status:EP=CODE[:PROB] | field:EP:PATH=JSON | drop:EP:PATH."""
+    """status:EP=CODE[:PROB] | field:EP:PATH=JSON | drop:EP:PATH | title:TEXT."""
     kind, sep, rest = spec.partition(":")
     if not sep:
         raise ValueError("bad fault %r" % spec)
+    if kind == "title":
+        if not rest:
+            raise ValueError("expected title:TEXT: %r" % spec)
+        return ("title", "wiki-page", rest)
     if kind == "status":
         endpoint, sep, code_s = rest.partition("=")
         if not sep:
@@ -230,7 +242,7 @@ def parse_fault(spec):
         if not path:
             raise ValueError("empty path in %r" % spec)
         return (kind, endpoint, path.split("."), value)
-    raise ValueError("unknown fault kind %r (status, field, drop)" % kind)
+    raise ValueError("unknown fault kind %r (status, field, drop, title)" % kind)
 
 
 def apply_field(obj, parts, value, drop):
@@ -288,9 +300,12 @@ class Shop:
             self.latency[endpoint] = (median, sigma)
         self.status_faults = {}
         self.field_faults = {}
+        self.wiki_title = None   # --fault title:TEXT
         for fault in args.fault:
             kind, endpoint = fault[0], fault[1]
-            if kind == "status":
+            if kind == "title":
+                self.wiki_title = fault[2]
+            elif kind == "status":
                 self.status_faults[endpoint] = (fault[2], fault[3])
             else:
                 self.field_faults.setdefault(endpoint, []).append(
@@ -299,6 +314,9 @@ class Shop:
         self.sessions = {}       # shop_session -> user
         self.carts = {}          # id -> {"id", "owner", "items", "order"}
         self.flaky = {}          # key -> count
+        self.wiki_sessions = {}  # wiki_session -> {"user", "login_csrf", "edit_csrf", "logout_csrf"}
+        self.wiki_pages = {name: {"text": text, "rev": 1, "editor": "Twin Wiki"}
+                           for name, text in WIKI_START.items()}
         self.extra_user = os.environ.get("SHOP_USER") or None
         self.extra_password = os.environ.get("SHOP_PASSWORD") or None
 
@@ -371,6 +389,14 @@ class Shop:
 # --------------------------------------------------------------------------
 # Shop pages and API
 
+# The user, password and submit fields of both sign-in forms (shop and wiki).
+SIGN_IN_FIELDS = """<label for="user">User</label>
+<input type="text" id="user" name="user" autocomplete="username">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password">
+<button type="submit">Sign in</button>"""
+
+
 def login_form(csrf, message=""):
     notice = ('\n<p class="error" role="alert">%s</p>' % html.escape(message)
               if message else "")
@@ -384,15 +410,11 @@ def login_form(csrf, message=""):
 <h1>Sign in</h1>%s
 <form method="post" action="/login">
 <input type="hidden" name="csrf" value="%s">
-<label for="user">User</label>
-<input type="text" id="user" name="user" autocomplete="username">
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password">
-<button type="submit">Sign in</button>
+%s
 </form>
 </body>
 </html>
-""" % (notice, html.escape(csrf))
+""" % (notice, html.escape(csrf), SIGN_IN_FIELDS)
 
 
 def simple_page(title, body):
@@ -559,6 +581,253 @@ def h_checkout(shop, req):
                              "total": cart_view(cart)["total"], "status": "paid"}
         order = dict(cart["order"])
     return json_resp(200, {"order": order, "request_id": str(uuid.uuid4())})
+
+
+# --------------------------------------------------------------------------
+# Wiki: server-rendered pages like a PHP wiki's. Every form carries its own CSRF
+# token; a page's HTML holds the Host it was asked for, a nonce and the time.
+
+WIKI_SESSION_COOKIE = "wiki_session"
+MAX_EDIT_TOKENS = 100    # per session: edit forms open at once
+
+
+def wiki_html(title, body, head=""):
+    return """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>%s</title>%s
+</head>
+<body>
+%s
+</body>
+</html>
+""" % (html.escape(title), head, body)
+
+
+def wiki_error(status, heading, message, headers=None):
+    return html_resp(status, wiki_html("%s - Twin Wiki" % heading, "<h1>%s</h1>\n<p>%s</p>"
+                                       % (html.escape(heading), message)), headers)
+
+
+def wiki_see_other(location, headers=()):
+    link = html.escape(location)
+    return html_resp(303, wiki_html("See Other - Twin Wiki", '<a href="%s">%s</a>' % (link, link)),
+                     [("Location", location)] + list(headers))
+
+
+def wiki_name(name):
+    if not WIKI_NAME_RE.match(name):
+        raise HttpError(400, "bad page name (letters, digits and _.()- only, at most 100)")
+    return name
+
+
+def wiki_form(req):
+    try:
+        return dict(urllib.parse.parse_qsl(req.body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise HttpError(400, "form is not UTF-8") from None
+
+
+def token_ok(expected, sent):
+    return bool(expected) and bool(sent) and hmac.compare_digest(expected, sent)
+
+
+def session_cookie(sid):
+    if sid is None:
+        return ("Set-Cookie", "%s=; Path=/wiki; HttpOnly; Max-Age=0" % WIKI_SESSION_COOKIE)
+    return ("Set-Cookie", "%s=%s; Path=/wiki; HttpOnly; SameSite=Lax" % (WIKI_SESSION_COOKIE, sid))
+
+
+def wiki_session(shop, req):
+    """(id, session) of the request's wiki session cookie, or (None, None)."""
+    sid = req.cookies.get(WIKI_SESSION_COOKIE)
+    with shop.lock:
+        sess = shop.wiki_sessions.get(sid) if sid else None
+    return (sid, sess) if sess is not None else (None, None)
+
+
+def wiki_new_session(shop, user=None):
+    sid = secrets.token_urlsafe(24)
+    sess = {"user": user, "login_csrf": None, "edit_csrf": {},
+            "logout_csrf": secrets.token_urlsafe(24)}
+    with shop.lock:
+        shop._bounded_put(shop.wiki_sessions, sid, sess)
+    return sid, sess
+
+
+def signed_in(sess):
+    return sess is not None and sess["user"] is not None
+
+
+def wiki_returnto(value):
+    return value if isinstance(value, str) and WIKI_NAME_RE.match(value) else WIKI_HOME
+
+
+def wiki_user_bar(sess):
+    if not signed_in(sess):
+        return '<div id="user-bar"><a href="/wiki/login">Sign in</a></div>'
+    return ('<div id="user-bar">Signed in as <span id="wiki-user">%s</span>\n'
+            '<form method="post" action="/wiki/logout" id="logout-form">'
+            '<input type="hidden" name="csrf" value="%s">'
+            '<button type="submit">Sign out</button></form>\n</div>'
+            % (html.escape(sess["user"]), html.escape(sess["logout_csrf"])))
+
+
+def wiki_login_form(csrf, returnto, message=""):
+    notice = ('<p class="error" role="alert">%s</p>\n' % html.escape(message)
+              if message else "")
+    return wiki_html("Sign in - Twin Wiki", """<h1>Sign in</h1>
+%s<form method="post" action="/wiki/login" id="login-form">
+<input type="hidden" name="csrf" value="%s">
+<input type="hidden" name="returnto" value="%s">
+%s
+</form>""" % (notice, html.escape(csrf), html.escape(returnto), SIGN_IN_FIELDS))
+
+
+def h_wiki_login_page(shop, req):
+    returnto = wiki_returnto(req.first("returnto", WIKI_HOME))
+    headers = [("Cache-Control", "no-store")]
+    sid, sess = wiki_session(shop, req)
+    if sess is None:
+        sid, sess = wiki_new_session(shop)
+        headers.append(session_cookie(sid))
+    token = secrets.token_urlsafe(24)       # a new token for every form
+    with shop.lock:
+        sess["login_csrf"] = token
+    return html_resp(200, wiki_login_form(token, returnto), headers)
+
+
+def h_wiki_login(shop, req):
+    form = wiki_form(req)
+    sid, sess = wiki_session(shop, req)
+    with shop.lock:
+        expected = sess["login_csrf"] if sess else None
+    if not token_ok(expected, form.get("csrf", "")):
+        return wiki_error(403, "Session expired", 'The sign-in form has expired (CSRF check '
+                          'failed). <a href="/wiki/login">Sign in again</a>.')
+    returnto = wiki_returnto(form.get("returnto", WIKI_HOME))
+    user = form.get("user", "")
+    if not shop.check_password(user, form.get("password", "")):
+        token = secrets.token_urlsafe(24)
+        with shop.lock:
+            sess["login_csrf"] = token
+        return html_resp(401, wiki_login_form(token, returnto, "Incorrect user name or password."),
+                         [("Cache-Control", "no-store")])
+    with shop.lock:                          # a new session id on sign-in
+        shop.wiki_sessions.pop(sid, None)
+    new_sid, _ = wiki_new_session(shop, user)
+    return wiki_see_other("/wiki/page/" + returnto, [session_cookie(new_sid)])
+
+
+def h_wiki_edit_page(shop, req, name):
+    name = wiki_name(name)
+    _, sess = wiki_session(shop, req)
+    if not signed_in(sess):
+        location = "/wiki/login?returnto=" + name
+        return html_resp(302, wiki_html("Found - Twin Wiki", '<a href="%s">%s</a>'
+                                        % (html.escape(location), html.escape(location))),
+                         [("Location", location)])
+    token = secrets.token_urlsafe(24)       # per page, new for every form
+    with shop.lock:
+        tokens = sess["edit_csrf"]
+        tokens.pop(name, None)
+        tokens[name] = token
+        while len(tokens) > MAX_EDIT_TOKENS:
+            del tokens[next(iter(tokens))]
+        page = shop.wiki_pages.get(name)
+        text = page["text"] if page else ""
+    n = html.escape(name)
+    return html_resp(200, wiki_html("Editing %s - Twin Wiki" % name, """%s
+<h1>Editing <span id="page-name">%s</span></h1>
+<form method="post" action="/wiki/edit/%s" id="edit-form">
+<input type="hidden" name="csrf" value="%s">
+<textarea name="text" id="wiki-text" rows="12" cols="80">%s</textarea>
+<label for="summary">Summary</label>
+<input type="text" id="summary" name="summary">
+<button type="submit">Save page</button>
+</form>""" % (wiki_user_bar(sess), n, n, html.escape(token), html.escape(text))),
+                     [("Cache-Control", "no-store")])
+
+
+def h_wiki_edit(shop, req, name):
+    name = wiki_name(name)
+    form = wiki_form(req)
+    _, sess = wiki_session(shop, req)
+    if not signed_in(sess):
+        return wiki_error(403, "Not signed in",
+                          '<a href="/wiki/login?returnto=%s">Sign in</a> to edit.' % name)
+    with shop.lock:
+        expected = sess["edit_csrf"].get(name)
+    if not token_ok(expected, form.get("csrf", "")):
+        return wiki_error(403, "Edit token invalid", 'The edit form has expired (CSRF check '
+                          'failed). <a href="/wiki/edit/%s">Edit again</a>.' % name)
+    text = form.get("text")
+    if text is None:
+        raise HttpError(400, "missing text")
+    text = text.replace("\r\n", "\n")
+    if len(text.encode("utf-8")) > MAX_WIKI_TEXT:
+        raise HttpError(413, "text over %d bytes" % MAX_WIKI_TEXT)
+    with shop.lock:
+        sess["edit_csrf"].pop(name, None)    # a form saves once
+        page = shop.wiki_pages.get(name)
+        rev = (page["rev"] if page else 0) + 1
+        shop._bounded_put(shop.wiki_pages, name, {"text": text, "rev": rev,
+                                                   "editor": sess["user"]})
+    return wiki_see_other("/wiki/page/" + name)
+
+
+def h_wiki_page(shop, req, name):
+    name = wiki_name(name)
+    _, sess = wiki_session(shop, req)
+    with shop.lock:
+        page = dict(shop.wiki_pages[name]) if name in shop.wiki_pages else None
+    host = req.headers.get("Host") or "%s:%d" % req.handler.server.server_address[:2]
+    nonce = secrets.token_urlsafe(16)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    title = shop.wiki_title if shop.wiki_title is not None else "%s - Twin Wiki" % name
+    n = html.escape(name)
+    head = ('\n<link rel="canonical" href="http://%s/wiki/page/%s">'
+            '\n<meta name="csp-nonce" content="%s">'
+            '\n<script nonce="%s">document.documentElement.className = "js";</script>'
+            % (html.escape(host), n, nonce, nonce))
+    if page is None:
+        status = 404
+        content = ('<p class="missing">There is currently no text in this page. '
+                   '<a href="/wiki/edit/%s">Create it</a>.</p>' % n)
+        info = ""
+    else:
+        status = 200
+        paragraphs = [p for p in re.split(r"\n\s*\n", page["text"].strip()) if p]
+        content = "\n".join("<p>%s</p>" % html.escape(p) for p in paragraphs)
+        info = ('\n<p id="page-info">Revision <span id="revision">%d</span>, last edited by '
+                '<span id="editor">%s</span>.</p>' % (page["rev"], html.escape(page["editor"])))
+    body = """%s
+<h1 id="page-title">%s</h1>
+<div id="content">
+%s
+</div>%s
+<p id="served">Served at <time id="server-time" datetime="%s">%s UTC</time>.
+<a href="/wiki/edit/%s">Edit this page</a></p>""" % (
+        wiki_user_bar(sess), n, content, info,
+        now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        now.strftime("%H:%M:%S.") + "%03d" % (now.microsecond // 1000), n)
+    return html_resp(status, wiki_html(title, body, head), [
+        ("Cache-Control", "private, no-cache"),
+        ("Content-Security-Policy", "script-src 'nonce-%s'" % nonce),
+    ])
+
+
+def h_wiki_logout(shop, req):
+    form = wiki_form(req)
+    sid, sess = wiki_session(shop, req)
+    if not signed_in(sess):
+        return wiki_see_other("/wiki/login", [session_cookie(None)])
+    if not token_ok(sess["logout_csrf"], form.get("csrf", "")):
+        return wiki_error(403, "Sign-out token invalid", "Use the Sign out button of a page.")
+    with shop.lock:
+        shop.wiki_sessions.pop(sid, None)
+    return wiki_see_other("/wiki/login", [session_cookie(None)])
 
 
 # --------------------------------------------------------------------------
@@ -779,6 +1048,12 @@ ROUTES = (
     (re.compile(r"^/api/cart/([^/]+)$"), "cart-get", GET, h_cart_get),
     (re.compile(r"^/api/checkout$"), "checkout", POST, h_checkout),
     (re.compile(r"^/logout$"), "logout", POST, h_logout),
+    (re.compile(r"^/wiki/login$"), "wiki-login-page", GET, h_wiki_login_page),
+    (re.compile(r"^/wiki/login$"), "wiki-login", POST, h_wiki_login),
+    (re.compile(r"^/wiki/edit/([^/]+)$"), "wiki-edit-page", GET, h_wiki_edit_page),
+    (re.compile(r"^/wiki/edit/([^/]+)$"), "wiki-edit", POST, h_wiki_edit),
+    (re.compile(r"^/wiki/page/([^/]+)$"), "wiki-page", GET, h_wiki_page),
+    (re.compile(r"^/wiki/logout$"), "wiki-logout", POST, h_wiki_logout),
     (re.compile(r"^/health$"), "health", GET, h_health),
     (re.compile(r"^/echo(?:/.*)?$"), "echo", ANY, h_echo),
     (re.compile(r"^/status/([0-9]{1,3})$"), "status", ANY, h_status),
@@ -1039,7 +1314,7 @@ def build_parser():
     p.add_argument("--fault", action="append", default=[], type=arg_type(parse_fault),
                    metavar="SPEC",
                    help="status:ENDPOINT=CODE[:PROB] | field:ENDPOINT:PATH=JSON | "
-                        "drop:ENDPOINT:PATH")
+                        "drop:ENDPOINT:PATH | title:TEXT (the wiki pages' <title>)")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     return p
 

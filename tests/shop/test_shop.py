@@ -388,11 +388,192 @@ class TestInjection(ShopTestCase):
     def test_bad_arguments_exit_2(self):
         for args in (["--latency", "nope=5"], ["--latency", "search=abc"],
                      ["--fault", "status:search=42"], ["--fault", "field:search:x=notjson"],
-                     ["--fault", "bogus:search"], ["--variant", "blue"]):
+                     ["--fault", "bogus:search"], ["--variant", "blue"],
+                     ["--fault", "title:"], ["--latency", "wiki-nope=5"]):
             r = subprocess.run([sys.executable, SHOP, "--port", "0", "--quiet"] + args,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, timeout=10)
             self.assertEqual(r.returncode, 2, (args, r.stderr))
+
+
+def form_csrf(page, form_id):
+    """The csrf hidden input of the form with id form_id."""
+    m = re.search(rb'<form [^>]*id="%s">\s*<input type="hidden" name="csrf" value="([^"]+)">'
+                  % form_id.encode(), page)
+    if not m:
+        raise AssertionError("no csrf input in form %s: %r" % (form_id, page[:2000]))
+    return m.group(1).decode()
+
+
+def wiki_sign_in(c, user="alice", password="wonderland", returnto="Sandbox"):
+    status, _, page = c.request("GET", "/wiki/login?returnto=" + returnto)
+    assert status == 200, status
+    form = urllib.parse.urlencode({"user": user, "password": password, "returnto": returnto,
+                                   "csrf": form_csrf(page, "login-form")})
+    return c.request("POST", "/wiki/login", body=form, headers=FORM)
+
+
+def wiki_save(c, name, text):
+    _, _, page = c.request("GET", "/wiki/edit/" + name)
+    form = urllib.parse.urlencode({"csrf": form_csrf(page, "edit-form"), "text": text})
+    return c.request("POST", "/wiki/edit/" + name, body=form, headers=FORM)
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class TestWiki(ShopTestCase):
+    def test_sign_in_edit_read_sign_out(self):
+        shop = self.start()
+        c = self.client(shop)
+
+        status, headers, page = c.request("GET", "/wiki/login?returnto=Sandbox")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/html; charset=utf-8")
+        self.assertIn(b"<title>Sign in - Twin Wiki</title>", page)
+        self.assertIn(b'<input type="hidden" name="returnto" value="Sandbox">', page)
+        self.assertRegex(headers["Set-Cookie"],
+                         r"^wiki_session=[\w-]+; Path=/wiki; HttpOnly; SameSite=Lax$")
+        anon_session = c.cookies["wiki_session"]
+        first = form_csrf(page, "login-form")
+        _, headers, page = c.request("GET", "/wiki/login?returnto=Sandbox")
+        self.assertIsNone(headers["Set-Cookie"], "the session is kept")
+        csrf = form_csrf(page, "login-form")
+        self.assertNotEqual(csrf, first, "a new token for every form")
+
+        def login(token, password="wonderland"):
+            return c.request("POST", "/wiki/login", headers=FORM, body=urllib.parse.urlencode(
+                {"user": "alice", "password": password, "csrf": token, "returnto": "Sandbox"}))
+
+        status, _, body = login("x" + csrf)
+        self.assertEqual(status, 403)
+        self.assertIn(b"CSRF check failed", body)
+        status, _, body = login(csrf, "nope")
+        self.assertEqual(status, 401)
+        self.assertIn(b"Incorrect user name or password.", body)
+        status, _, _ = login(csrf)
+        self.assertEqual(status, 403, "the form of a failed sign-in is replaced")
+        csrf = form_csrf(body, "login-form")
+        status, headers, _ = login(csrf)
+        self.assertEqual(status, 303)
+        self.assertEqual(headers["Location"], "/wiki/page/Sandbox")
+        self.assertNotEqual(c.cookies["wiki_session"], anon_session, "a new session id")
+
+        status, _, page = c.request("GET", "/wiki/page/Sandbox")
+        self.assertEqual(status, 404)
+        self.assertIn(b"There is currently no text in this page.", page)
+
+        status, _, page = c.request("GET", "/wiki/edit/Sandbox")
+        self.assertEqual(status, 200)
+        self.assertIn(b"<title>Editing Sandbox - Twin Wiki</title>", page)
+        self.assertIn(b'<textarea name="text" id="wiki-text" rows="12" cols="80"></textarea>',
+                      page)
+        edit = form_csrf(page, "edit-form")
+        logout = form_csrf(page, "logout-form")
+        self.assertNotEqual(edit, logout)
+        _, _, other = c.request("GET", "/wiki/edit/Other")
+        text = "First <line> & more\r\n\r\nSecond paragraph"
+        status, _, body = c.request("POST", "/wiki/edit/Other", headers=FORM,
+                                    body=urllib.parse.urlencode({"csrf": edit, "text": text}))
+        self.assertEqual(status, 403, "the token is per page")
+        self.assertIn(b"Edit token invalid", body)
+        status, headers, _ = c.request("POST", "/wiki/edit/Sandbox", headers=FORM,
+                                       body=urllib.parse.urlencode({"csrf": edit, "text": text}))
+        self.assertEqual(status, 303)
+        self.assertEqual(headers["Location"], "/wiki/page/Sandbox")
+        status, _, _ = c.request("POST", "/wiki/edit/Sandbox", headers=FORM,
+                                 body=urllib.parse.urlencode({"csrf": edit, "text": "again"}))
+        self.assertEqual(status, 403, "a form saves once")
+        _, _, page = c.request("GET", "/wiki/edit/Sandbox")
+        self.assertIn(b">First &lt;line&gt; &amp; more\n\nSecond paragraph</textarea>", page)
+
+        status, headers, page = c.request("GET", "/wiki/page/Sandbox",
+                                          headers={"Host": "wiki.example:8080"})
+        self.assertEqual(status, 200)
+        self.assertIn(b"<title>Sandbox - Twin Wiki</title>", page)
+        self.assertIn(b'<link rel="canonical" href="http://wiki.example:8080/wiki/page/Sandbox">',
+                      page)
+        self.assertIn(b'<div id="content">\n<p>First &lt;line&gt; &amp; more</p>\n'
+                      b'<p>Second paragraph</p>\n</div>', page)
+        self.assertIn(b'Revision <span id="revision">1</span>, last edited by '
+                      b'<span id="editor">alice</span>', page)
+        self.assertIn(b'<span id="wiki-user">alice</span>', page)
+        self.assertEqual(form_csrf(page, "logout-form"), logout, "one sign-out token a session")
+        nonce = re.search(rb'<meta name="csp-nonce" content="([\w-]+)">', page).group(1)
+        self.assertIn(b'<script nonce="%s">' % nonce, page)
+        self.assertEqual(headers["Content-Security-Policy"], "script-src 'nonce-%s'" % nonce.decode())
+        self.assertRegex(page.decode(), r'<time id="server-time" datetime="\d{4}-\d\d-\d\dT'
+                                        r'\d\d:\d\d:\d\d\.\d{3}Z">\d\d:\d\d:\d\d\.\d{3} UTC</time>')
+        _, _, again = c.request("GET", "/wiki/page/Sandbox")
+        self.assertNotIn(nonce, again, "a nonce per request")
+
+        anon = self.client(shop)
+        status, _, page = anon.request("GET", "/wiki/page/Sandbox")
+        self.assertEqual(status, 200)
+        self.assertIn(b"<p>Second paragraph</p>", page, "pages are shared by every session")
+        self.assertIn(b'<a href="/wiki/login">Sign in</a>', page)
+        status, headers, _ = anon.request("GET", "/wiki/edit/Sandbox")
+        self.assertEqual((status, headers["Location"]), (302, "/wiki/login?returnto=Sandbox"))
+        status, _, _ = anon.request("POST", "/wiki/edit/Sandbox", headers=FORM,
+                                    body=urllib.parse.urlencode({"csrf": edit, "text": "x"}))
+        self.assertEqual(status, 403)
+
+        status, _, _ = c.request("POST", "/wiki/logout", headers=FORM,
+                                 body=urllib.parse.urlencode({"csrf": "x" + logout}))
+        self.assertEqual(status, 403)
+        status, headers, _ = c.request("POST", "/wiki/logout", headers=FORM,
+                                       body=urllib.parse.urlencode({"csrf": logout}))
+        self.assertEqual((status, headers["Location"]), (303, "/wiki/login"))
+        self.assertEqual(headers["Set-Cookie"], "wiki_session=; Path=/wiki; HttpOnly; Max-Age=0")
+        self.assertNotIn("wiki_session", c.cookies)
+        status, _, _ = c.request("GET", "/wiki/edit/Sandbox")
+        self.assertEqual(status, 302)
+
+    def test_revisions_and_start_page(self):
+        shop = self.start()
+        c = self.client(shop)
+        _, _, page = c.request("GET", "/wiki/page/Main_Page")
+        self.assertIn(b"<p>Welcome to Twin Wiki.</p>", page)
+        self.assertEqual(wiki_sign_in(c)[0], 303)
+        for n in (1, 2, 3):
+            self.assertEqual(wiki_save(c, "Sandbox", "edit %d" % n)[0], 303)
+        _, _, page = c.request("GET", "/wiki/page/Sandbox")
+        self.assertIn(b'<span id="revision">3</span>', page)
+        self.assertIn(b"<p>edit 3</p>", page)
+        self.assertEqual(c.request("GET", "/wiki/page/bad%20name")[0], 400)
+        self.assertEqual(c.request("GET", "/wiki/page/" + "x" * 101)[0], 400)
+        status, headers, _ = c.request("DELETE", "/wiki/page/Sandbox")
+        self.assertEqual((status, headers["Allow"]), (405, "GET, HEAD"))
+        status, headers, _ = c.request("GET", "/wiki/logout")
+        self.assertEqual((status, headers["Allow"]), (405, "POST"))
+
+    def test_title_fault_and_latency(self):
+        shop = self.start("--variant", "canary", "--fault", "title:Twin Wiki (broken)",
+                          "--latency", "wiki-page=40")
+        c = self.client(shop)
+        t0 = time.monotonic()
+        _, _, page = c.request("GET", "/wiki/page/Main_Page")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.035)
+        self.assertIn(b"<title>Twin Wiki (broken)</title>", page)
+        self.assertIn(b'<h1 id="page-title">Main_Page</h1>', page, "only the title changes")
+        self.assertEqual(wiki_sign_in(c)[0], 303)
+        _, _, page = c.request("GET", "/wiki/edit/Main_Page")
+        self.assertIn(b"<title>Editing Main_Page - Twin Wiki</title>", page)
+        shop = self.start("--fault", "status:wiki-edit=500")
+        c = self.client(shop)
+        self.assertEqual(wiki_sign_in(c)[0], 303)
+        self.assertEqual(wiki_save(c, "Sandbox", "x")[0], 500)
+
+    def test_canary_without_flags_renders_like_stable(self):
+        pages = {}
+        volatile = re.compile(rb'(content|nonce|value|datetime)="[^"]*"|\d\d:\d\d:\d\d\.\d{3} UTC')
+        for variant in ("stable", "canary"):
+            c = self.client(self.start("--variant", variant))
+            self.assertEqual(wiki_sign_in(c)[0], 303)
+            self.assertEqual(wiki_save(c, "Sandbox", "same text")[0], 303)
+            _, _, page = c.request("GET", "/wiki/page/Sandbox", headers={"Host": "wiki.test"})
+            pages[variant] = volatile.sub(b"", page)
+        self.assertEqual(pages["stable"], pages["canary"])
 
 
 class TestHelpers(ShopTestCase):
