@@ -308,13 +308,12 @@ static void load_retry(struct loader *L, const json_t *obj, const char *path,
         enum tp_failure f = json_is_string(v) ? tp_failure_from_name(json_string_value(v))
                                               : TP_FAIL_NONE;
         if (f == TP_FAIL_NONE) {
-            const char *hint = NULL;
+            char hint[128] = "";
             if (json_is_string(v))
-                hint = tp_schema_suggest(json_string_value(v), (const char *const *)failure_names + 1,
-                                         TP_FAIL_COUNT_ - 1);
-            if (hint)
-                tp_schema_error(&L->s, item,
-                                "unknown failure class \"%s\" (did you mean \"%s\"?)",
+                tp_schema_did_you_mean(json_string_value(v), failure_names + 1,
+                                       TP_FAIL_COUNT_ - 1, hint, sizeof hint);
+            if (hint[0])
+                tp_schema_error(&L->s, item, "unknown failure class \"%s\"%s",
                                 json_string_value(v), hint);
             else
                 tp_schema_error(&L->s, item,
@@ -364,10 +363,10 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
         for (size_t i = 0; i < n; i++)
             if (strcmp(type_names[i], t) == 0)
                 return;
-        const char *hint = tp_schema_suggest(t, type_names, n);
-        tp_schema_error(&L->s, path, "unknown type \"%s\"%s%s%s (one of string, number, "
+        char hint[128];
+        tp_schema_error(&L->s, path, "unknown type \"%s\"%s (one of string, number, "
                         "integer, boolean, null, array, object)",
-                        t, hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+                        t, tp_schema_did_you_mean(t, type_names, n, hint, sizeof hint));
         return;
     }
     case TP_PRED_IN: {
@@ -644,10 +643,9 @@ static void load_captures(struct loader *L, json_t *obj, const char *path, struc
                 const char *names[TP_SRC_COUNT_];
                 for (size_t i = 0; i < n; i++)
                     names[i] = tab[i].name;
-                const char *hint = tp_schema_suggest(skey, names, n);
-                tp_schema_error(&L->s, sub, "unknown value source \"%s\"%s%s%s", skey,
-                                hint ? " (did you mean \"" : "", hint ? hint : "",
-                                hint ? "\"?)" : "");
+                char hint[128];
+                tp_schema_error(&L->s, sub, "unknown value source \"%s\"%s", skey,
+                                tp_schema_did_you_mean(skey, names, n, hint, sizeof hint));
             }
         }
         if (!info)

@@ -277,10 +277,9 @@ static void load_baseline(struct loader *L, json_t *v)
         if (p->targets[i].name && n < 64)
             names[n++] = p->targets[i].name;
     }
-    const char *hint = tp_schema_suggest(json_string_value(v), names, n);
-    tp_schema_error(&L->s, "baseline", "baseline \"%s\" names no target%s%s%s",
-                    json_string_value(v), hint ? " (did you mean \"" : "", hint ? hint : "",
-                    hint ? "\"?)" : "");
+    char hint[128];
+    tp_schema_error(&L->s, "baseline", "baseline \"%s\" names no target%s", json_string_value(v),
+                    tp_schema_did_you_mean(json_string_value(v), names, n, hint, sizeof hint));
 }
 
 static void load_probe(struct loader *L, json_t *root)
