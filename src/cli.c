@@ -88,6 +88,13 @@ void tp_cli_print_diags(const struct tp_diags *d, size_t from)
         fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
 }
 
+void tp_cli_print_warnings(const struct tp_diags *d, size_t from)
+{
+    char line[1600];
+    for (size_t i = from; i < d->nwarnings; i++)
+        fprintf(stderr, "%s\n", tp_diags_format_warning(&d->warnings[i], line, sizeof line));
+}
+
 int tp_cli_diags_status(const struct tp_diags *d)
 {
     return d->nomem ? TP_EXIT_RUNTIME : TP_EXIT_USAGE;

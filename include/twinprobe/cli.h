@@ -70,6 +70,10 @@ struct tp_diags;
  * on stderr. */
 void tp_cli_print_diags(const struct tp_diags *d, size_t from);
 
+/* Prints warnings from index from on, one "file: path: warning: text" line each,
+ * on stderr. */
+void tp_cli_print_warnings(const struct tp_diags *d, size_t from);
+
 /* The exit status of a command whose files had the problems in d: TP_EXIT_RUNTIME
  * when memory ran out while loading them (d->nomem), else TP_EXIT_USAGE. */
 int tp_cli_diags_status(const struct tp_diags *d);
