@@ -246,7 +246,7 @@ static void start_attempt(struct jrun *j)
     ctx = (struct tp_request_ctx){j->journey,      j->target, &j->env,
                                   R->user_agent,   j->res->trace_id,
                                   span,            j->cookie[0] ? j->cookie : NULL,
-                                  j->base};
+                                  j->base,         R->plan->secrets};
     memset(&req, 0, sizeof req);
     tp_error_clear(&err);
     j->attempt++;

@@ -24,7 +24,8 @@ struct tp_run_plan {
     enum tp_pairing pairing;            /* SIMULTANEOUS: step k starts for every target
                                            together; ALTERNATE: back to back, ABBA */
     const char *location;               /* in User-Agent and the report */
-    const tp_secrets *secrets;          /* borrowed; masks every output */
+    tp_secrets *secrets;                /* borrowed; masks every output; basic auth
+                                           values are added as requests are built */
 };
 
 /* Runs the plan. out receives one tp_journey_result per journey x target x round
