@@ -924,7 +924,8 @@ static void load_request_auth(struct loader *L, const json_t *obj, const char *p
         tp_auth_clear(&st->auth);
 }
 
-/* request -> {"method", "url", "headers", "query", "auth", "json" | "form" | "multipart" | "body"} */
+/* request -> {"method", "url", "headers", "query", "auth",
+ *             "json" | "form" | "multipart" | "body"} */
 static void load_request(struct loader *L, json_t *req, const char *path, struct tp_step *st,
                          size_t step_index)
 {

@@ -29,9 +29,9 @@ tp_err tp_check_expected(const struct tp_predicate *p, const struct tp_template_
  * of a string (array: an element equal to expected); matches: p->regex on a
  * string, or, for a pattern with placeholders, expected (the expanded pattern)
  * compiled for this one check (compiling is linear in its length; matching has
- * the limits of tp_regex_search); exists: found or not; in: equals one element; count: actual->count (or
- * the size of a single array/object result); type: JSON type name ("integer" is a
- * number without fraction). Nothing found fails every predicate except
+ * the limits of tp_regex_search); exists: found or not; in: equals one element;
+ * count: actual->count (or the size of a single array/object result); type: JSON
+ * type name ("integer" is a number without fraction). Nothing found fails every predicate except
  * exists:false, not_equals and not_contains, and `count`, which sees 0 nodes
  * (`{"jsonpath": "$.errors[*]", "count": 0}` passes on an empty list). Values in
  * msg are compact JSON, cut after about 200 bytes with "…"; msg is "" on success. */

@@ -112,7 +112,7 @@ struct tp_part {
  * "auth": {"basic": {"user": "...", "password": "..."}}, both templates. The
  * request sends "Authorization: Basic base64(user:password)" (request.h). */
 struct tp_auth {
-    tp_template *user;     /* NULL: no auth */
+    tp_template *user; /* NULL: no auth */
     tp_template *password;
 };
 

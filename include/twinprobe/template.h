@@ -85,10 +85,10 @@ struct tp_template_env {
 
 /* How each substituted value is escaped (literal text never is). */
 enum tp_tpl_escape {
-    TP_ESC_NONE,  /* as is: headers, raw bodies, form fields before urlencoding */
-    TP_ESC_JSON,  /* inside a JSON string: quotes, backslashes, control chars */
-    TP_ESC_URL,   /* percent-encoded (RFC 3986 unreserved kept) */
-    TP_ESC_REGEX  /* inside a PCRE2 pattern: each ASCII punctuation byte after a backslash */
+    TP_ESC_NONE, /* as is: headers, raw bodies, form fields before urlencoding */
+    TP_ESC_JSON, /* inside a JSON string: quotes, backslashes, control chars */
+    TP_ESC_URL,  /* percent-encoded (RFC 3986 unreserved kept) */
+    TP_ESC_REGEX /* inside a PCRE2 pattern: each ASCII punctuation byte after a backslash */
 };
 
 /* Expands t. *out is new (malloc'd, NUL-terminated; free()). An undefined variable

@@ -224,7 +224,8 @@ static const struct bad_case bad_cases[] = {
      "template uses \"csfr\", which no variable defines and no earlier step captures (did you "
      "mean \"csrf\"?)",
      0},
-    {"template name typo of a built-in", STEP("{\"name\": \"a\", \"request\": {\"url\": \"/{{taget}}\"}}"),
+    {"template name typo of a built-in",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/{{taget}}\"}}"),
      "steps[0].request.url", "(did you mean \"target\"?)", 0},
     {"default on a built-in", STEP("{\"name\": \"a\", \"request\": {\"url\": \"/{{uuid|x}}\"}}"),
      "steps[0].request.url", "bad template: the built-in {{uuid}} takes no default", 0},
@@ -238,8 +239,8 @@ static const struct bad_case bad_cases[] = {
     {"auth key typo",
      STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"auth\": {\"basic\": "
           "{\"username\": \"u\", \"password\": \"p\"}}}}"),
-     "steps[0].request.auth.basic", "unknown key \"username\" in basic auth (did you mean \"user\"?)",
-     0},
+     "steps[0].request.auth.basic",
+     "unknown key \"username\" in basic auth (did you mean \"user\"?)", 0},
     {"auth undefined name",
      STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"auth\": {\"basic\": "
           "{\"user\": \"u\", \"password\": \"{{pw}}\"}}}}"),

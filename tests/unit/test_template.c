@@ -560,7 +560,8 @@ static const struct escape_case {
     {TP_ESC_JSON, "a\"b\\c\n\x01 %&", "a\\\"b\\\\c\\n\\u0001 %&"},
     {TP_ESC_URL, "a\"b\\c\n\x01 %&", "a%22b%5Cc%0A%01%20%25%26"},
     {TP_ESC_URL, "caf\xc3\xa9", "caf%C3%A9"},
-    {TP_ESC_REGEX, "a.b*c+(d)[e]{f}|g^h$i?j\\k/l", "a\\.b\\*c\\+\\(d\\)\\[e\\]\\{f\\}\\|g\\^h\\$i\\?j\\\\k\\/l"},
+    {TP_ESC_REGEX, "a.b*c+(d)[e]{f}|g^h$i?j\\k/l",
+     "a\\.b\\*c\\+\\(d\\)\\[e\\]\\{f\\}\\|g\\^h\\$i\\?j\\\\k\\/l"},
     {TP_ESC_REGEX, "_Az09 caf\xc3\xa9-#\n", "_Az09\\ caf\xc3\xa9\\-\\#\\\n"},
 };
 /* clang-format on */
