@@ -17,11 +17,11 @@
 
 /* ---- expected values ------------------------------------------------------ */
 
-static tp_err expand(const tp_template *t, const struct tp_template_env *env, json_t **out,
-                     struct tp_error *err)
+static tp_err expand(const tp_template *t, const struct tp_template_env *env,
+                     enum tp_tpl_escape esc, json_t **out, struct tp_error *err)
 {
     char *text = NULL;
-    tp_err rc = tp_template_expand(t, env, TP_ESC_NONE, &text, err);
+    tp_err rc = tp_template_expand(t, env, esc, &text, err);
 
     *out = NULL;
     if (rc != TP_OK)
@@ -55,7 +55,7 @@ tp_err tp_check_expected(const struct tp_predicate *p, const struct tp_template_
         json_array_foreach(p->expected, i, item) {
             const tp_template *t = p->items_tpl ? p->items_tpl[i] : NULL;
             if (has_placeholders(t)) {
-                rc = expand(t, env, &v, err);
+                rc = expand(t, env, TP_ESC_NONE, &v, err);
                 if (rc != TP_OK)
                     goto fail;
                 templated = 1;
@@ -68,7 +68,9 @@ tp_err tp_check_expected(const struct tp_predicate *p, const struct tp_template_
             }
         }
     } else if (has_placeholders(p->tpl)) {
-        rc = expand(p->tpl, env, &result, err);
+        /* a `matches` pattern gets its values as literal text, escaped */
+        rc = expand(p->tpl, env, p->kind == TP_PRED_MATCHES ? TP_ESC_REGEX : TP_ESC_NONE,
+                    &result, err);
         if (rc != TP_OK)
             goto fail;
         templated = 1;
@@ -300,6 +302,35 @@ static int regex_matches(const struct tp_regex *re, const json_t *actual)
     return r < 0 ? -2 : r;
 }
 
+/* `matches`: p->regex, or (a pattern with placeholders) the expanded expected
+ * pattern compiled for this check. As regex_matches; *note says why a match
+ * failed, why holding the compiler's message when the pattern did not compile. */
+static int matches(const struct tp_predicate *p, const json_t *expected, const json_t *actual,
+                   const char **note, char *why, size_t size)
+{
+    struct tp_regex *re = NULL;
+    struct tp_error err;
+    int r;
+
+    if (p->regex || !json_is_string(expected)) {
+        r = regex_matches(p->regex, actual);
+        if (r == -2)
+            *note = " (the match failed: limit reached or no pattern)";
+        return r;
+    }
+    tp_error_clear(&err);
+    if (tp_regex_compile(json_string_value(expected), &re, &err) != TP_OK) {
+        snprintf(why, size, " (the expanded pattern does not compile: %s)", err.text);
+        *note = why;
+        return -2;
+    }
+    r = regex_matches(re, actual);
+    tp_regex_free(re);
+    if (r == -2)
+        *note = " (the match failed: limit reached)";
+    return r;
+}
+
 static int has_type(const json_t *v, const char *name)
 {
     if (strcmp(name, "number") == 0)
@@ -462,6 +493,7 @@ int tp_check(const struct tp_predicate *p, const json_t *expected, int from_temp
     struct msg m = {msg, size, 0};
     const json_t *a = actual ? actual->value : NULL;
     const char *note = NULL;
+    char why[600];
     size_t i;
     json_t *item;
     int ok = 0, r;
@@ -498,10 +530,8 @@ int tp_check(const struct tp_predicate *p, const json_t *expected, int from_temp
         ok = r >= 0 && (p->kind == TP_PRED_CONTAINS ? r == 1 : r == 0);
         break;
     case TP_PRED_MATCHES:
-        r = regex_matches(p->regex, a);
+        r = matches(p, expected, a, &note, why, sizeof why);
         ok = r == 1;
-        if (r == -2)
-            note = " (the match failed: limit reached or no pattern)";
         break;
     case TP_PRED_EXISTS:
         ok = json_is_false(expected) ? a == NULL : a != NULL;

@@ -2,6 +2,7 @@
 #include "twinprobe/cli.h"
 
 #include "twinprobe/diag.h"
+#include "twinprobe/fileio.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -10,8 +11,18 @@
 
 #define HELP_KEY 0x4001
 
+/* The options of both run and validate that give variables (tp_cli_take_variable). */
+#define VARIABLE_OPTIONS                                                                       \
+    {"variable", TP_OPT_VARIABLE, 1, "NAME=VALUE",                                          \
+     "a variable {{NAME}} for every journey; wins over the journey's (repeatable)"},         \
+    {"variables-file", TP_OPT_VARIABLES_FILE, 1, "FILE",                                    \
+     "variables from FILE: NAME=VALUE lines, # comments"},                                   \
+    {"secret", TP_OPT_SECRET, 1, "NAME=VALUE",                                              \
+     "a variable whose VALUE is masked in every output (repeatable)"}
+
 static const struct tp_cli_option validate_options[] = {
     {"quiet", 'q', 0, NULL, "print problems only, not one line per valid file"},
+    VARIABLE_OPTIONS,
 };
 
 static const struct tp_cli_option run_options[] = {
@@ -36,6 +47,7 @@ static const struct tp_cli_option run_options[] = {
     {"no-publish", TP_OPT_NO_PUBLISH, 0, NULL, "do not publish to Redis"},
     {"verbose", 'v', 0, NULL, "print every request and response on stderr, bodies cut at "
                               "512 bytes (-vv: whole bodies)"},
+    VARIABLE_OPTIONS,
 };
 
 static const struct tp_cli_option flush_options[] = {
@@ -90,6 +102,13 @@ void tp_cli_print_diags(const struct tp_diags *d, size_t from)
         fprintf(stderr, "%s\n", tp_error_format(&d->items[i], line, sizeof line));
 }
 
+void tp_cli_print_warnings(const struct tp_diags *d, size_t from)
+{
+    char line[1600];
+    for (size_t i = from; i < d->nwarnings; i++)
+        fprintf(stderr, "%s\n", tp_diags_format_warning(&d->warnings[i], line, sizeof line));
+}
+
 int tp_cli_diags_status(const struct tp_diags *d)
 {
     return d->nomem ? TP_EXIT_RUNTIME : TP_EXIT_USAGE;
@@ -104,6 +123,67 @@ int tp_cli_usage_error(const struct tp_cli_command *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'twinprobe %s --help'.\n", cmd->name);
     return TP_EXIT_USAGE;
+}
+
+#define VARIABLES_FILE_MAX (1u << 20) /* bytes of a --variables-file */
+
+int tp_cli_take_variable(struct tp_cli_vars *v, const struct tp_cli_command *cmd, int key,
+                         const char *arg)
+{
+    struct tp_error err;
+    char *text = NULL;
+    size_t len = 0;
+    tp_err rc;
+
+    if ((!v->values && !(v->values = tp_vars_create())) ||
+        (!v->secrets && !(v->secrets = tp_vars_create()))) {
+        fprintf(stderr, "twinprobe %s: out of memory\n", cmd->name);
+        return TP_EXIT_RUNTIME;
+    }
+    tp_error_clear(&err);
+    switch (key) {
+    case TP_OPT_VARIABLES_FILE:
+        rc = tp_file_read(arg, VARIABLES_FILE_MAX, &text, &len, &err);
+        if (rc == TP_OK)
+            rc = tp_vars_assign_lines(v->values, text, len, &err);
+        free(text);
+        if (rc == TP_ERR_NOMEM)
+            break;
+        if (rc != TP_OK && err.line > 0) {
+            fprintf(stderr, "twinprobe %s: %s:%d: %s\n", cmd->name, arg, err.line, err.text);
+            return TP_EXIT_USAGE;
+        }
+        if (rc != TP_OK) {
+            fprintf(stderr, "twinprobe %s: --variables-file %s: %s\n", cmd->name, arg, err.text);
+            return TP_EXIT_USAGE;
+        }
+        return TP_EXIT_OK;
+    case TP_OPT_SECRET:
+        if (!strchr(arg, '=')) /* never echo what may be the secret itself */
+            return tp_cli_usage_error(cmd, "--secret takes NAME=VALUE");
+        rc = tp_vars_assign(v->secrets, arg, &err);
+        if (rc == TP_OK)
+            rc = tp_vars_assign(v->values, arg, &err);
+        break;
+    default:
+        rc = tp_vars_assign(v->values, arg, &err);
+        break;
+    }
+    if (rc == TP_ERR_NOMEM) {
+        fprintf(stderr, "twinprobe %s: out of memory\n", cmd->name);
+        return TP_EXIT_RUNTIME;
+    }
+    if (rc != TP_OK)
+        return tp_cli_usage_error(cmd, "--%s: %s", key == TP_OPT_SECRET ? "secret" : "variable",
+                                  err.text);
+    return TP_EXIT_OK;
+}
+
+void tp_cli_vars_clear(struct tp_cli_vars *v)
+{
+    tp_vars_free(v->values);
+    tp_vars_free(v->secrets);
+    v->values = v->secrets = NULL;
 }
 
 static int build(struct tp_cli_parser *p)

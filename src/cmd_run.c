@@ -51,6 +51,7 @@ struct run_opts {
     int pairing;             /* -1: the probe's; else enum tp_pairing */
     int no_publish;          /* --no-publish */
     int verbose;             /* -v: 1, -vv: 2 */
+    struct tp_cli_vars vars; /* --variable, --variables-file, --secret */
 };
 
 /* Everything the run owns, freed in one place. */
@@ -172,6 +173,10 @@ static int take_option(struct run_opts *o, int c, const char *arg)
             return tp_cli_usage_error(cmd, "--pairing is simultaneous or alternate");
         o->pairing = v;
         break;
+    case TP_OPT_VARIABLE:
+    case TP_OPT_VARIABLES_FILE:
+    case TP_OPT_SECRET:
+        return tp_cli_take_variable(&o->vars, cmd, c, arg);
     default:
         break;
     }
@@ -370,8 +375,27 @@ static int publish(const struct run_opts *o, struct run_state *s, const struct t
     return status;
 }
 
-/* Loads the journeys named on the command line, else the probe's. */
-static int load_journeys(char **paths, size_t npaths, struct run_state *s)
+/* One journey file, with the command line's variables (they win over the
+ * journey's own); NULL with the problems in d. */
+static struct tp_journey *load_journey(const char *path, const struct run_opts *o,
+                                       struct tp_diags *d)
+{
+    struct tp_journey_opts opts = {o->vars.values, 1};
+    struct tp_journey *j = NULL;
+    size_t len;
+    char *bytes;
+
+    tp_load_sniff(path, &bytes, &len, d);
+    if (bytes)
+        j = tp_journey_load_with(path, bytes, len, &opts, d);
+    free(bytes);
+    return j;
+}
+
+/* Loads the journeys named on the command line, else the probe's; their
+ * warnings are printed once, here. */
+static int load_journeys(char **paths, size_t npaths, const struct run_opts *o,
+                         struct run_state *s)
 {
     struct tp_diags d = {0};
     int status = TP_EXIT_OK;
@@ -385,7 +409,7 @@ static int load_journeys(char **paths, size_t npaths, struct run_state *s)
     if (!s->journeys)
         return TP_EXIT_RUNTIME;
     for (size_t i = 0; i < npaths; i++) {
-        struct tp_journey *j = tp_load_journey_file(paths[i], &d);
+        struct tp_journey *j = load_journey(paths[i], o, &d);
         if (!j)
             continue;
         for (size_t k = 0; k < s->njourneys; k++)
@@ -394,6 +418,7 @@ static int load_journeys(char **paths, size_t npaths, struct run_state *s)
                               j->name);
         s->journeys[s->njourneys++] = j;
     }
+    tp_cli_print_warnings(&d, 0);
     if (tp_diags_total(&d) > 0) {
         tp_cli_print_diags(&d, 0);
         status = tp_cli_diags_status(&d);
@@ -404,17 +429,31 @@ static int load_journeys(char **paths, size_t npaths, struct run_state *s)
 
 /* A secret's value; warns once per variable when it is so short that masking
  * it also hides unrelated text. */
-static int add_secret(struct run_state *s, const char *var)
+static int add_secret_value(struct run_state *s, const char *name, const char *value)
 {
-    const char *value = getenv(var);
     if (!value || !*value)
         return TP_EXIT_OK;
     if (tp_secrets_short(value))
         fprintf(stderr,
                 "twinprobe run: warning: secret %s is shorter than %d characters; every "
                 "occurrence of its value in the output is masked, also in unrelated text\n",
-                var, TP_SECRET_MIN_LEN);
+                name, TP_SECRET_MIN_LEN);
     return tp_secrets_add(s->secrets, value) == TP_OK ? TP_EXIT_OK : TP_EXIT_RUNTIME;
+}
+
+static int add_secret(struct run_state *s, const char *var)
+{
+    return add_secret_value(s, var, getenv(var));
+}
+
+/* The values of --secret flags join the run's secrets. */
+static int add_cli_secrets(const struct run_opts *o, struct run_state *s)
+{
+    for (size_t i = 0; i < tp_vars_count(o->vars.secrets); i++)
+        if (add_secret_value(s, tp_vars_name_at(o->vars.secrets, i),
+                             tp_vars_value_at(o->vars.secrets, i)) != TP_EXIT_OK)
+            return TP_EXIT_RUNTIME;
+    return TP_EXIT_OK;
 }
 
 /* Every {{env.NAME}} must be set before the first request; the secrets (the
@@ -577,7 +616,7 @@ int tp_cmd_run(int argc, char **argv)
     o.pairing = -1;
     s.noise_target = -1;
     if (!parse_options(argc, argv, &o, &first, &status))
-        return status;
+        goto done;
     if (o.probe) {
         struct tp_diags d = {0};
         s.probe = tp_load_probe_file(o.probe, &d);
@@ -585,15 +624,16 @@ int tp_cmd_run(int argc, char **argv)
         status = tp_cli_diags_status(&d);
         tp_diags_clear(&d);
         if (!s.probe)
-            return status;
+            goto done;
     }
     if (!o.probe && o.ntargets == 0) {
         status = tp_cli_usage_error(tp_cli_find("run"), "name a --probe or at least one --target NAME=URL");
         goto done;
     }
     if ((status = make_cli_targets(&o, &s)) != TP_EXIT_OK ||
-        (status = load_journeys(argv + first, (size_t)(argc - first), &s)) != TP_EXIT_OK ||
+        (status = load_journeys(argv + first, (size_t)(argc - first), &o, &s)) != TP_EXIT_OK ||
         (status = read_environment(&o, &s)) != TP_EXIT_OK ||
+        (status = add_cli_secrets(&o, &s)) != TP_EXIT_OK ||
         (status = mask_names(&o, &s)) != TP_EXIT_OK)
         goto done;
 
@@ -639,5 +679,6 @@ int tp_cmd_run(int argc, char **argv)
         status = s.report.exit_status;
 done:
     state_free(&s);
+    tp_cli_vars_clear(&o.vars);
     return status;
 }

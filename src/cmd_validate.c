@@ -34,17 +34,43 @@ struct validate {
     struct tp_diags diags;
     struct seen seen;
     int quiet;
-    size_t files, bad_files;
+    size_t files, bad_files, warned_files;
+    struct tp_cli_vars vars; /* --variable names count as defined; values unused */
 };
+
+/* A journey from bytes, or read from path when bytes is NULL, with the names of
+ * the command line's variables defined. */
+static struct tp_journey *load_journey(struct validate *v, const char *path, char *bytes,
+                                       size_t len)
+{
+    struct tp_journey_opts opts = {v->vars.values, 0};
+    struct tp_journey *j = NULL;
+    char *read = NULL;
+
+    if (!bytes)
+        tp_load_sniff(path, &read, &len, &v->diags);
+    if (bytes || read)
+        j = tp_journey_load_with(path, bytes ? bytes : read, len, &opts, &v->diags);
+    free(read);
+    return j;
+}
+
+/* Prints a file's warnings (from index from on) and counts the file. */
+static void print_warnings(struct validate *v, size_t from)
+{
+    tp_cli_print_warnings(&v->diags, from);
+    if (tp_diags_warnings(&v->diags) > from)
+        v->warned_files++;
+}
 
 static struct tp_journey *check_journey(struct validate *v, const char *path, char *bytes,
                                         size_t len)
 {
-    size_t before = tp_diags_total(&v->diags);
-    struct tp_journey *j = bytes ? tp_journey_load(path, bytes, len, &v->diags)
-                                 : tp_load_journey_file(path, &v->diags);
+    size_t before = tp_diags_total(&v->diags), wbefore = tp_diags_warnings(&v->diags);
+    struct tp_journey *j = load_journey(v, path, bytes, len);
     v->files++;
     tp_cli_print_diags(&v->diags, before);
+    print_warnings(v, wbefore);
     if (!j) {
         v->bad_files++;
         return NULL;
@@ -101,9 +127,15 @@ static void check_probe(struct validate *v, const char *path, char *bytes, size_
         struct stat jst;
         if (stat(p->journeys[i], &jst) != 0)
             continue; /* reported above */
-        struct tp_journey *j = seen_before(&v->seen, p->journeys[i])
-                                   ? tp_load_journey_file(p->journeys[i], &v->diags)
-                                   : check_journey(v, p->journeys[i], NULL, 0);
+        struct tp_journey *j;
+        if (seen_before(&v->seen, p->journeys[i])) {
+            size_t nwarnings = v->diags.nwarnings, wdropped = v->diags.wdropped;
+            j = load_journey(v, p->journeys[i], NULL, 0);
+            v->diags.nwarnings = nwarnings; /* listed when it was checked */
+            v->diags.wdropped = wdropped;
+        } else {
+            j = check_journey(v, p->journeys[i], NULL, 0);
+        }
         if (!j)
             continue;
         for (size_t k = 0; names && k < i; k++) {
@@ -131,6 +163,25 @@ static void check_probe(struct validate *v, const char *path, char *bytes, size_
     tp_probe_free(p);
 }
 
+/* "N problems in M of K files", ", W warnings" after it; "W warnings in M of K
+ * files" when there are warnings only; nothing when all is well. */
+static void print_summary(const struct validate *v)
+{
+    size_t problems = tp_diags_total(&v->diags), warnings = tp_diags_warnings(&v->diags);
+    const char *files = v->files == 1 ? "" : "s";
+
+    if (problems > 0 && warnings > 0)
+        fprintf(stderr, "%zu problem%s in %zu of %zu file%s, %zu warning%s\n", problems,
+                problems == 1 ? "" : "s", v->bad_files, v->files, files, warnings,
+                warnings == 1 ? "" : "s");
+    else if (problems > 0)
+        fprintf(stderr, "%zu problem%s in %zu of %zu file%s\n", problems,
+                problems == 1 ? "" : "s", v->bad_files, v->files, files);
+    else if (warnings > 0)
+        fprintf(stderr, "%zu warning%s in %zu of %zu file%s\n", warnings,
+                warnings == 1 ? "" : "s", v->warned_files, v->files, files);
+}
+
 int tp_cmd_validate(int argc, char **argv)
 {
     struct tp_cli_parser parser = {tp_cli_find("validate"), argc, argv, 0, NULL, {0}};
@@ -147,6 +198,9 @@ int tp_cmd_validate(int argc, char **argv)
             goto done;
         if (c == 'q')
             v->quiet = 1;
+        else if (c == TP_OPT_VARIABLE || c == TP_OPT_VARIABLES_FILE || c == TP_OPT_SECRET)
+            if ((status = tp_cli_take_variable(&v->vars, parser.cmd, c, arg)) != TP_EXIT_OK)
+                goto done;
     }
     if (first >= argc) {
         status = tp_cli_usage_error(parser.cmd, "name at least one journey or probe file");
@@ -172,14 +226,14 @@ int tp_cmd_validate(int argc, char **argv)
     }
     if (v->diags.dropped)
         fprintf(stderr, "(%zu more problems not shown)\n", v->diags.dropped);
-    if (tp_diags_total(&v->diags) > 0) {
-        fprintf(stderr, "%zu problem%s in %zu of %zu file%s\n", tp_diags_total(&v->diags),
-                tp_diags_total(&v->diags) == 1 ? "" : "s", v->bad_files, v->files,
-                v->files == 1 ? "" : "s");
+    if (v->diags.wdropped)
+        fprintf(stderr, "(%zu more warnings not shown)\n", v->diags.wdropped);
+    print_summary(v);
+    if (tp_diags_total(&v->diags) > 0)
         status = tp_cli_diags_status(&v->diags);
-    }
 done:
     tp_cli_parser_done(&parser);
+    tp_cli_vars_clear(&v->vars);
     tp_diags_clear(&v->diags);
     free(v);
     return status;

@@ -82,7 +82,11 @@ struct loader {
     struct tp_schema s;
     struct tp_journey *j;
     struct names defined;
-    json_t *steps_json; /* for "captured later" hints */
+    struct names variables; /* journey variables and names given outside the file */
+    struct names warned;    /* names the current step was warned about */
+    json_t *steps_json;     /* for "captured later" hints */
+    int in_always;          /* loading an `always` step */
+    const struct tp_journey_opts *opts; /* names given outside the file, or NULL */
 };
 
 static int names_has(const struct names *n, const char *name)
@@ -132,33 +136,101 @@ static long captured_later(const struct loader *L, const char *name, size_t from
     return -1;
 }
 
-/* Parses a template and checks every {{name}} it uses is defined at this point.
- * step_index is where "later" captures start (for the hint). Returns NULL after
- * reporting a problem. */
-static tp_template *parse_template(struct loader *L, const char *path, const char *text,
-                                   size_t step_index)
+/* " (did you mean ...)" for an undefined name: a name defined so far, a built-in,
+ * or a name some step captures. */
+static const char *name_hint(const struct loader *L, const char *name, char *buf, size_t size)
 {
-    tp_template *t = NULL;
-    struct tp_error err;
-    size_t nparts;
-    const struct tp_tpl_part *parts;
-    int bad = 0;
-    tp_err rc;
+    size_t nbuiltins, nsteps = json_array_size(L->steps_json), n = 0, cap;
+    const char *const *builtins = tp_template_builtins(&nbuiltins);
+    const char **names;
+    const char *key;
+    json_t *value;
 
-    tp_error_clear(&err);
-    rc = tp_template_parse(text, &t, &err);
-    if (rc == TP_ERR_NOMEM) {
-        tp_diags_nomem(L->s.diags, L->s.file, path);
-        return NULL;
+    cap = L->defined.count + nbuiltins;
+    for (size_t i = 0; i < nsteps; i++)
+        cap += json_object_size(json_object_get(json_array_get(L->steps_json, i), "capture"));
+    buf[0] = '\0';
+    names = malloc((cap + 1) * sizeof *names);
+    if (!names)
+        return buf; /* a hint is not worth a failure */
+    for (size_t i = 0; i < L->defined.count; i++)
+        names[n++] = L->defined.items[i];
+    for (size_t i = 0; i < nbuiltins; i++)
+        names[n++] = builtins[i];
+    for (size_t i = 0; i < nsteps; i++) {
+        json_t *captures = json_object_get(json_array_get(L->steps_json, i), "capture");
+        json_object_foreach(captures, key, value) {
+            names[n++] = key;
+        }
     }
-    if (rc != TP_OK) {
-        tp_schema_error(&L->s, path, "bad template: %s", err.text);
-        return NULL;
+    tp_schema_did_you_mean(name, names, n, buf, size);
+    free(names);
+    return buf;
+}
+
+/* A step that a failure of an earlier step skips: not `always`, and some step
+ * before it stops the journey when it fails (no continue_on_failure). */
+static int skippable(const struct tp_journey *j, size_t k)
+{
+    if (j->steps[k].always)
+        return 0;
+    for (size_t m = 0; m < k; m++)
+        if (!j->steps[m].continue_on_failure)
+            return 1;
+    return 0;
+}
+
+/* Warns when the `always` step being loaded uses a capture that only skippable
+ * steps make: after a failure the name is undefined and the step fails. */
+static void warn_skipped_capture(struct loader *L, const char *path, const char *name)
+{
+    const struct tp_journey *j = L->j;
+    long from = -1;
+
+    if (names_has(&L->variables, name) || names_has(&L->warned, name))
+        return;
+    for (size_t c = 0; j->nsteps > 0 && c < j->steps[j->nsteps - 1].ncaptures; c++) {
+        const char *own = j->steps[j->nsteps - 1].captures[c].name;
+        if (own && strcmp(own, name) == 0)
+            return; /* its own capture, in its expectations */
     }
-    parts = tp_template_parts(t, &nparts);
+    for (size_t k = 0; j->nsteps > 0 && k + 1 < j->nsteps; k++) {
+        for (size_t c = 0; c < j->steps[k].ncaptures; c++) {
+            if (!j->steps[k].captures[c].name || strcmp(j->steps[k].captures[c].name, name) != 0)
+                continue;
+            if (!skippable(j, k))
+                return;
+            from = (long)k;
+        }
+    }
+    if (from < 0 || names_add(&L->warned, name) != 0)
+        return;
+    tp_diags_warnf(L->s.diags, L->s.file, path,
+                   "an always step uses \"%s\", captured by steps[%ld] (\"%s\"), which an "
+                   "earlier failure skips: then this step fails too; give a default "
+                   "({{%s|...}}) or capture it in a step that always runs",
+                   name, from, j->steps[from].name ? j->steps[from].name : "", name);
+}
+
+/* Checks that every {{name}} t uses is defined at this point (a name with a
+ * default need not be). step_index is where "later" captures start (for the
+ * hint). Returns 0, or -1 after reporting a problem. */
+static int check_names(struct loader *L, const char *path, const tp_template *t,
+                       size_t step_index)
+{
+    size_t nparts;
+    const struct tp_tpl_part *parts = tp_template_parts(t, &nparts);
+    char hint[128];
+    int bad = 0;
+
     for (size_t i = 0; i < nparts; i++) {
-        if (parts[i].kind != TP_TPL_VAR || names_has(&L->defined, parts[i].text))
+        if (parts[i].kind != TP_TPL_VAR || parts[i].fallback)
             continue;
+        if (names_has(&L->defined, parts[i].text)) {
+            if (L->in_always)
+                warn_skipped_capture(L, path, parts[i].text);
+            continue;
+        }
         long later = captured_later(L, parts[i].text, step_index);
         if (later >= 0 && (size_t)later == step_index)
             tp_schema_error(&L->s, path,
@@ -173,11 +245,33 @@ static tp_template *parse_template(struct loader *L, const char *path, const cha
         else
             tp_schema_error(&L->s, path,
                             "template uses \"%s\", which no variable defines and no earlier "
-                            "step captures",
-                            parts[i].text);
+                            "step captures%s",
+                            parts[i].text, name_hint(L, parts[i].text, hint, sizeof hint));
         bad = 1;
     }
-    if (bad) {
+    return bad ? -1 : 0;
+}
+
+/* Parses a template and checks its names (check_names). Returns NULL after
+ * reporting a problem. */
+static tp_template *parse_template(struct loader *L, const char *path, const char *text,
+                                   size_t step_index)
+{
+    tp_template *t = NULL;
+    struct tp_error err;
+    tp_err rc;
+
+    tp_error_clear(&err);
+    rc = tp_template_parse(text, &t, &err);
+    if (rc == TP_ERR_NOMEM) {
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+        return NULL;
+    }
+    if (rc != TP_OK) {
+        tp_schema_error(&L->s, path, "bad template: %s", err.text);
+        return NULL;
+    }
+    if (check_names(L, path, t, step_index) != 0) {
         tp_template_free(t);
         return NULL;
     }
@@ -267,16 +361,6 @@ static void check_header_names(struct loader *L, const json_t *obj, const char *
     }
 }
 
-static int is_var_name(const char *s)
-{
-    if (!(isalpha((unsigned char)*s) || *s == '_'))
-        return 0;
-    for (s++; *s; s++)
-        if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
 static int bool_or(const json_t *obj, const char *key, int fallback)
 {
     json_t *v = json_object_get(obj, key);
@@ -308,13 +392,12 @@ static void load_retry(struct loader *L, const json_t *obj, const char *path,
         enum tp_failure f = json_is_string(v) ? tp_failure_from_name(json_string_value(v))
                                               : TP_FAIL_NONE;
         if (f == TP_FAIL_NONE) {
-            const char *hint = NULL;
+            char hint[128] = "";
             if (json_is_string(v))
-                hint = tp_schema_suggest(json_string_value(v), (const char *const *)failure_names + 1,
-                                         TP_FAIL_COUNT_ - 1);
-            if (hint)
-                tp_schema_error(&L->s, item,
-                                "unknown failure class \"%s\" (did you mean \"%s\"?)",
+                tp_schema_did_you_mean(json_string_value(v), failure_names + 1,
+                                       TP_FAIL_COUNT_ - 1, hint, sizeof hint);
+            if (hint[0])
+                tp_schema_error(&L->s, item, "unknown failure class \"%s\"%s",
                                 json_string_value(v), hint);
             else
                 tp_schema_error(&L->s, item,
@@ -326,12 +409,63 @@ static void load_retry(struct loader *L, const json_t *obj, const char *path,
     }
 }
 
+/* Template values while a pattern with placeholders is test-compiled at load. */
+static const char *any_var(void *ctx, const char *name)
+{
+    (void)ctx;
+    (void)name;
+    return "x";
+}
+
+static uint64_t no_random(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static int64_t no_clock(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* matches -> a PCRE2 pattern: compiled here when it is literal; with placeholders
+ * kept as a template (expanded with values regex-escaped and compiled per check,
+ * check.h), and compiled once here with every value "x" so that a pattern that
+ * can never compile is a load error. */
+static void load_matches(struct loader *L, const char *pattern, const char *path,
+                         struct tp_predicate *p, size_t step_index)
+{
+    static const struct tp_template_env probe = {any_var, any_var, no_random, no_clock, NULL};
+    struct tp_regex *re = NULL;
+    struct tp_error err;
+    char *sample = NULL;
+    tp_err rc;
+
+    tp_error_clear(&err);
+    if (!strstr(pattern, "{{")) {
+        rc = tp_regex_compile(pattern, &p->regex, &err);
+    } else {
+        p->tpl = parse_template(L, path, pattern, step_index);
+        if (!p->tpl)
+            return;
+        rc = tp_template_expand(p->tpl, &probe, TP_ESC_REGEX, &sample, &err);
+        if (rc == TP_OK)
+            rc = tp_regex_compile(sample, &re, &err);
+        free(sample);
+        tp_regex_free(re);
+    }
+    if (rc == TP_ERR_NOMEM)
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+    else if (rc != TP_OK)
+        tp_schema_error(&L->s, path, "%s%s", err.text,
+                        p->tpl ? " (with every placeholder as \"x\")" : "");
+}
+
 /* A predicate's expected value: type check, templates for strings, regex, type names. */
 static void load_predicate(struct loader *L, const struct pred_info *info, json_t *value,
                            const char *path, struct tp_predicate *p, size_t step_index)
 {
-    struct tp_error err;
-    tp_err rc;
     p->kind = info->kind;
     p->expected = json_incref(value);
     if (!tp_schema_is(value, info->types)) {
@@ -347,12 +481,7 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
     }
     switch (info->kind) {
     case TP_PRED_MATCHES:
-        tp_error_clear(&err);
-        rc = tp_regex_compile(json_string_value(value), &p->regex, &err);
-        if (rc == TP_ERR_NOMEM)
-            tp_diags_nomem(L->s.diags, L->s.file, path);
-        else if (rc != TP_OK)
-            tp_schema_error(&L->s, path, "%s", err.text);
+        load_matches(L, json_string_value(value), path, p, step_index);
         return;
     case TP_PRED_COUNT:
         if (json_integer_value(value) < 0)
@@ -364,10 +493,10 @@ static void load_predicate(struct loader *L, const struct pred_info *info, json_
         for (size_t i = 0; i < n; i++)
             if (strcmp(type_names[i], t) == 0)
                 return;
-        const char *hint = tp_schema_suggest(t, type_names, n);
-        tp_schema_error(&L->s, path, "unknown type \"%s\"%s%s%s (one of string, number, "
+        char hint[128];
+        tp_schema_error(&L->s, path, "unknown type \"%s\"%s (one of string, number, "
                         "integer, boolean, null, array, object)",
-                        t, hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+                        t, tp_schema_did_you_mean(t, type_names, n, hint, sizeof hint));
         return;
     }
     case TP_PRED_IN: {
@@ -626,7 +755,7 @@ static void load_captures(struct loader *L, json_t *obj, const char *path, struc
         struct tp_error err;
 
         tp_path_key(sub, sizeof sub, path, name);
-        if (!is_var_name(name)) {
+        if (!tp_vars_valid_name(name)) {
             tp_schema_error(&L->s, sub, "capture name \"%s\" is not a valid name "
                             "(letters, digits, _ and -, not starting with a digit)", name);
             continue;
@@ -644,10 +773,9 @@ static void load_captures(struct loader *L, json_t *obj, const char *path, struc
                 const char *names[TP_SRC_COUNT_];
                 for (size_t i = 0; i < n; i++)
                     names[i] = tab[i].name;
-                const char *hint = tp_schema_suggest(skey, names, n);
-                tp_schema_error(&L->s, sub, "unknown value source \"%s\"%s%s%s", skey,
-                                hint ? " (did you mean \"" : "", hint ? hint : "",
-                                hint ? "\"?)" : "");
+                char hint[128];
+                tp_schema_error(&L->s, sub, "unknown value source \"%s\"%s", skey,
+                                tp_schema_did_you_mean(skey, names, n, hint, sizeof hint));
             }
         }
         if (!info)
@@ -730,14 +858,81 @@ static void load_multipart(struct loader *L, json_t *obj, const char *path, stru
     }
 }
 
-/* request -> {"method", "url", "headers", "query", "json" | "form" | "multipart" | "body"} */
+/* auth -> {"basic": {"user": TEMPLATE, "password": TEMPLATE}} */
+void tp_auth_load(const struct tp_schema *s, const json_t *obj, const char *path,
+                  struct tp_auth *out)
+{
+    static const struct tp_field auth_fields[] = {{"basic", TP_T_OBJECT, 1}};
+    static const struct tp_field basic_fields[] = {{"user", TP_T_STRING, 1},
+                                                   {"password", TP_T_STRING, 1}};
+    static const char *const keys[] = {"user", "password"};
+    tp_template *parsed[2] = {NULL, NULL};
+    char sub[PATH_MAX_LEN], item[PATH_MAX_LEN];
+    size_t before = tp_diags_total(s->diags);
+    json_t *basic;
+
+    memset(out, 0, sizeof *out);
+    if (tp_schema_check(s, obj, path, "auth", auth_fields, 1))
+        return;
+    basic = json_object_get(obj, "basic");
+    tp_path_key(sub, sizeof sub, path, "basic");
+    if (tp_schema_check(s, basic, sub, "basic auth", basic_fields, 2))
+        return;
+    for (size_t i = 0; i < 2; i++) {
+        struct tp_error err;
+        tp_err rc;
+        tp_path_key(item, sizeof item, sub, keys[i]);
+        tp_error_clear(&err);
+        rc = tp_template_parse(json_string_value(json_object_get(basic, keys[i])), &parsed[i],
+                               &err);
+        if (rc == TP_ERR_NOMEM)
+            tp_diags_nomem(s->diags, s->file, item);
+        else if (rc != TP_OK)
+            tp_schema_error(s, item, "bad template: %s", err.text);
+    }
+    if (tp_diags_total(s->diags) != before) {
+        tp_template_free(parsed[0]);
+        tp_template_free(parsed[1]);
+        return;
+    }
+    out->user = parsed[0];
+    out->password = parsed[1];
+}
+
+void tp_auth_clear(struct tp_auth *a)
+{
+    if (!a)
+        return;
+    tp_template_free(a->user);
+    tp_template_free(a->password);
+    memset(a, 0, sizeof *a);
+}
+
+/* A request's auth: tp_auth_load, then the names its templates use. */
+static void load_request_auth(struct loader *L, const json_t *obj, const char *path,
+                              struct tp_step *st, size_t step_index)
+{
+    char sub[PATH_MAX_LEN], user[PATH_MAX_LEN], password[PATH_MAX_LEN];
+    tp_auth_load(&L->s, obj, path, &st->auth);
+    if (!st->auth.user)
+        return;
+    tp_path_key(sub, sizeof sub, path, "basic");
+    tp_path_key(user, sizeof user, sub, "user");
+    tp_path_key(password, sizeof password, sub, "password");
+    if ((check_names(L, user, st->auth.user, step_index) |
+         check_names(L, password, st->auth.password, step_index)) != 0)
+        tp_auth_clear(&st->auth);
+}
+
+/* request -> {"method", "url", "headers", "query", "auth",
+ *             "json" | "form" | "multipart" | "body"} */
 static void load_request(struct loader *L, json_t *req, const char *path, struct tp_step *st,
                          size_t step_index)
 {
     static const struct tp_field fields[] = {
         {"method", TP_T_STRING, 0}, {"url", TP_T_STRING, 1},     {"headers", TP_T_OBJECT, 0},
         {"query", TP_T_OBJECT, 0},  {"json", TP_T_ANY, 0},       {"form", TP_T_OBJECT, 0},
-        {"multipart", TP_T_OBJECT, 0}, {"body", TP_T_STRING, 0},
+        {"multipart", TP_T_OBJECT, 0}, {"body", TP_T_STRING, 0},     {"auth", TP_T_OBJECT, 0},
     };
     static const char *const body_keys[] = {"json", "form", "multipart", "body"};
     char sub[PATH_MAX_LEN];
@@ -774,6 +969,11 @@ static void load_request(struct loader *L, json_t *req, const char *path, struct
     if (json_is_object(v)) {
         tp_path_key(sub, sizeof sub, path, "query");
         load_kvlist(L, v, sub, &st->query, 1, step_index);
+    }
+    v = json_object_get(req, "auth");
+    if (json_is_object(v)) {
+        tp_path_key(sub, sizeof sub, path, "auth");
+        load_request_auth(L, v, sub, st, step_index);
     }
     for (size_t i = 0; i < 4; i++) {
         if (!json_object_get(req, body_keys[i]))
@@ -876,6 +1076,8 @@ static void load_step(struct loader *L, json_t *obj, const char *path, size_t in
     st->retry = d.retry;
     st->continue_on_failure = bool_or(obj, "continue_on_failure", 0);
     st->always = bool_or(obj, "always", 0);
+    L->in_always = st->always;
+    names_free(&L->warned);
 
     v = json_object_get(obj, "request");
     if (json_is_object(v)) {
@@ -915,6 +1117,7 @@ static void load_step(struct loader *L, json_t *obj, const char *path, size_t in
             }
         }
     }
+    L->in_always = 0;
 }
 
 static void load_string_array(struct loader *L, json_t *arr, const char *path, char ***out,
@@ -1031,21 +1234,36 @@ static const struct tp_field defaults_fields[] = {
     {"max_body_bytes", TP_T_INTEGER, 0},
 };
 
+/* variables -> {NAME: template, ...}, after the names given outside the file:
+ * those are defined first and, with their values, are the first variables. */
 static void load_variables(struct loader *L, json_t *vars)
 {
+    const tp_vars *outside = L->opts ? L->opts->outside : NULL;
+    size_t noutside = tp_vars_count(outside), nout = L->opts && L->opts->values ? noutside : 0;
     const char *key;
     json_t *value;
     char sub[PATH_MAX_LEN];
     struct tp_kvlist *out = &L->j->variables;
 
-    out->items = calloc(json_object_size(vars) + 1, sizeof *out->items);
+    out->items = calloc(json_object_size(vars) + nout + 1, sizeof *out->items);
     if (!out->items) {
         tp_diags_nomem(L->s.diags, L->s.file, "variables");
         return;
     }
+    for (size_t i = 0; i < noutside; i++) {
+        const char *name = tp_vars_name_at(outside, i);
+        if (names_add(&L->defined, name) != 0 || names_add(&L->variables, name) != 0)
+            tp_diags_nomem(L->s.diags, L->s.file, "variables");
+        if (i >= nout)
+            continue;
+        struct tp_kv *kv = &out->items[out->count++];
+        kv->name = tp_schema_strdup(&L->s, "variables", name);
+        if (tp_template_literal(tp_vars_value_at(outside, i), &kv->value) != TP_OK)
+            tp_diags_nomem(L->s.diags, L->s.file, "variables");
+    }
     json_object_foreach(vars, key, value) {
         tp_path_key(sub, sizeof sub, "variables", key);
-        if (!is_var_name(key)) {
+        if (!tp_vars_valid_name(key)) {
             tp_schema_error(&L->s, sub, "\"%s\" is not a valid variable name", key);
             continue;
         }
@@ -1062,8 +1280,12 @@ static void load_variables(struct loader *L, json_t *vars)
         tp_template *t = parse_template(L, sub, text, 0);
         free(text);
         /* defined even when broken: no cascade of errors */
-        if (names_add(&L->defined, key) != 0)
+        if (names_add(&L->defined, key) != 0 || names_add(&L->variables, key) != 0)
             tp_diags_nomem(L->s.diags, L->s.file, sub);
+        if (t && nout > 0 && tp_vars_get(outside, key)) {
+            tp_template_free(t); /* the command line's value wins */
+            t = NULL;
+        }
         if (!t)
             continue;
         out->items[out->count].name = tp_schema_strdup(&L->s, sub, key);
@@ -1085,6 +1307,35 @@ static void load_secrets(struct loader *L, json_t *arr)
             tp_schema_error(&L->s, sub, "\"%s\" is not an environment variable name", s);
         }
     }
+}
+
+/* Noise learning runs the baseline twice per round, side by side: a step that
+ * changes state (not GET or HEAD) makes the two runs race each other. */
+static void warn_learn_races(struct loader *L)
+{
+    const struct tp_journey *j = L->j;
+    size_t first = 0, n = 0;
+
+    if (j->compare.noise != TP_NOISE_LEARN)
+        return;
+    for (size_t i = 0; i < j->nsteps; i++) {
+        const char *m = j->steps[i].method;
+        if (!m || strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+            continue;
+        if (n++ == 0)
+            first = i;
+    }
+    char more[48] = "";
+    if (n == 0)
+        return;
+    if (n > 1)
+        snprintf(more, sizeof more, " (and %zu more step%s)", n - 1, n > 2 ? "s" : "");
+    tp_diags_warnf(L->s.diags, L->s.file, "compare.noise",
+                   "\"learn\" runs the baseline twice in every round, side by side, and "
+                   "steps[%zu] (\"%s\") sends %s%s: the two runs change the same state and "
+                   "race each other; consider \"noise\": \"rounds\"",
+                   first, j->steps[first].name ? j->steps[first].name : "",
+                   j->steps[first].method, more);
 }
 
 static void load_journey(struct loader *L, json_t *root)
@@ -1114,8 +1365,7 @@ static void load_journey(struct loader *L, json_t *root)
     steps = json_object_get(root, "steps");
     L->steps_json = json_is_array(steps) ? steps : NULL;
     v = json_object_get(root, "variables");
-    if (json_is_object(v))
-        load_variables(L, v);
+    load_variables(L, json_is_object(v) ? v : NULL);
     j->max_body_bytes = TP_DEFAULT_MAX_BODY;
     v = json_object_get(root, "defaults");
     if (json_is_object(v)) {
@@ -1166,6 +1416,7 @@ static void load_journey(struct loader *L, json_t *root)
             }
         }
     }
+    warn_learn_races(L);
     for (size_t i = 0; i < j->compare.ncritical; i++) {
         if (!tp_journey_step(j, j->compare.critical_steps[i])) {
             tp_path_index(sub, sizeof sub, "compare.critical_steps", i);
@@ -1177,6 +1428,13 @@ static void load_journey(struct loader *L, json_t *root)
 struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t len,
                                    struct tp_diags *diags)
 {
+    return tp_journey_load_with(file, bytes, len, NULL, diags);
+}
+
+struct tp_journey *tp_journey_load_with(const char *file, const char *bytes, size_t len,
+                                        const struct tp_journey_opts *opts,
+                                        struct tp_diags *diags)
+{
     struct loader L;
     json_t *root;
     size_t before = tp_diags_total(diags);
@@ -1184,6 +1442,7 @@ struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t l
     memset(&L, 0, sizeof L);
     L.s.file = file;
     L.s.diags = diags;
+    L.opts = opts;
     root = tp_schema_parse(&L.s, bytes, len, TP_JOURNEY_MAX_BYTES, "journey");
     if (!root)
         return NULL;
@@ -1198,6 +1457,8 @@ struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t l
         tp_diags_nomem(diags, file, "");
     load_journey(&L, root);
     names_free(&L.defined);
+    names_free(&L.variables);
+    names_free(&L.warned);
     json_decref(root);
     if (tp_diags_total(diags) != before || !L.j->file) {
         tp_journey_free(L.j);
@@ -1248,6 +1509,7 @@ static void step_free(struct tp_step *st)
     for (size_t i = 0; i < st->nexpects; i++)
         expect_clear(&st->expects[i]);
     free(st->expects);
+    tp_auth_clear(&st->auth);
 }
 
 static void strings_free(char **items, size_t n)
@@ -1295,7 +1557,7 @@ static void env_names_of(const tp_template *t, const char **names, size_t max, s
         return;
     parts = tp_template_parts(t, &nparts);
     for (size_t i = 0; i < nparts; i++) {
-        if (parts[i].kind != TP_TPL_ENV)
+        if (parts[i].kind != TP_TPL_ENV || parts[i].fallback)
             continue;
         size_t k;
         for (k = 0; k < *n && k < max; k++)
@@ -1328,6 +1590,8 @@ size_t tp_journey_env_names(const struct tp_journey *j, const char **names, size
         env_names_of_list(&st->headers, names, max, &n);
         env_names_of_list(&st->form, names, max, &n);
         env_names_of(st->body_tpl, names, max, &n);
+        env_names_of(st->auth.user, names, max, &n);
+        env_names_of(st->auth.password, names, max, &n);
         for (size_t i = 0; i < st->nparts; i++)
             env_names_of(st->parts[i].value, names, max, &n);
         for (size_t e = 0; e < st->nexpects; e++) {

@@ -4,6 +4,7 @@
  * patterns (RFC 9485, src/iregexp.c). No I/O. */
 #include "twinprobe/jsonpath.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1294,6 +1295,33 @@ static int column_of(const char *s, size_t pos)
     return col;
 }
 
+/* A member-name shorthand with a '-' ($.headers.X-Who) stops at the '-' at pos:
+ * appends to text the query with that member in brackets ($.headers['X-Who']). */
+static void hint_dashed_member(const char *expr, size_t pos, char *text, size_t size)
+{
+    size_t b = pos, e = pos, used = strlen(text);
+    int n;
+
+    if (expr[pos] != '-')
+        return;
+    while (b > 0 && (isalnum((unsigned char)expr[b - 1]) || expr[b - 1] == '_' ||
+                     (unsigned char)expr[b - 1] >= 0x80))
+        b--;
+    if (b == pos || b == 0 || expr[b - 1] != '.' ||
+        !(isalpha((unsigned char)expr[b]) || expr[b] == '_' || (unsigned char)expr[b] >= 0x80))
+        return;
+    while (expr[e] && (isalnum((unsigned char)expr[e]) || expr[e] == '_' || expr[e] == '-' ||
+                       (unsigned char)expr[e] >= 0x80))
+        e++;
+    /* "$.a.X-Who" -> "$.a['X-Who']"; "$..X-Who" -> "$..['X-Who']" */
+    n = snprintf(text + used, size - used,
+                 " (a member name with '-' needs brackets: %.*s['%.*s']%s)",
+                 (int)(b >= 2 && expr[b - 2] == '.' ? b : b - 1), expr, (int)(e - b), expr + b,
+                 expr + e);
+    if (n < 0 || (size_t)n >= size - used)
+        text[used] = '\0'; /* no room: no hint rather than half of one */
+}
+
 tp_err tp_jsonpath_compile(const char *expr, tp_jsonpath **out, struct tp_error *err)
 {
     struct parser p;
@@ -1326,6 +1354,8 @@ tp_err tp_jsonpath_compile(const char *expr, tp_jsonpath **out, struct tp_error 
     return TP_OK;
 fail:
     if (err) {
+        if (p.rc == TP_ERR_INVALID && p.err_pos < p.len)
+            hint_dashed_member(expr, p.err_pos, err->text, sizeof err->text);
         err->column = column_of(expr, p.err_pos);
         n = p.len < sizeof err->path ? p.len : sizeof err->path - 1;
         while (n > 0 && n < p.len && ((unsigned char)expr[n] & 0xC0) == 0x80)

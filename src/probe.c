@@ -112,7 +112,7 @@ static void load_target(struct loader *L, json_t *obj, const char *path, struct 
     static const struct tp_field fields[] = {
         {"name", TP_T_STRING, 1},      {"base_url", TP_T_STRING, 1}, {"connect_to", TP_T_STRING, 0},
         {"headers", TP_T_OBJECT, 0},   {"cookies", TP_T_OBJECT, 0},  {"ca_file", TP_T_STRING, 0},
-        {"insecure", TP_T_BOOL, 0},
+        {"insecure", TP_T_BOOL, 0},    {"auth", TP_T_OBJECT, 0},
     };
     char sub[PATH_MAX_LEN];
     json_t *v;
@@ -151,6 +151,10 @@ static void load_target(struct loader *L, json_t *obj, const char *path, struct 
         t->ca_file = relative_path(L, sub, json_string_value(v));
     }
     t->insecure = json_is_true(json_object_get(obj, "insecure"));
+    if (json_is_object(v = json_object_get(obj, "auth"))) {
+        tp_path_key(sub, sizeof sub, path, "auth");
+        tp_auth_load(&L->s, v, sub, &t->auth);
+    }
 }
 
 static int is_env_name(const char *s)
@@ -277,10 +281,9 @@ static void load_baseline(struct loader *L, json_t *v)
         if (p->targets[i].name && n < 64)
             names[n++] = p->targets[i].name;
     }
-    const char *hint = tp_schema_suggest(json_string_value(v), names, n);
-    tp_schema_error(&L->s, "baseline", "baseline \"%s\" names no target%s%s%s",
-                    json_string_value(v), hint ? " (did you mean \"" : "", hint ? hint : "",
-                    hint ? "\"?)" : "");
+    char hint[128];
+    tp_schema_error(&L->s, "baseline", "baseline \"%s\" names no target%s", json_string_value(v),
+                    tp_schema_did_you_mean(json_string_value(v), names, n, hint, sizeof hint));
 }
 
 static void load_probe(struct loader *L, json_t *root)
@@ -396,6 +399,7 @@ void tp_probe_free(struct tp_probe *p)
         pairs_free(t->headers, t->nheaders);
         pairs_free(t->cookies, t->ncookies);
         free(t->ca_file);
+        tp_auth_clear(&t->auth);
     }
     free(p->targets);
     for (size_t i = 0; i < p->njourneys; i++)

@@ -349,6 +349,101 @@ static tp_err add_fixed(struct hdrs *h, const char *name, const char *value, int
     return TP_OK;
 }
 
+/* RFC 4648 base64 of n bytes, new string (NULL on no memory). */
+static char *base64(const char *s, size_t n)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned long b = (unsigned long)(unsigned char)s[i] << 16;
+        if (i + 1 < n)
+            b |= (unsigned long)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            b |= (unsigned char)s[i + 2];
+        *o++ = alphabet[b >> 18 & 63];
+        *o++ = alphabet[b >> 12 & 63];
+        *o++ = i + 1 < n ? alphabet[b >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? alphabet[b & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Adds value to the run's secrets unless it is masked already (adding rebuilds
+ * the automaton: not once per request for the same password). */
+static tp_err add_secret(tp_secrets *secrets, const char *value, struct tp_error *err)
+{
+    char *masked;
+    int known;
+
+    if (!secrets || !*value)
+        return TP_OK;
+    masked = tp_secrets_mask(secrets, value);
+    if (!masked)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    known = strcmp(masked, "***") == 0;
+    free(masked);
+    if (!known && tp_secrets_add(secrets, value) != TP_OK)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    return TP_OK;
+}
+
+/* auth -> "Authorization: Basic base64(user:password)" (the step's auth, else
+ * the target's), replacing a header of that name; the password and the header
+ * value join the run's secrets before anything of this request is recorded. */
+static tp_err add_auth(const struct tp_request_ctx *ctx, const struct tp_step *step,
+                       struct hdrs *h, struct tp_error *err)
+{
+    const struct tp_auth *auth = step->auth.user ? &step->auth : &ctx->target->auth;
+    char *user = NULL, *password = NULL, *pair = NULL, *encoded = NULL, *value = NULL;
+    size_t ulen, plen;
+    tp_err rc;
+
+    if (!auth->user)
+        return TP_OK;
+    rc = expand(ctx, auth->user, TP_ESC_NONE, "auth", "user", &user, err);
+    if (!rc)
+        rc = expand(ctx, auth->password, TP_ESC_NONE, "auth", "password", &password, err);
+    if (!rc)
+        rc = add_secret(ctx->secrets, password, err);
+    if (!rc && strchr(user, ':'))
+        rc = tp_error_set(err, TP_ERR_INVALID, "auth: the basic auth user has a ':' (RFC 7617)");
+    if (rc)
+        goto done;
+    ulen = strlen(user);
+    plen = strlen(password);
+    pair = malloc(ulen + plen + 2);
+    if (pair) {
+        memcpy(pair, user, ulen);
+        pair[ulen] = ':';
+        memcpy(pair + ulen + 1, password, plen + 1);
+        encoded = base64(pair, ulen + plen + 1);
+    }
+    value = encoded ? malloc(strlen(encoded) + sizeof "Basic ") : NULL;
+    if (!value) {
+        rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(value, strlen(encoded) + sizeof "Basic ", "Basic %s", encoded);
+    rc = add_secret(ctx->secrets, encoded, err);
+    if (!rc) {
+        if (hdrs_set(h, "Authorization", value))
+            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        value = NULL; /* taken by hdrs_set, also when it fails */
+    }
+done:
+    free(user);
+    free(password);
+    free(pair);
+    free(encoded);
+    free(value);
+    return rc;
+}
+
 /* The merged headers as curl lines. A NULL value is "Name:", which tells curl
  * to leave out a header of its own; an empty value is sent as "Name;". */
 static tp_err headers_to_slist(const struct hdrs *h, struct tp_http_request *out,
@@ -389,6 +484,8 @@ static tp_err build_headers(const struct tp_request_ctx *ctx, const struct tp_st
         if (!value || hdrs_set(&h, t->headers[i].name, value))
             rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     }
+    if (!rc)
+        rc = add_auth(ctx, step, &h, err);
     /* DESIGN.md: every request carries our User-Agent and traceparent, so backends
      * can find synthetic traffic; a journey header of that name does not replace them. */
     if (!rc && ctx->user_agent)

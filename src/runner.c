@@ -187,7 +187,13 @@ static tp_err jrun_init(struct runner *R, struct jrun *j, struct tp_journey_resu
                                 j->target->name);
         used += (size_t)n;
     }
-    /* Journey variables, in file order: each may use the ones before it. */
+    /* {{target}} and {{location}}, then the journey variables in file order:
+     * each may use the ones before it. */
+    if (tp_vars_set(j->vars, TP_TPL_TARGET_VAR, j->target->name) != TP_OK ||
+        tp_vars_set(j->vars, TP_TPL_LOCATION_VAR,
+                    R->plan->location ? R->plan->location : "local") != TP_OK)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory starting a journey run");
+
     for (size_t i = 0; i < jn->variables.count; i++) {
         char *value = NULL;
         tp_err rc = tp_template_expand(jn->variables.items[i].value, &j->env, TP_ESC_NONE,
@@ -245,7 +251,7 @@ static void start_attempt(struct jrun *j)
     ctx = (struct tp_request_ctx){j->journey,      j->target, &j->env,
                                   R->user_agent,   j->res->trace_id,
                                   span,            j->cookie[0] ? j->cookie : NULL,
-                                  j->base};
+                                  j->base,         R->plan->secrets};
     memset(&req, 0, sizeof req);
     tp_error_clear(&err);
     j->attempt++;

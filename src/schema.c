@@ -104,12 +104,9 @@ size_t tp_schema_check(const struct tp_schema *s, const json_t *obj, const char 
             if (strcmp(fields[i].key, key) == 0)
                 break;
         if (i == nfields) {
-            const char *hint = tp_schema_suggest(key, names, nnames);
-            if (hint)
-                tp_schema_error(s, path, "unknown key \"%s\" in %s (did you mean \"%s\"?)", key,
-                                what, hint);
-            else
-                tp_schema_error(s, path, "unknown key \"%s\" in %s", key, what);
+            char hint[128];
+            tp_schema_error(s, path, "unknown key \"%s\" in %s%s", key, what,
+                            tp_schema_did_you_mean(key, names, nnames, hint, sizeof hint));
             problems++;
             continue;
         }
@@ -185,6 +182,72 @@ const char *tp_schema_suggest(const char *word, const char *const *names, size_t
         }
     }
     return hint;
+}
+
+/* Words written for another key, which edit distance cannot find. */
+static const struct {
+    const char *word;
+    const char *meant[3]; /* suggested in this order when among the names */
+} synonyms[] = {
+    {"data", {"body", "json"}},
+    {"payload", {"json", "body"}},
+    {"params", {"query"}},
+    {"parameters", {"query"}},
+    {"query_params", {"query"}},
+    {"qs", {"query"}},
+    {"uri", {"url"}},
+    {"path", {"url"}},
+    {"verb", {"method"}},
+    {"form_data", {"form", "multipart"}},
+    {"files", {"multipart"}},
+    {"authorization", {"auth"}},
+    {"credentials", {"auth"}},
+    {"basic_auth", {"auth"}},
+    {"username", {"user"}},
+    {"login", {"user"}},
+    {"pass", {"password"}},
+    {"passwd", {"password"}},
+    {"assert", {"expect"}},
+    {"asserts", {"expect"}},
+    {"assertions", {"expect"}},
+    {"checks", {"expect"}},
+    {"extract", {"capture"}},
+    {"vars", {"variables"}},
+};
+
+static int among(const char *name, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+const char *tp_schema_did_you_mean(const char *word, const char *const *names, size_t n,
+                                   char *buf, size_t size)
+{
+    const char *found[3];
+    size_t nfound = 0, used;
+
+    for (size_t i = 0; i < sizeof synonyms / sizeof synonyms[0] && nfound == 0; i++) {
+        if (strcmp(synonyms[i].word, word) != 0)
+            continue;
+        for (size_t k = 0; k < 3 && synonyms[i].meant[k]; k++)
+            if (among(synonyms[i].meant[k], names, n))
+                found[nfound++] = synonyms[i].meant[k];
+    }
+    if (nfound == 0 && (found[0] = tp_schema_suggest(word, names, n)) != NULL)
+        nfound = 1;
+    buf[0] = '\0';
+    if (nfound == 0)
+        return buf;
+    used = (size_t)snprintf(buf, size, " (did you mean");
+    for (size_t k = 0; k < nfound && used < size; k++)
+        used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"",
+                                 k == 0 ? " " : k + 1 == nfound ? " or " : ", ", found[k]);
+    if (used < size)
+        snprintf(buf + used, size - used, "?)");
+    return buf;
 }
 
 static int is_identifier(const char *key)

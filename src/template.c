@@ -22,6 +22,20 @@ struct tp_template {
 
 static const char hex_lower[] = "0123456789abcdef";
 
+/* A PCRE2 pattern reads each ASCII byte other than a letter, digit or '_' after
+ * a backslash as itself (also a space, which PCRE2_EXTENDED would drop). */
+static int escape_regex(struct tp_strbuf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int plain = c >= 0x80 || c == '_' || (c >= '0' && c <= '9') ||
+                    ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        if ((!plain && tp_strbuf_add(b, "\\", 1)) || tp_strbuf_add(b, s + i, 1))
+            return -1;
+    }
+    return 0;
+}
+
 /* Appends a substituted value escaped as esc says (TP_ESC_NONE: as is). */
 static tp_err append_escaped(struct tp_strbuf *b, const char *s, size_t n, enum tp_tpl_escape esc)
 {
@@ -33,6 +47,9 @@ static tp_err append_escaped(struct tp_strbuf *b, const char *s, size_t n, enum 
         break;
     case TP_ESC_URL:
         rc = tp_escape_url(b, s, n, 0);
+        break;
+    case TP_ESC_REGEX:
+        rc = escape_regex(b, s, n);
         break;
     default:
         rc = tp_strbuf_add(b, s, n);
@@ -144,6 +161,7 @@ static tp_err add_part(tp_template *t, enum tp_tpl_kind kind, const char *s, siz
     part->kind = kind;
     part->text = NULL;
     part->len = 0;
+    part->fallback = NULL;
     if (kind == TP_TPL_TEXT || kind == TP_TPL_VAR || kind == TP_TPL_ENV) {
         part->text = copy_range(s, n);
         if (!part->text)
@@ -161,32 +179,29 @@ static const struct {
     const char *name;
     enum tp_tpl_kind kind;
 } builtins[] = {
-    {"uuid", TP_TPL_UUID},
-    {"now_ms", TP_TPL_NOW_MS},
-    {"random_int", TP_TPL_RANDOM_INT},
+    {"uuid", TP_TPL_UUID},     {"now_ms", TP_TPL_NOW_MS},       {"random_int", TP_TPL_RANDOM_INT},
+    {"target", TP_TPL_TARGET}, {"location", TP_TPL_LOCATION},
 };
+#define NBUILTINS (sizeof builtins / sizeof builtins[0])
 
-/* placeholder -> "{{" ws* ( "env." name | "uuid" | "now_ms" | "random_int" | name ) ws* "}}"
- * open points at "{{", close at the first "}}" after it. */
-static tp_err parse_placeholder(tp_template *t, const char *src, const char *open,
-                                const char *close, struct tp_error *err)
+const char *const *tp_template_builtins(size_t *count)
 {
-    const char *b = open + 2, *e = close;
-    size_t n, i;
-    tp_err rc;
+    static const char *names[NBUILTINS];
+    for (size_t i = 0; i < NBUILTINS; i++)
+        names[i] = builtins[i].name;
+    *count = NBUILTINS;
+    return names;
+}
 
-    while (b < e && is_space(*b))
-        b++;
-    while (e > b && is_space(e[-1]))
-        e--;
-    if (b == e) {
-        set_column(err, src, open);
-        return tp_error_set(err, TP_ERR_INVALID, "empty placeholder name in \"{{}}\"");
-    }
-    rc = check_name(src, b, e, "placeholder name", err);
+/* The name part of a placeholder: env.NAME, a built-in or a variable. */
+static tp_err add_name(tp_template *t, const char *src, const char *b, const char *e,
+                       int has_default, struct tp_error *err)
+{
+    size_t n = (size_t)(e - b);
+    tp_err rc = check_name(src, b, e, "placeholder name", err);
+
     if (rc)
         return rc;
-    n = (size_t)(e - b);
     if (n >= 4 && memcmp(b, "env.", 4) == 0) {
         if (n == 4) {
             set_column(err, src, e);
@@ -198,14 +213,57 @@ static tp_err parse_placeholder(tp_template *t, const char *src, const char *ope
             rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         return rc;
     }
-    for (i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
-        if (strlen(builtins[i].name) == n && memcmp(b, builtins[i].name, n) == 0) {
-            if (add_part(t, builtins[i].kind, NULL, 0))
-                return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-            return TP_OK;
+    for (size_t i = 0; i < NBUILTINS; i++) {
+        if (strlen(builtins[i].name) != n || memcmp(b, builtins[i].name, n) != 0)
+            continue;
+        if (has_default) {
+            set_column(err, src, b);
+            return tp_error_set(err, TP_ERR_INVALID, "the built-in {{%s}} takes no default",
+                                builtins[i].name);
         }
+        if (add_part(t, builtins[i].kind, NULL, 0))
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        return TP_OK;
     }
     if (add_part(t, TP_TPL_VAR, b, n))
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    return TP_OK;
+}
+
+/* placeholder -> "{{" ws* name ws* ( "|" ws* default ws* )? "}}"
+ * name -> "env." NAME | "uuid" | "now_ms" | "random_int" | "target" | "location" | NAME
+ * open points at "{{", close at the first "}}" after it; the default is the text
+ * up to close, so it holds no "}}". */
+static tp_err parse_placeholder(tp_template *t, const char *src, const char *open,
+                                const char *close, struct tp_error *err)
+{
+    const char *b = open + 2, *e = close, *bar = memchr(b, '|', (size_t)(close - b));
+    const char *db = NULL, *de = NULL;
+    tp_err rc;
+
+    if (bar) {
+        e = bar;
+        db = bar + 1;
+        de = close;
+        while (db < de && is_space(*db))
+            db++;
+        while (de > db && is_space(de[-1]))
+            de--;
+    }
+    while (b < e && is_space(*b))
+        b++;
+    while (e > b && is_space(e[-1]))
+        e--;
+    if (b == e) {
+        set_column(err, src, open);
+        return tp_error_set(err, TP_ERR_INVALID, bar ? "empty placeholder name before \"|\""
+                                                     : "empty placeholder name in \"{{}}\"");
+    }
+    rc = add_name(t, src, b, e, bar != NULL, err);
+    if (rc || !bar)
+        return rc;
+    t->parts[t->count - 1].fallback = copy_range(db, (size_t)(de - db));
+    if (!t->parts[t->count - 1].fallback)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     return TP_OK;
 }
@@ -260,14 +318,34 @@ fail:
     return rc;
 }
 
+tp_err tp_template_literal(const char *text, tp_template **out)
+{
+    tp_template *t = calloc(1, sizeof *t);
+    size_t n = text ? strlen(text) : 0;
+
+    *out = NULL;
+    if (!t)
+        return TP_ERR_NOMEM;
+    t->literal = 1;
+    t->source = copy_range(text ? text : "", n);
+    if (!t->source || (n > 0 && add_part(t, TP_TPL_TEXT, text, n))) {
+        tp_template_free(t);
+        return TP_ERR_NOMEM;
+    }
+    *out = t;
+    return TP_OK;
+}
+
 void tp_template_free(tp_template *t)
 {
     size_t i;
 
     if (!t)
         return;
-    for (i = 0; i < t->count; i++)
+    for (i = 0; i < t->count; i++) {
         free(t->parts[i].text);
+        free(t->parts[i].fallback);
+    }
     free(t->parts);
     free(t->source);
     free(t);
@@ -315,25 +393,41 @@ static void format_uuid(const struct tp_template_env *env, char out[37])
     out[o] = '\0';
 }
 
+/* The value of a name part: lookup, else its default, else NULL. *as_written
+ * is set for a default (inserted without escaping). */
+static const char *lookup(const struct tp_tpl_part *part, const struct tp_template_env *env,
+                          int *as_written)
+{
+    const char *value = part->kind == TP_TPL_VAR ? env->lookup_var(env->ctx, part->text)
+                                                 : env->lookup_env(env->ctx, part->text);
+    *as_written = 0;
+    if (!value && part->fallback) {
+        *as_written = 1;
+        value = part->fallback;
+    }
+    return value;
+}
+
 static tp_err expand_part(struct tp_strbuf *b, const struct tp_tpl_part *part,
                           const struct tp_template_env *env, enum tp_tpl_escape esc,
                           struct tp_error *err)
 {
     const char *value = NULL;
     char scratch[40];
+    int as_written = 0;
 
     switch (part->kind) {
     case TP_TPL_TEXT:
-        if (tp_strbuf_add(b, part->text, part->len))
-            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-        return TP_OK;
+        as_written = 1;
+        value = part->text;
+        break;
     case TP_TPL_VAR:
-        value = env->lookup_var(env->ctx, part->text);
+        value = lookup(part, env, &as_written);
         if (!value)
             return tp_error_set(err, TP_ERR_INVALID, "undefined variable \"%s\"", part->text);
         break;
     case TP_TPL_ENV:
-        value = env->lookup_env(env->ctx, part->text);
+        value = lookup(part, env, &as_written);
         if (!value)
             return tp_error_set(err, TP_ERR_INVALID, "environment variable %s is not set",
                                 part->text);
@@ -351,10 +445,19 @@ static tp_err expand_part(struct tp_strbuf *b, const struct tp_tpl_part *part,
         snprintf(scratch, sizeof scratch, "%" PRIu64, env->random_u64(env->ctx) >> 33);
         value = scratch;
         break;
+    case TP_TPL_TARGET:
+    case TP_TPL_LOCATION:
+        value = env->lookup_var(env->ctx, part->kind == TP_TPL_TARGET ? TP_TPL_TARGET_VAR
+                                                                      : TP_TPL_LOCATION_VAR);
+        if (!value)
+            return tp_error_set(err, TP_ERR_INVALID, "{{%s}} has no value here",
+                                part->kind == TP_TPL_TARGET ? "target" : "location");
+        break;
     }
     if (!value)
         return tp_error_set(err, TP_ERR_INTERNAL, "unknown template part kind %d", (int)part->kind);
-    if (append_escaped(b, value, strlen(value), esc))
+    if (as_written ? tp_strbuf_add(b, value, strlen(value)) != 0
+                   : append_escaped(b, value, strlen(value), esc) != TP_OK)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     return TP_OK;
 }
@@ -371,7 +474,7 @@ tp_err tp_template_expand(const tp_template *t, const struct tp_template_env *en
     if (!t || !out || !env || !env->lookup_var || !env->lookup_env || !env->random_u64 ||
         !env->now_ms)
         return tp_error_set(err, TP_ERR_INTERNAL, "tp_template_expand: missing argument");
-    if (esc != TP_ESC_NONE && esc != TP_ESC_JSON && esc != TP_ESC_URL)
+    if (esc != TP_ESC_NONE && esc != TP_ESC_JSON && esc != TP_ESC_URL && esc != TP_ESC_REGEX)
         return tp_error_set(err, TP_ERR_INTERNAL, "tp_template_expand: bad escape mode %d",
                             (int)esc);
     if (tp_strbuf_add(&b, "", 0)) { /* "" rather than NULL when nothing is added */

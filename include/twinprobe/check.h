@@ -11,7 +11,9 @@
 #include "twinprobe/template.h"
 
 /* The predicate's expected value with its templates expanded through env: a new
- * reference (for `in`, a new array). *from_template is set when a string came
+ * reference (for `in`, a new array). In a `matches` pattern the substituted
+ * values are regex-escaped (TP_ESC_REGEX: a value is matched as literal text),
+ * defaults are pattern text as written. *from_template is set when a string came
  * from a template with placeholders (then a number or boolean actual value is
  * compared by its JSON text: {"equals": "{{qty}}"} matches 2 when qty is "2";
  * numbers by value, so "2.50" also matches 2.5). */
@@ -25,9 +27,11 @@ tp_err tp_check_expected(const struct tp_predicate *p, const struct tp_template_
  * equals/not_equals: JSON equality (numbers by value: 1 == 1.0); lt/le/gt/ge:
  * numbers (a numeric string is read as a number); contains/not_contains: substring
  * of a string (array: an element equal to expected); matches: p->regex on a
- * string; exists: found or not; in: equals one element; count: actual->count (or
- * the size of a single array/object result); type: JSON type name ("integer" is a
- * number without fraction). Nothing found fails every predicate except
+ * string, or, for a pattern with placeholders, expected (the expanded pattern)
+ * compiled for this one check (compiling is linear in its length; matching has
+ * the limits of tp_regex_search); exists: found or not; in: equals one element;
+ * count: actual->count (or the size of a single array/object result); type: JSON
+ * type name ("integer" is a number without fraction). Nothing found fails every predicate except
  * exists:false, not_equals and not_contains, and `count`, which sees 0 nodes
  * (`{"jsonpath": "$.errors[*]", "count": 0}` passes on an empty list). Values in
  * msg are compact JSON, cut after about 200 bytes with "…"; msg is "" on success. */

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "twinprobe/vars.h"
+
 enum tp_exit {
     TP_EXIT_OK = 0,      /* every journey passed, every candidate PASS */
     TP_EXIT_FAIL = 1,    /* a journey failed or a candidate is not PASS */
@@ -70,6 +72,10 @@ struct tp_diags;
  * on stderr. */
 void tp_cli_print_diags(const struct tp_diags *d, size_t from);
 
+/* Prints warnings from index from on, one "file: path: warning: text" line each,
+ * on stderr. */
+void tp_cli_print_warnings(const struct tp_diags *d, size_t from);
+
 /* The exit status of a command whose files had the problems in d: TP_EXIT_RUNTIME
  * when memory ran out while loading them (d->nomem), else TP_EXIT_USAGE. */
 int tp_cli_diags_status(const struct tp_diags *d);
@@ -80,8 +86,28 @@ enum {
     TP_OPT_INSECURE,
     TP_OPT_NO_PUBLISH,
     TP_OPT_FAIL_ON,
-    TP_OPT_PAIRING
+    TP_OPT_PAIRING,
+    TP_OPT_VARIABLE,
+    TP_OPT_VARIABLES_FILE,
+    TP_OPT_SECRET
 };
+
+/* Variables given on the command line, shared by run and validate: --variable
+ * NAME=VALUE, --variables-file FILE (NAME=VALUE lines, vars.h) and --secret
+ * NAME=VALUE, taken in command-line order (a later value of a name wins). */
+struct tp_cli_vars {
+    tp_vars *values;  /* name -> value of every variable, secrets included (new) */
+    tp_vars *secrets; /* name -> value of each --secret: masked in every output (new) */
+};
+
+/* Takes one of the three options into v (creating its sets on first use):
+ * TP_EXIT_OK, TP_EXIT_USAGE with the problem on stderr ("twinprobe run: vars.env:3:
+ * expected NAME=VALUE, got ..."), or TP_EXIT_RUNTIME on no memory. */
+int tp_cli_take_variable(struct tp_cli_vars *v, const struct tp_cli_command *cmd, int key,
+                         const char *arg);
+
+/* Frees what v owns and zeroes it. */
+void tp_cli_vars_clear(struct tp_cli_vars *v);
 
 /* Subcommands (src/cmd_*.c). */
 int tp_cmd_run(int argc, char **argv);

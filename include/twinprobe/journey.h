@@ -12,6 +12,7 @@
 #include "twinprobe/extract.h"
 #include "twinprobe/jsonpath.h"
 #include "twinprobe/template.h"
+#include "twinprobe/vars.h"
 
 #define TP_JOURNEY_MAX_BYTES (4u << 20)    /* larger journey files are refused */
 #define TP_DEFAULT_TIMEOUT_MS 10000         /* per step */
@@ -107,6 +108,25 @@ struct tp_part {
     char *content_type;  /* optional */
 };
 
+/* HTTP Basic authentication of a request or a target:
+ * "auth": {"basic": {"user": "...", "password": "..."}}, both templates. The
+ * request sends "Authorization: Basic base64(user:password)" (request.h). */
+struct tp_auth {
+    tp_template *user; /* NULL: no auth */
+    tp_template *password;
+};
+
+struct tp_schema;
+
+/* Reads an "auth" object at path (obj must be an object): its shape and the
+ * templates' syntax, every problem into s->diags. Which names the templates may
+ * use is the caller's check. out is filled when there was no problem. */
+void tp_auth_load(const struct tp_schema *s, const json_t *obj, const char *path,
+                  struct tp_auth *out);
+
+/* Frees what a owns and zeroes it; NULL is a no-op. */
+void tp_auth_clear(struct tp_auth *a);
+
 struct tp_retry {
     unsigned count;       /* extra attempts; 0 = none */
     unsigned on;          /* bit (1u << enum tp_failure) per class that is retried */
@@ -136,6 +156,7 @@ struct tp_step {
     struct tp_expect *expects;
     size_t nexpects;
     int has_status_expect;     /* a `status` expectation exists (else 200-399 passes) */
+    struct tp_auth auth;       /* request.auth; user NULL when absent */
 };
 
 enum tp_noise { TP_NOISE_OFF, TP_NOISE_LEARN, TP_NOISE_ROUNDS };
@@ -169,15 +190,34 @@ struct tp_journey {
 /* Loads and validates a journey from bytes (need not be NUL-terminated). file is
  * used in messages only. Every problem goes into diags (none lost to the first);
  * returns a new journey when there were none, else NULL. Syntax errors carry
- * line:column, the others the JSON path of the offending value. */
+ * line:column, the others the JSON path of the offending value. Warnings
+ * (tp_diags_warnf) go into diags too and do not stop the load: an `always` step
+ * that uses a capture of a step a failure can skip; noise "learn" in a journey
+ * with a step that is not GET or HEAD. */
 struct tp_journey *tp_journey_load(const char *file, const char *bytes, size_t len,
                                    struct tp_diags *diags);
+
+/* Variables given outside the file (twinprobe run/validate --variable,
+ * --variables-file, --secret). Every name counts as defined for every template.
+ * With values set, they also become the journey's first variables (literal
+ * text, never expanded), and a journey variable of the same name is validated
+ * but left out: the command line wins. */
+struct tp_journey_opts {
+    const tp_vars *outside; /* borrowed; names must pass tp_vars_valid_name */
+    int values;             /* 1: use the values too (run); 0: names only (validate) */
+};
+
+/* tp_journey_load with opts (NULL: none). */
+struct tp_journey *tp_journey_load_with(const char *file, const char *bytes, size_t len,
+                                        const struct tp_journey_opts *opts,
+                                        struct tp_diags *diags);
 
 void tp_journey_free(struct tp_journey *j); /* NULL is a no-op */
 
 /* Names of environment variables the journey's templates use ({{env.NAME}}),
  * each once, in file order, into names (borrowed from j) up to max; returns how
- * many there are (which may exceed max). */
+ * many there are (which may exceed max). A use with a default ({{env.NAME|x}})
+ * is left out: the run needs no value for it. */
 size_t tp_journey_env_names(const struct tp_journey *j, const char **names, size_t max);
 
 /* The step named name, or NULL. */

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "twinprobe/diag.h"
+#include "twinprobe/journey.h"
 #include "twinprobe/redis_url.h"
 
 #define TP_PROBE_MAX_BYTES (1u << 20) /* larger probe files are refused */
@@ -27,6 +28,8 @@ struct tp_target {
     size_t ncookies;
     char *ca_file;      /* resolved path, or NULL */
     int insecure;       /* TLS verification off: explicit opt-in only */
+    struct tp_auth auth; /* basic auth for every request without its own; user NULL: none.
+                            Templates, expanded in each journey run (request.h) */
 };
 
 struct tp_redis_conf {

@@ -2,12 +2,13 @@
  * variables, the URL joined to the target's base_url with libcurl's URL API and
  * the query appended percent-encoded, headers merged (journey defaults, then the
  * step's, then the target's; a later one replaces an earlier one of the same
- * name), the body encoded, User-Agent and traceparent added. No I/O. */
+ * name), basic auth, the body encoded, User-Agent and traceparent added. No I/O. */
 #ifndef TWINPROBE_REQUEST_H
 #define TWINPROBE_REQUEST_H
 
 #include "twinprobe/http.h"
 #include "twinprobe/journey.h"
+#include "twinprobe/mask.h"
 #include "twinprobe/probe.h"
 #include "twinprobe/template.h"
 
@@ -21,13 +22,19 @@ struct tp_request_ctx {
     const char *cookie;                 /* the target's cookies as "a=b; c=d", or NULL */
     CURLU *base;                        /* target->base_url already parsed, or NULL to
                                            parse it per request; borrowed, never changed */
+    tp_secrets *secrets;                /* borrowed; basic auth passwords and header values
+                                           are added to it; NULL: not recorded */
 };
 
 /* Fills out for step. Bodies: json -> the JSON text with values JSON-escaped,
  * Content-Type application/json unless a header sets one; form -> urlencoded
  * (curl_easy_escape per name and value), Content-Type
  * application/x-www-form-urlencoded; multipart -> parts (file paths relative to
- * the journey file); body -> as is. An absolute url (http:// or https://) is used
+ * the journey file); body -> as is. Basic auth (the step's, else the target's)
+ * sets "Authorization: Basic base64(user:password)", replacing a header of that
+ * name; the password and the encoded value are added to ctx->secrets, so that
+ * whatever is recorded from here on masks them (a user with ':' is
+ * TP_ERR_INVALID, RFC 7617). An absolute url (http:// or https://) is used
  * as is; any other scheme is TP_ERR_INVALID. An undefined template name (an env
  * variable that is not set, a capture that did not happen) is TP_ERR_INVALID with
  * err->text naming it.

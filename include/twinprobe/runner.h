@@ -24,7 +24,8 @@ struct tp_run_plan {
     enum tp_pairing pairing;            /* SIMULTANEOUS: step k starts for every target
                                            together; ALTERNATE: back to back, ABBA */
     const char *location;               /* in User-Agent and the report */
-    const tp_secrets *secrets;          /* borrowed; masks every output */
+    tp_secrets *secrets;                /* borrowed; masks every output; basic auth
+                                           values are added as requests are built */
     int verbose;                        /* 0; 1: every transfer on stderr, bodies cut at
                                            TP_HTTP_TRACE_BODY bytes; 2: whole bodies
                                            (tp_http_transfer_trace) */

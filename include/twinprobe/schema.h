@@ -49,6 +49,14 @@ size_t tp_schema_check(const struct tp_schema *s, const json_t *obj, const char 
  * if close enough to be a likely typo; else NULL. Borrowed from names. */
 const char *tp_schema_suggest(const char *word, const char *const *names, size_t n);
 
+/* The did-you-mean every message uses: " (did you mean \"x\"?)" when a name in
+ * names is likely meant by word, else "". First a table of words people write for
+ * another key ("data" for "body" or "json", "params" for "query"), whose answers
+ * count only when they are among names (" (did you mean \"body\" or \"json\"?)");
+ * else tp_schema_suggest. Into buf (truncated, NUL-terminated); returns buf. */
+const char *tp_schema_did_you_mean(const char *word, const char *const *names, size_t n,
+                                   char *buf, size_t size);
+
 /* Parses a whole file's bytes as one JSON object (duplicate keys refused). An empty
  * file, one over max_bytes, a syntax error (with line:column), nesting past
  * jansson's depth limit, bytes that are not UTF-8 text and a non-object are each

@@ -27,7 +27,7 @@ HARNESS_CFLAGS := $(BASE_CFLAGS) $(WARNINGS) -fsanitize=fuzzer,$(SAN)
 # The library modules the harnesses reach (none does I/O). They go into one archive
 # and the linker takes what each harness needs. A new dependency shows up as an
 # undefined tp_* symbol at link time: add its module here.
-LIB_MODULES := diag error escape extract iregexp journey jsonpath mask strbuf probe redis_url response schema template utf8
+LIB_MODULES := diag error escape extract iregexp journey jsonpath mask strbuf probe redis_url response schema template utf8 vars
 LIB_OBJ := $(LIB_MODULES:%=$(BUILD)/obj/%.o)
 NAMES := journey probe jsonpath template extract
 BINS := $(NAMES:%=$(BUILD)/fuzz_%)

@@ -29,7 +29,13 @@ class ValidateCases(BinaryTest):
         self.assertGreaterEqual(len(files), 6)
         r = run("validate", *files)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stderr, "")
+        # No problems; warnings at most (journeys that learn noise with POST steps),
+        # each a warning line, then the summary that counts them.
+        lines = r.stderr.splitlines()
+        for line in lines[:-1]:
+            self.assertIn(": warning: ", line)
+        if lines:
+            self.assertRegex(lines[-1], rf"^{len(lines) - 1} warnings? in \d+ of {len(files)} files$")
         for f in files:
             self.assertIn(f"{f}: ok", r.stdout)
 

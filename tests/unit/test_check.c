@@ -360,6 +360,74 @@ static void test_expected_from_templates(void **state)
     tp_vars_free(vars);
 }
 
+/* matches with placeholders: values are matched as literal text (regex-escaped),
+ * the pattern compiled for the check; literal text and defaults stay regex. */
+static void test_matches_from_templates(void **state)
+{
+    /* clang-format off */
+    static const struct {
+        const char *pattern;
+        const char *actual;
+        int ok;
+        const char *expanded; /* the expected value the report shows */
+    } mcases[] = {
+        {"^{{sku}}$", "\"a.b(c)*\"", 1, "^a\\.b\\(c\\)\\*$"},
+        {"^{{sku}}$", "\"aXb(c)\"", 0, "^a\\.b\\(c\\)\\*$"}, /* '.' is no wildcard */
+        {"^{{sku}}-[0-9]+$", "\"a.b(c)*-42\"", 1, "^a\\.b\\(c\\)\\*-[0-9]+$"},
+        {"^{{nope|[a-z]+}}$", "\"abc\"", 1, "^[a-z]+$"},
+        {"{{sku}}", "12", 0, "a\\.b\\(c\\)\\*"},       /* numbers are matched as text */
+    };
+    /* clang-format on */
+    tp_vars *vars = tp_vars_create();
+    struct tp_template_env env = {var_lookup, no_env, four, epoch, vars};
+    (void)state;
+
+    assert_int_equal(tp_vars_set(vars, "sku", "a.b(c)*"), TP_OK);
+    for (size_t i = 0; i < COUNT_OF(mcases); i++) {
+        struct tp_predicate p;
+        struct tp_error err;
+        struct tp_value actual = {json_loads(mcases[i].actual, JSON_DECODE_ANY, NULL), 1};
+        json_t *out = NULL;
+        int from_template;
+        char msg[256];
+
+        memset(&p, 0, sizeof p);
+        p.kind = TP_PRED_MATCHES;
+        p.expected = json_string(mcases[i].pattern);
+        tp_error_clear(&err);
+        assert_int_equal(tp_template_parse(mcases[i].pattern, &p.tpl, &err), TP_OK);
+        assert_int_equal(tp_check_expected(&p, &env, &out, &from_template, &err), TP_OK);
+        assert_string_equal(json_string_value(out), mcases[i].expanded);
+        assert_int_equal(tp_check(&p, out, from_template, &actual, msg, sizeof msg), mcases[i].ok);
+        tp_value_clear(&actual);
+        json_decref(out);
+        free_pred(&p);
+    }
+
+    /* a default that is no pattern: the check fails and says why */
+    {
+        struct tp_predicate p;
+        struct tp_error err;
+        struct tp_value actual = {json_string("x"), 1};
+        json_t *out = NULL;
+        int from_template;
+        char msg[256];
+
+        memset(&p, 0, sizeof p);
+        p.kind = TP_PRED_MATCHES;
+        p.expected = json_string("{{nope|(}}");
+        assert_int_equal(tp_template_parse("{{nope|(}}", &p.tpl, &err), TP_OK);
+        assert_int_equal(tp_check_expected(&p, &env, &out, &from_template, &err), TP_OK);
+        assert_int_equal(tp_check(&p, out, from_template, &actual, msg, sizeof msg), 0);
+        assert_non_null(strstr(msg, "expected to match /(/, got \"x\" (the expanded pattern does "
+                                    "not compile: regex does not compile"));
+        tp_value_clear(&actual);
+        json_decref(out);
+        free_pred(&p);
+    }
+    tp_vars_free(vars);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_every_predicate_covered),
         cmocka_unit_test(test_long_values_are_cut),
         cmocka_unit_test(test_expected_from_templates),
+        cmocka_unit_test(test_matches_from_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

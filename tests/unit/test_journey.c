@@ -211,6 +211,52 @@ static const struct bad_case bad_cases[] = {
      "variables.a", "\"b\"", 0},
     {"bad method", STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"method\": \"GE T\"}}"),
      "steps[0].request.method", "not a valid HTTP method", 0},
+    {"request key written for another",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"data\": \"x\"}}"),
+     "steps[0].request", "unknown key \"data\" in request (did you mean \"body\" or \"json\"?)",
+     0},
+    {"request key params", STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"params\": {}}}"),
+     "steps[0].request", "unknown key \"params\" in request (did you mean \"query\"?)", 0},
+    {"template name typo",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\"}, \"capture\": {\"csrf\": "
+          "{\"body\": true}}}, {\"name\": \"b\", \"request\": {\"url\": \"/{{csfr}}\"}}"),
+     "steps[1].request.url",
+     "template uses \"csfr\", which no variable defines and no earlier step captures (did you "
+     "mean \"csrf\"?)",
+     0},
+    {"template name typo of a built-in",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/{{taget}}\"}}"),
+     "steps[0].request.url", "(did you mean \"target\"?)", 0},
+    {"default on a built-in", STEP("{\"name\": \"a\", \"request\": {\"url\": \"/{{uuid|x}}\"}}"),
+     "steps[0].request.url", "bad template: the built-in {{uuid}} takes no default", 0},
+    {"auth without password",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"auth\": {\"basic\": "
+          "{\"user\": \"u\"}}}}"),
+     "steps[0].request.auth.basic", "missing required key \"password\" in basic auth", 0},
+    {"auth scheme",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"auth\": {\"bearer\": \"t\"}}}"),
+     "steps[0].request.auth", "unknown key \"bearer\" in auth", 0},
+    {"auth key typo",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"auth\": {\"basic\": "
+          "{\"username\": \"u\", \"password\": \"p\"}}}}"),
+     "steps[0].request.auth.basic",
+     "unknown key \"username\" in basic auth (did you mean \"user\"?)", 0},
+    {"auth undefined name",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"auth\": {\"basic\": "
+          "{\"user\": \"u\", \"password\": \"{{pw}}\"}}}}"),
+     "steps[0].request.auth.basic.password", "template uses \"pw\"", 0},
+    {"auth bad template",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\", \"auth\": {\"basic\": "
+          "{\"user\": \"{{\", \"password\": \"p\"}}}}"),
+     "steps[0].request.auth.basic.user", "bad template: unterminated", 0},
+    {"matches template never compiles",
+     "{\"name\": \"j\", \"variables\": {\"v\": \"x\"}, \"steps\": [{\"name\": \"a\", "
+     "\"request\": {\"url\": \"/\"}, \"expect\": [{\"body\": {\"matches\": \"({{v}}\"}}]}]}",
+     "steps[0].expect[0].body.matches", "(with every placeholder as \"x\")", 0},
+    {"matches template undefined name",
+     STEP("{\"name\": \"a\", \"request\": {\"url\": \"/\"}, \"expect\": [{\"body\": "
+          "{\"matches\": \"^{{who}}$\"}}]}"),
+     "steps[0].expect[0].body.matches", "template uses \"who\"", 0},
 };
 
 static void test_bad_case(void **state)
@@ -285,6 +331,193 @@ static void test_hostile_inputs(void **state)
     tp_diags_clear(&d);
 }
 
+/* Loads text, which must load; its warnings stay in d. */
+static struct tp_journey *load_ok(const char *text, const struct tp_journey_opts *opts,
+                                  struct tp_diags *d)
+{
+    struct tp_journey *j = tp_journey_load_with("j.json", text, strlen(text), opts, d);
+    for (size_t i = 0; i < d->count; i++)
+        print_message("unexpected: %s: %s\n", d->items[i].path, d->items[i].text);
+    assert_non_null(j);
+    assert_int_equal(d->count, 0);
+    return j;
+}
+
+/* A name with a default need not be defined; the default is kept. */
+static void test_defaults_are_no_errors(void **state)
+{
+    const char *text = STEP("{\"name\": \"a\", \"request\": {\"url\": \"/{{page|1}}\","
+                            " \"headers\": {\"X\": \"{{env.TOKEN|none}}\"}}}");
+    struct tp_diags d = {0};
+    const char *names[4];
+    (void)state;
+
+    struct tp_journey *j = load_ok(text, NULL, &d);
+    size_t n = 0;
+    const struct tp_tpl_part *parts = tp_template_parts(j->steps[0].url, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(parts[1].text, "page");
+    assert_string_equal(parts[1].fallback, "1");
+    /* the run needs no TOKEN: it has a default */
+    assert_int_equal(tp_journey_env_names(j, names, 4), 0);
+    tp_journey_free(j);
+    tp_diags_clear(&d);
+}
+
+/* Names from the command line: defined everywhere; with values, the first
+ * variables, and a journey variable of the same name left out. */
+static void test_outside_variables(void **state)
+{
+    const char *text =
+        "{\"name\": \"j\", \"variables\": {\"host\": \"file\", \"url\": \"{{host}}/{{user}}\"},"
+        " \"steps\": [{\"name\": \"a\", \"request\": {\"url\": \"/{{user}}/{{url}}\"}}]}";
+    tp_vars *outside = tp_vars_create();
+    struct tp_journey_opts names_only = {outside, 0}, with_values = {outside, 1};
+    struct tp_diags d = {0};
+    struct tp_journey *j;
+    (void)state;
+
+    assert_non_null(outside);
+    /* without them "user" is undefined */
+    assert_null(tp_journey_load("j.json", text, strlen(text), &d));
+    assert_true(d.count >= 1);
+    tp_diags_clear(&d);
+
+    assert_int_equal(tp_vars_set(outside, "user", "{{not a template}}"), TP_OK);
+    assert_int_equal(tp_vars_set(outside, "host", "cli"), TP_OK);
+    j = load_ok(text, &names_only, &d);
+    assert_int_equal(j->variables.count, 2); /* the file's own */
+    assert_string_equal(j->variables.items[0].name, "host");
+    assert_string_equal(tp_template_source(j->variables.items[0].value), "file");
+    tp_journey_free(j);
+
+    j = load_ok(text, &with_values, &d);
+    assert_int_equal(j->variables.count, 3); /* user, host (the command line's), url */
+    assert_string_equal(j->variables.items[0].name, "user");
+    assert_true(tp_template_is_literal(j->variables.items[0].value));
+    assert_string_equal(tp_template_source(j->variables.items[0].value), "{{not a template}}");
+    assert_string_equal(j->variables.items[1].name, "host");
+    assert_string_equal(tp_template_source(j->variables.items[1].value), "cli");
+    assert_string_equal(j->variables.items[2].name, "url");
+    tp_journey_free(j);
+    tp_diags_clear(&d);
+    tp_vars_free(outside);
+}
+
+/* Warnings: listed apart from problems; the journey still loads. */
+static void test_warnings(void **state)
+{
+    static const struct {
+        const char *label;
+        const char *json;
+        const char *path; /* NULL: no warning */
+        const char *text;
+    } cases[] = {
+        {"always step uses a skippable capture",
+         STEP(OK_STEP ", {\"name\": \"b\", \"request\": {\"url\": \"/\"}, \"capture\": "
+              "{\"cart\": {\"body\": true}}}, {\"name\": \"c\", \"always\": true, "
+              "\"request\": {\"url\": \"/{{cart}}\", \"headers\": {\"X\": \"{{cart}}\"}}}"),
+         "steps[2].request.url",
+         "an always step uses \"cart\", captured by steps[1] (\"b\"), which an earlier failure "
+         "skips"},
+        {"the capturing step is the first: never skipped",
+         STEP("{\"name\": \"b\", \"request\": {\"url\": \"/\"}, \"capture\": {\"cart\": "
+              "{\"body\": true}}}, {\"name\": \"c\", \"always\": true, \"request\": "
+              "{\"url\": \"/{{cart}}\"}}"),
+         NULL, NULL},
+        {"steps before it continue on failure",
+         STEP("{\"name\": \"a\", \"continue_on_failure\": true, \"request\": {\"url\": "
+              "\"/\"}}, {\"name\": \"b\", \"request\": {\"url\": \"/\"}, \"capture\": "
+              "{\"cart\": {\"body\": true}}}, {\"name\": \"c\", \"always\": true, "
+              "\"request\": {\"url\": \"/{{cart}}\"}}"),
+         NULL, NULL},
+        {"a default covers it",
+         STEP(OK_STEP ", {\"name\": \"b\", \"request\": {\"url\": \"/\"}, \"capture\": "
+              "{\"cart\": {\"body\": true}}}, {\"name\": \"c\", \"always\": true, "
+              "\"request\": {\"url\": \"/{{cart|none}}\"}}"),
+         NULL, NULL},
+        {"noise learn with a POST",
+         "{\"name\": \"j\", \"compare\": {\"noise\": \"learn\"}, \"steps\": [" OK_STEP
+         ", {\"name\": \"pay\", \"request\": {\"method\": \"post\", \"url\": \"/\"}},"
+         " {\"name\": \"del\", \"request\": {\"method\": \"DELETE\", \"url\": \"/\"}}]}",
+         "compare.noise",
+         "\"learn\" runs the baseline twice in every round, side by side, and steps[1] (\"pay\") "
+         "sends POST (and 1 more step)"},
+        {"noise learn with GET and HEAD only",
+         "{\"name\": \"j\", \"compare\": {\"noise\": \"learn\"}, \"steps\": [" OK_STEP
+         ", {\"name\": \"h\", \"request\": {\"method\": \"HEAD\", \"url\": \"/\"}}]}",
+         NULL, NULL},
+        {"noise off with a POST",
+         "{\"name\": \"j\", \"steps\": [{\"name\": \"pay\", \"request\": {\"method\": "
+         "\"POST\", \"url\": \"/\"}}]}",
+         NULL, NULL},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tp_diags d = {0};
+        struct tp_journey *j;
+
+        j = load_ok(cases[i].json, NULL, &d);
+        if (tp_diags_warnings(&d) != (cases[i].path ? 1u : 0u))
+            print_message("%s: %zu warnings\n", cases[i].label, tp_diags_warnings(&d));
+        assert_int_equal(tp_diags_total(&d), 0);
+        if (!cases[i].path) {
+            assert_int_equal(tp_diags_warnings(&d), 0);
+        } else {
+            assert_int_equal(tp_diags_warnings(&d), 1); /* once per step and name */
+            assert_string_equal(d.warnings[0].path, cases[i].path);
+            assert_non_null(strstr(d.warnings[0].text, cases[i].text));
+        }
+        tp_journey_free(j);
+        tp_diags_clear(&d);
+    }
+}
+
+/* matches: a literal pattern is compiled at load; one with placeholders is kept
+ * as a template, to be expanded and compiled when it is checked. */
+static void test_matches_templates(void **state)
+{
+    const char *text =
+        "{\"name\": \"j\", \"variables\": {\"sku\": \"A.1\"}, \"steps\": [{\"name\": \"a\","
+        " \"request\": {\"url\": \"/\"}, \"expect\": [{\"body\": {\"matches\": \"^x+$\"}},"
+        " {\"body\": {\"matches\": \"^{{sku}}-[0-9]+$\"}}]}]}";
+    struct tp_diags d = {0};
+    (void)state;
+
+    struct tp_journey *j = load_ok(text, NULL, &d);
+    const struct tp_predicate *literal = &j->steps[0].expects[0].preds[0],
+                              *templated = &j->steps[0].expects[1].preds[0];
+    assert_non_null(literal->regex);
+    assert_null(literal->tpl);
+    assert_null(templated->regex);
+    assert_non_null(templated->tpl);
+    assert_string_equal(tp_template_source(templated->tpl), "^{{sku}}-[0-9]+$");
+    tp_journey_free(j);
+    tp_diags_clear(&d);
+}
+
+static void test_auth_model(void **state)
+{
+    const char *text =
+        "{\"name\": \"j\", \"variables\": {\"u\": \"ann\"}, \"steps\": [{\"name\": \"a\","
+        " \"request\": {\"url\": \"/\", \"auth\": {\"basic\": {\"user\": \"{{u}}\","
+        " \"password\": \"{{env.PW}}\"}}}}, {\"name\": \"b\", \"request\": {\"url\": \"/\"}}]}";
+    struct tp_diags d = {0};
+    const char *names[4];
+    (void)state;
+
+    struct tp_journey *j = load_ok(text, NULL, &d);
+    assert_string_equal(tp_template_source(j->steps[0].auth.user), "{{u}}");
+    assert_string_equal(tp_template_source(j->steps[0].auth.password), "{{env.PW}}");
+    assert_null(j->steps[1].auth.user);
+    /* the run checks PW is set before the first request */
+    assert_int_equal(tp_journey_env_names(j, names, 4), 1);
+    assert_string_equal(names[0], "PW");
+    tp_journey_free(j);
+    tp_diags_clear(&d);
+}
+
 static void test_failure_names(void **state)
 {
     (void)state;
@@ -298,8 +531,13 @@ static void test_failure_names(void **state)
 int main(void)
 {
     enum { NBAD = sizeof bad_cases / sizeof bad_cases[0] };
-    struct CMUnitTest tests[NBAD + 4];
+    struct CMUnitTest tests[NBAD + 9];
     size_t n = 0;
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults_are_no_errors);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_outside_variables);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_warnings);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_matches_templates);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auth_model);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_valid_journey_model);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_every_problem_reported);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_inputs);

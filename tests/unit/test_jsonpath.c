@@ -179,6 +179,12 @@ static void test_error_columns(void **state)
     expect_error("$[?true]", TP_ERR_INVALID, 4, "literal");
     expect_error("$[?value(@.a, @.b)==1]", TP_ERR_INVALID, 4, "takes 1 argument");
     expect_error("$[?!@.a == 1]", TP_ERR_INVALID, 8, "!(...)");
+    /* a member name with a dash is no shorthand: the message shows the brackets */
+    expect_error("$.headers.X-Who", TP_ERR_INVALID, 12,
+                 "found '-' (a member name with '-' needs brackets: $.headers['X-Who'])");
+    expect_error("$..x-y.z", TP_ERR_INVALID, 5, "needs brackets: $..['x-y'].z)");
+    expect_error("$[?@.a-b == 1]", TP_ERR_INVALID, 7, "needs brackets: $[?@['a-b'] == 1])");
+    expect_error("$.a -b", TP_ERR_INVALID, 4, "found U+0020");
 }
 
 static void test_error_path_truncated(void **state)

@@ -76,6 +76,7 @@ struct built {
     struct tp_error err;
     enum tp_failure cls;
     tp_err rc;
+    tp_secrets *secrets; /* what the build added: basic auth values */
 };
 
 static struct tp_target default_target = {
@@ -91,6 +92,8 @@ static void build_step(struct built *b, const char *journey, const struct tp_tar
     struct tp_request_ctx ctx;
 
     memset(b, 0, sizeof *b);
+    b->secrets = tp_secrets_create();
+    assert_non_null(b->secrets);
     b->journey = tp_journey_load("dir/j.json", journey, strlen(journey), &d);
     for (size_t i = 0; i < d.count; i++)
         print_message("journey: %s: %s\n", d.items[i].path, d.items[i].text);
@@ -104,7 +107,8 @@ static void build_step(struct built *b, const char *journey, const struct tp_tar
                                   "0af7651916cd43dd8448eb211c80319c",
                                   "b7ad6b7169203331",
                                   cookie,
-                                  NULL}; /* base_url parsed per request */
+                                  NULL, /* base_url parsed per request */
+                                  b->secrets};
     tp_error_clear(&b->err);
     b->rc = tp_request_build(&ctx, &b->journey->steps[index], &b->req, &b->cls, &b->err);
     assert_int_equal(b->cls == TP_FAIL_NONE, b->rc == TP_OK);
@@ -144,6 +148,7 @@ static void built_free(struct built *b)
 {
     tp_http_request_clear(&b->req);
     tp_journey_free(b->journey);
+    tp_secrets_free(b->secrets);
 }
 
 /* A journey text: prelude, then one step with the given request object. */
@@ -562,6 +567,101 @@ static void test_secrets_not_in_messages(void **state)
     built_free(&b);
 }
 
+/* ---- basic auth ---------------------------------------------------------- */
+
+/* 1 when masking text with b's secrets hides it whole. */
+static int masked_whole(const struct built *b, const char *text)
+{
+    char *m = tp_secrets_mask(b->secrets, text);
+    int whole = m && strcmp(m, "***") == 0;
+    free(m);
+    return whole;
+}
+
+static void test_basic_auth_header(void **state)
+{
+    /* clang-format off */
+    static const struct {
+        const char *user, *password, *header;
+    } cases[] = {
+        {"Aladdin", "open sesame", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="}, /* RFC 7617 */
+        {"{{user}}", "{{token}}", "Basic YW5uOnMzY3IzdA=="},               /* ann:s3cr3t */
+        {"a", "", "Basic YTo="},
+        {"ab", "c", "Basic YWI6Yw=="},
+        {"", "", "Basic Og=="},
+        {"u", "caf\u00e9", "Basic dTpjYWbDqQ=="},
+    };
+    /* clang-format on */
+    (void)state;
+
+    for (size_t i = 0; i < COUNT_OF(cases); i++) {
+        char request[512];
+        struct built b;
+
+        snprintf(request, sizeof request,
+                 "{\"url\": \"/\", \"headers\": {\"authorization\": \"Bearer x\"},"
+                 " \"auth\": {\"basic\": {\"user\": \"%s\", \"password\": \"%s\"}}}",
+                 cases[i].user, cases[i].password);
+        build(&b, journey_with(request, NULL));
+        assert_int_equal(b.rc, TP_OK);
+        /* auth replaces an Authorization header of the journey */
+        assert_int_equal(count_headers(b.req.headers, "Authorization"), 1);
+        assert_string_equal(header_value(b.req.headers, "Authorization"), cases[i].header);
+        /* the encoded value, and the password when there is one, are secrets now */
+        assert_true(masked_whole(&b, cases[i].header + 6));
+        if (i == 1)
+            assert_true(masked_whole(&b, "s3cr3t"));
+        else if (i == 0)
+            assert_true(masked_whole(&b, "open sesame"));
+        built_free(&b);
+    }
+}
+
+/* The step's auth wins over the target's; the target's serves steps without one. */
+static void test_basic_auth_target(void **state)
+{
+    struct tp_target t = {.name = "canary", .base_url = "https://shop.test/"};
+    struct tp_error err;
+    struct built b;
+    (void)state;
+
+    tp_error_clear(&err);
+    assert_int_equal(tp_template_parse("probe", &t.auth.user, &err), TP_OK);
+    assert_int_equal(tp_template_parse("{{env.SHOP_PASSWORD}}", &t.auth.password, &err), TP_OK);
+    build_with(&b, journey_with("{\"url\": \"/\"}", NULL), &t, NULL);
+    assert_int_equal(b.rc, TP_OK);
+    assert_string_equal(header_value(b.req.headers, "Authorization"),
+                        "Basic cHJvYmU6cHcgd29yZA=="); /* probe:pw word */
+    assert_true(masked_whole(&b, "pw word"));
+    built_free(&b);
+    build_with(&b,
+               journey_with("{\"url\": \"/\", \"auth\": {\"basic\": {\"user\": \"a\","
+                            " \"password\": \"b\"}}}",
+                            NULL),
+               &t, NULL);
+    assert_int_equal(b.rc, TP_OK);
+    assert_string_equal(header_value(b.req.headers, "Authorization"), "Basic YTpi");
+    built_free(&b);
+    tp_auth_clear(&t.auth);
+}
+
+static void test_basic_auth_refusals(void **state)
+{
+    struct built b;
+    (void)state;
+
+    /* RFC 7617: the user-id cannot hold a colon */
+    build(&b, journey_with("{\"url\": \"/\", \"auth\": {\"basic\": {\"user\": \"a:b\","
+                           " \"password\": \"{{token}}\"}}}",
+                           NULL));
+    assert_int_equal(b.rc, TP_ERR_INVALID);
+    assert_int_equal(b.cls, TP_FAIL_INTERNAL);
+    assert_non_null(strstr(b.err.text, "':'"));
+    assert_null(strstr(b.err.text, "s3cr3t"));
+    assert_null(b.req.headers);
+    built_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +678,9 @@ int main(void)
         cmocka_unit_test(test_settings_copied),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_secrets_not_in_messages),
+        cmocka_unit_test(test_basic_auth_header),
+        cmocka_unit_test(test_basic_auth_target),
+        cmocka_unit_test(test_basic_auth_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

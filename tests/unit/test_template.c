@@ -74,7 +74,8 @@ static struct tp_template_env env_for(struct fake_env *f)
 }
 
 static const char *const default_vars[] = {
-    "sku", "A-100", "user", "ann", "quote", "say \"hi\"", "empty", "", NULL,
+    "sku", "A-100", "user", "ann", "quote", "say \"hi\"", "empty", "",
+    TP_TPL_TARGET_VAR, "canary", TP_TPL_LOCATION_VAR, "eu-west-1", "target", "shadowed", NULL,
 };
 static const char *const default_envs[] = {
     "SHOP_USER", "shopper", "HOME", "/home/ann", NULL,
@@ -151,6 +152,11 @@ static const struct parse_case {
     {"{\"q\":\"{{sku}}\"}", 3,
      {{TP_TPL_TEXT, "{\"q\":\""}, {TP_TPL_VAR, "sku"}, {TP_TPL_TEXT, "\"}"}}},
     {"caf\xc3\xa9 {{x}}", 2, {{TP_TPL_TEXT, "caf\xc3\xa9 "}, {TP_TPL_VAR, "x"}}},
+    {"{{target}}/{{ location }}", 3,
+     {{TP_TPL_TARGET, NULL}, {TP_TPL_TEXT, "/"}, {TP_TPL_LOCATION, NULL}}},
+    {"{{Target}}", 1, {{TP_TPL_VAR, "Target"}}},
+    {"{{a|b}}", 1, {{TP_TPL_VAR, "a"}}},
+    {"{{ env.HOME | /tmp }}", 1, {{TP_TPL_ENV, "HOME"}}},
 };
 /* clang-format on */
 
@@ -227,6 +233,13 @@ static const struct parse_error_case {
     {"{{env.1X}}", 7, "environment variable name must start with a letter or '_', not '1'"},
     {"{{env..X}}", 7, "not '.'"},
     {"ok {{sku}} then {{bad name}}", 22, "unexpected space"},
+    {"{{|x}}", 1, "empty placeholder name before \"|\""},
+    {"{{ | }}", 1, "empty placeholder name before"},
+    {"{{a b|c}}", 4, "unexpected space"},
+    {"{{uuid|x}}", 3, "the built-in {{uuid}} takes no default"},
+    {"{{ target | t }}", 4, "the built-in {{target}} takes no default"},
+    {"{{env.|x}}", 7, "missing environment variable name"},
+    {"{{a|b}", 1, "unterminated"},
 };
 /* clang-format on */
 
@@ -358,7 +371,7 @@ static void test_parse_hostile_tail_and_noise(void **state)
  * every result is OK or INVALID and an OK template always expands. */
 static void test_parse_hostile_random(void **state)
 {
-    static const char interesting[] = "{{}} \t.-_aZ9e$\x80";
+    static const char interesting[] = "{{}} \t.-_aZ9e$|\x80";
     uint64_t seed = UINT64_C(88172645463325252);
     char buf[300];
     size_t iter, i;
@@ -403,6 +416,84 @@ static void test_parse_hostile_random(void **state)
     }
 }
 
+/* A default is the text after the first '|', whitespace around it dropped; it
+ * may hold anything but "}}" ('|' and braces too). */
+static void test_parse_defaults(void **state)
+{
+    /* clang-format off */
+    static const struct {
+        const char *src;
+        const char *name;
+        const char *fallback; /* NULL: none */
+    } cases[] = {
+        {"{{a}}", "a", NULL},
+        {"{{a|}}", "a", ""},
+        {"{{a|b}}", "a", "b"},
+        {"{{ a | two words }}", "a", "two words"},
+        {"{{a|x|y}}", "a", "x|y"},
+        {"{{a|{x}}}", "a", "{x"},
+        {"{{a|.*[\\d]+}}", "a", ".*[\\d]+"},
+        {"{{env.HOME|/tmp}}", "HOME", "/tmp"},
+    };
+    /* clang-format on */
+    (void)state;
+
+    for (size_t i = 0; i < COUNT_OF(cases); i++) {
+        struct tp_error err;
+        tp_template *t = NULL;
+        size_t count = 0;
+        const struct tp_tpl_part *parts;
+
+        tp_error_clear(&err);
+        assert_int_equal(tp_template_parse(cases[i].src, &t, &err), TP_OK);
+        parts = tp_template_parts(t, &count);
+        assert_true(count >= 1);
+        assert_string_equal(parts[0].text, cases[i].name);
+        if (cases[i].fallback)
+            assert_string_equal(parts[0].fallback, cases[i].fallback);
+        else
+            assert_null(parts[0].fallback);
+        tp_template_free(t);
+    }
+}
+
+static void test_literal(void **state)
+{
+    static const char *const texts[] = {"", "plain", "{{not_a_placeholder}}", "a|b}}"};
+    (void)state;
+
+    for (size_t i = 0; i < COUNT_OF(texts); i++) {
+        struct fake_env f = default_fake();
+        struct tp_template_env env = env_for(&f);
+        struct tp_error err;
+        tp_template *t = NULL;
+        char *out = NULL;
+        size_t count = 9;
+
+        assert_int_equal(tp_template_literal(texts[i], &t), TP_OK);
+        assert_true(tp_template_is_literal(t));
+        assert_string_equal(tp_template_source(t), texts[i]);
+        tp_template_parts(t, &count);
+        assert_int_equal(count, texts[i][0] ? 1 : 0);
+        assert_int_equal(tp_template_expand(t, &env, TP_ESC_JSON, &out, &err), TP_OK);
+        assert_string_equal(out, texts[i]);
+        free(out);
+        tp_template_free(t);
+    }
+}
+
+static void test_builtin_names(void **state)
+{
+    size_t n = 0;
+    const char *const *names = tp_template_builtins(&n);
+    (void)state;
+
+    assert_int_equal(n, 5);
+    assert_string_equal(names[0], "uuid");
+    assert_string_equal(names[3], "target");
+    assert_string_equal(names[4], "location");
+}
+
 /* ---- expansion ---------------------------------------------------------- */
 
 /* clang-format off */
@@ -427,6 +518,18 @@ static const struct expand_case {
     {"/a b?u={{env.HOME}}&s={{sku}}", TP_ESC_URL, "/a b?u=%2Fhome%2Fann&s=A-100"},
     {"{{quote}}", TP_ESC_URL, "say%20%22hi%22"},
     {"{{uuid}}", TP_ESC_URL, "00112233-4455-4677-8899-aabbccddeeff"},
+    /* the run's names; a variable called "target" is shadowed like "uuid" */
+    {"{{target}}@{{location}}", TP_ESC_NONE, "canary@eu-west-1"},
+    /* defaults: used only when the name is undefined, inserted as written */
+    {"{{sku|x}}/{{nope|fallback}}/{{env.NOPE|e}}/{{env.HOME|e}}", TP_ESC_NONE,
+     "A-100/fallback/e//home/ann"},
+    {"[{{nope|}}]", TP_ESC_NONE, "[]"},
+    {"{{empty|not used}}", TP_ESC_NONE, ""},
+    {"{\"q\":\"{{nope|a\\\"b}}\"}", TP_ESC_JSON, "{\"q\":\"a\\\"b\"}"},
+    {"{{quote|x}}", TP_ESC_JSON, "say \\\"hi\\\""},
+    /* regex: each ASCII punctuation byte of a value escaped, the literal text kept */
+    {"^{{quote}}$", TP_ESC_REGEX, "^say\\ \\\"hi\\\"$"},
+    {"^{{nope|a.b}}$", TP_ESC_REGEX, "^a.b$"},
 };
 /* clang-format on */
 
@@ -457,6 +560,9 @@ static const struct escape_case {
     {TP_ESC_JSON, "a\"b\\c\n\x01 %&", "a\\\"b\\\\c\\n\\u0001 %&"},
     {TP_ESC_URL, "a\"b\\c\n\x01 %&", "a%22b%5Cc%0A%01%20%25%26"},
     {TP_ESC_URL, "caf\xc3\xa9", "caf%C3%A9"},
+    {TP_ESC_REGEX, "a.b*c+(d)[e]{f}|g^h$i?j\\k/l",
+     "a\\.b\\*c\\+\\(d\\)\\[e\\]\\{f\\}\\|g\\^h\\$i\\?j\\\\k\\/l"},
+    {TP_ESC_REGEX, "_Az09 caf\xc3\xa9-#\n", "_Az09\\ caf\xc3\xa9\\-\\#\\\n"},
 };
 /* clang-format on */
 
@@ -579,6 +685,7 @@ static const struct expand_error_case {
     {"{{env.SHOP_PASSWORD}}", "environment variable SHOP_PASSWORD is not set"},
     {"{{ env.X.Y }}", "environment variable X.Y is not set"},
     {"{{sku}}{{missing}}{{env.ALSO_MISSING}}", "undefined variable \"missing\""},
+    {"{{missing|ok}}{{env.ALSO_MISSING}}", "environment variable ALSO_MISSING is not set"},
 };
 /* clang-format on */
 
@@ -601,6 +708,30 @@ static void test_expand_errors(void **state)
         assert_string_equal(err.text, expand_error_cases[i].text);
         tp_template_free(t);
     }
+}
+
+/* {{target}} and {{location}} come from the run; without it they are errors. */
+static void test_expand_builtins_need_the_run(void **state)
+{
+    const char *vars[] = {"target", "a variable", NULL};
+    struct fake_env f = default_fake();
+    struct tp_template_env env = env_for(&f);
+    struct tp_error err;
+    tp_template *t = NULL;
+    char *out = NULL;
+    (void)state;
+
+    f.vars = vars;
+    tp_error_clear(&err);
+    assert_int_equal(tp_template_parse("{{target}}", &t, &err), TP_OK);
+    assert_int_equal(tp_template_expand(t, &env, TP_ESC_NONE, &out, &err), TP_ERR_INVALID);
+    assert_string_equal(err.text, "{{target}} has no value here");
+    tp_template_free(t);
+    assert_int_equal(tp_template_parse("{{location}}", &t, &err), TP_OK);
+    assert_int_equal(tp_template_expand(t, &env, TP_ESC_NONE, &out, &err), TP_ERR_INVALID);
+    assert_string_equal(err.text, "{{location}} has no value here");
+    assert_null(out);
+    tp_template_free(t);
 }
 
 static void test_expand_bad_arguments(void **state)
@@ -640,6 +771,10 @@ int main(void)
         cmocka_unit_test(test_parse_hostile_large),
         cmocka_unit_test(test_parse_hostile_tail_and_noise),
         cmocka_unit_test(test_parse_hostile_random),
+        cmocka_unit_test(test_parse_defaults),
+        cmocka_unit_test(test_literal),
+        cmocka_unit_test(test_builtin_names),
+        cmocka_unit_test(test_expand_builtins_need_the_run),
         cmocka_unit_test(test_expand_cases),
         cmocka_unit_test(test_expand_escapes),
         cmocka_unit_test(test_expand_uuid),
