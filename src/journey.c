@@ -991,6 +991,16 @@ static const char *xpath_not_nodes(void *comp, int *nomem)
     return why;
 }
 
+/* Reports an ignore entry that did not compile (nothing for TP_OK). */
+static void ignore_problem(struct loader *L, const char *item, tp_err rc,
+                           const struct tp_error *err)
+{
+    if (rc == TP_ERR_NOMEM)
+        tp_diags_nomem(L->s.diags, L->s.file, item);
+    else if (rc != TP_OK)
+        tp_schema_error(&L->s, item, "%s", err->text);
+}
+
 /* "capture:NAME" / "header:NAME" -> the mismatch path "capture NAME" / "header name". */
 static void load_ignore_label(struct loader *L, const char *text, const char *item)
 {
@@ -1039,10 +1049,7 @@ static void load_ignore_regex(struct loader *L, const char *text, const char *it
     free(pattern);
     if (rc == TP_OK)
         c->ignore_lines[c->nignore_lines++] = re;
-    if (rc == TP_ERR_NOMEM)
-        tp_diags_nomem(L->s.diags, L->s.file, item);
-    else if (rc != TP_OK)
-        tp_schema_error(&L->s, item, "%s", err.text);
+    ignore_problem(L, item, rc, &err);
 }
 
 /* "/...": an XPath selecting the nodes whose differences are left out. */
@@ -1065,11 +1072,8 @@ static void load_ignore_xpath(struct loader *L, const char *text, const char *it
         rc = TP_ERR_NOMEM;
     }
     tp_source_clear(&src);
-    if (rc == TP_ERR_NOMEM)
-        tp_diags_nomem(L->s.diags, L->s.file, item);
-    else if (rc != TP_OK)
-        tp_schema_error(&L->s, item, "%s", err.text);
-    else if (why)
+    ignore_problem(L, item, rc, &err);
+    if (rc == TP_OK && why)
         tp_schema_error(&L->s, item, "the XPath %s; an ignore XPath must select nodes", why);
 }
 
@@ -1084,10 +1088,7 @@ static void load_ignore_jsonpath(struct loader *L, const char *text, const char 
     rc = tp_jsonpath_compile_for_people(text, &q, &err);
     if (rc == TP_OK)
         c->ignore[c->nignore++] = q;
-    if (rc == TP_ERR_NOMEM)
-        tp_diags_nomem(L->s.diags, L->s.file, item);
-    else if (rc != TP_OK)
-        tp_schema_error(&L->s, item, "%s", err.text);
+    ignore_problem(L, item, rc, &err);
 }
 
 /* ignore -> [ JSONPATH | XPATH | "/regex/" | "capture:NAME" | "header:NAME" ... ] */
