@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/HTMLtree.h>
 #include <libxml/tree.h>
-#include <libxml/xpath.h>
 
+#include "twinprobe/doctree.h"
 #include "twinprobe/extract.h"
 #include "twinprobe/response.h"
 #include "twinprobe/strbuf.h"
@@ -646,16 +645,6 @@ struct line {
     uint64_t hash;
 };
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211u;
-    return h;
-}
-
-#define FNV_OFFSET 14695981039346656037u
-
 /* The lines of s (a last one without "\n" counts); *out new. TP_ERR_LIMIT past
  * TP_DIFF_MAX_LINES. */
 static tp_err split_lines(const char *s, size_t len, struct line **out, size_t *count)
@@ -677,7 +666,7 @@ static tp_err split_lines(const char *s, size_t len, struct line **out, size_t *
         size_t end = nl ? (size_t)(nl - s) : len;
         lines[i].s = s + start;
         lines[i].len = end - start;
-        lines[i].hash = fnv1a(FNV_OFFSET, s + start, end - start);
+        lines[i].hash = tp_hash_bytes(TP_HASH_OFFSET, s + start, end - start);
         start = end + 1;
     }
     *out = lines;
@@ -784,371 +773,37 @@ tp_err tp_diff_text(const char *base, size_t base_len, const char *cand, size_t 
 
 /* ---- HTML and XML bodies -------------------------------------------------------- */
 
-/* A document seen as the comparison needs it: elements and the text nodes that
- * are not blank, breadth first (children of one node are contiguous), each with
- * the hash of its whole subtree and the step of its path. */
-struct mnode {
-    xmlNodePtr node;      /* element, text or CDATA; the document at index 0 */
-    uint64_t hash;        /* of the subtree: names, attributes, normalized text */
-    size_t first, count;  /* children */
-    size_t text, len;     /* text nodes: the normalized text at tree.texts.data + text */
-    unsigned depth;
-    unsigned pos, same;   /* 1-based place among the siblings of its name (text nodes:
-                             among the text siblings), and how many there are */
-    const char *pred;     /* "id", "name" or "rel" when its value tells it from those
-                             siblings (the path says [@id='...'] rather than [pos]) */
-};
-
-struct mtree {
-    xmlDocPtr doc;
-    struct mnode *n;
-    size_t count, cap;
-    struct tp_strbuf texts;
-    xmlNodePtr *ignored;  /* nodes compare.ignore's XPaths select, sorted */
-    size_t nignored;
-};
-
-static void mtree_clear(struct mtree *t)
-{
-    free(t->n);
-    tp_strbuf_free(&t->texts);
-    free(t->ignored);
-    memset(t, 0, sizeof *t);
-}
-
-static int is_text(xmlNodePtr x)
-{
-    return x->type == XML_TEXT_NODE || x->type == XML_CDATA_SECTION_NODE;
-}
-
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-/* Appends s with its whitespace runs as one space and none at either end: the
- * form in which texts are compared, so that whitespace alone is no difference. */
-static int add_normalized(struct tp_strbuf *b, const char *s)
-{
-    int space = 0;
-    size_t start = b->len;
-
-    for (; s && *s; s++) {
-        if (is_space(*s)) {
-            space = 1;
-            continue;
-        }
-        if ((space && b->len > start && tp_strbuf_add(b, " ", 1)) || tp_strbuf_add(b, s, 1))
-            return -1;
-        space = 0;
-    }
-    return 0;
-}
-
-/* The value of attribute a: borrowed when it is one text node (as parsers make
- * it), else new in *owned; NULL when out of memory. */
-static const char *attr_value(xmlAttrPtr a, xmlChar **owned)
-{
-    *owned = NULL;
-    if (!a->children)
-        return "";
-    if (a->children->type == XML_TEXT_NODE && !a->children->next)
-        return a->children->content ? (const char *)a->children->content : "";
-    *owned = xmlNodeListGetString(a->doc, a->children, 1);
-    return (const char *)*owned;
-}
-
-static int mnode_add(struct mtree *t, xmlNodePtr x, unsigned depth)
-{
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        struct mnode *p = realloc(t->n, cap * sizeof *p);
-        if (!p)
-            return -1;
-        t->n = p;
-        t->cap = cap;
-    }
-    memset(&t->n[t->count], 0, sizeof t->n[0]);
-    t->n[t->count].node = x;
-    t->n[t->count++].depth = depth;
-    return 0;
-}
-
-/* Sort keys for the siblings of one node: by name, then by one attribute's value. */
-struct sibling {
-    const char *name, *value;
-    size_t index;
-};
-
-static int sibling_cmp(const void *x, const void *y)
-{
-    const struct sibling *a = x, *b = y;
-    int c = strcmp(a->name, b->name);
-    if (c == 0 && a->value && b->value)
-        c = strcmp(a->value, b->value);
-    if (c == 0)
-        return a->index < b->index ? -1 : a->index > b->index;
-    return c;
-}
-
-/* A predicate value must be quotable in XPath 1.0 (no escapes there). */
-static int quotable(const char *v)
-{
-    return !(strchr(v, '\'') && strchr(v, '"'));
-}
-
-/* pos/same/pred of the children of node p, from sorting them by name, then by
- * (name, id), (name, name) and (name, rel): an attribute value unique among the
- * siblings of that name names the node in its path. */
-static tp_err name_siblings(struct mtree *t, size_t p)
-{
-    static const char *const preds[] = {"id", "name", "rel"};
-    struct mnode *c = t->n + t->n[p].first;
-    size_t k = t->n[p].count, texts = 0, ntext = 0;
-    struct sibling *s = calloc(k + 1, sizeof *s);
-
-    if (!s)
-        return TP_ERR_NOMEM;
-    for (size_t i = 0; i < k; i++)
-        ntext += is_text(c[i].node);
-    for (size_t i = 0; i < k; i++)
-        if (is_text(c[i].node)) {
-            c[i].pos = (unsigned)++texts;
-            c[i].same = (unsigned)ntext;
-        }
-    for (size_t a = 0; a <= sizeof preds / sizeof preds[0]; a++) {
-        size_t n = 0;
-        for (size_t i = 0; i < k; i++) {
-            xmlAttrPtr attr = NULL;
-            if (is_text(c[i].node))
-                continue;
-            if (a > 0) {
-                attr = xmlHasProp(c[i].node, (const xmlChar *)preds[a - 1]);
-                if (!attr || !attr->children || attr->children->type != XML_TEXT_NODE ||
-                    attr->children->next || !attr->children->content ||
-                    !quotable((const char *)attr->children->content))
-                    continue;
-            }
-            s[n].name = (const char *)c[i].node->name;
-            s[n].value = attr ? (const char *)attr->children->content : NULL;
-            s[n++].index = i;
-        }
-        qsort(s, n, sizeof *s, sibling_cmp);
-        for (size_t i = 0, g; i < n; i = g) {
-            for (g = i + 1; g < n && strcmp(s[i].name, s[g].name) == 0 &&
-                            (a == 0 || strcmp(s[i].value, s[g].value) == 0);
-                 g++)
-                ;
-            for (size_t r = i; r < g; r++) {
-                struct mnode *x = &c[s[r].index];
-                if (a == 0) {
-                    x->pos = (unsigned)(r - i + 1);
-                    x->same = (unsigned)(g - i);
-                } else if (g - i == 1 && !x->pred) {
-                    x->pred = preds[a - 1];
-                }
-            }
-        }
-    }
-    free(s);
-    return TP_OK;
-}
-
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-    return fnv1a(h, s, strlen(s) + 1);
-}
-
-/* The subtree hashes, children before parents (breadth-first order reversed). */
-static tp_err hash_tree(struct mtree *t)
-{
-    for (size_t i = t->count; i-- > 0;) {
-        struct mnode *x = &t->n[i];
-        uint64_t h = FNV_OFFSET;
-        if (is_text(x->node)) {
-            x->hash = fnv1a(hash_str(h, "#text"), t->texts.data + x->text, x->len);
-            continue;
-        }
-        if (i > 0) {
-            h = hash_str(hash_str(h, "#element"), (const char *)x->node->name);
-            for (xmlAttrPtr a = x->node->properties; a; a = a->next) {
-                xmlChar *owned;
-                const char *v = attr_value(a, &owned);
-                if (!v)
-                    return TP_ERR_NOMEM;
-                h = hash_str(hash_str(h, (const char *)a->name), v);
-                xmlFree(owned);
-            }
-        }
-        for (size_t k = 0; k < x->count; k++)
-            h = fnv1a(h, &t->n[x->first + k].hash, sizeof(uint64_t));
-        x->hash = h;
-    }
-    return TP_OK;
-}
-
-/* Builds t from doc; TP_ERR_LIMIT past TP_DIFF_MAX_NODES nodes or
- * TP_DIFF_MAX_NODE_DEPTH levels (the body is then compared by line). */
-static tp_err tree_build(struct mtree *t, xmlDocPtr doc)
-{
-    tp_err rc = TP_OK;
-
-    t->doc = doc;
-    if (mnode_add(t, (xmlNodePtr)doc, 0))
-        return TP_ERR_NOMEM;
-    for (size_t i = 0; i < t->count && rc == TP_OK; i++) {
-        unsigned depth = t->n[i].depth + 1;
-        t->n[i].first = t->count;
-        for (xmlNodePtr c = t->n[i].node->children; c && rc == TP_OK; c = c->next) {
-            size_t at = t->texts.len;
-            if (c->type != XML_ELEMENT_NODE && !is_text(c))
-                continue; /* comments, processing instructions, the doctype */
-            if (is_text(c) && add_normalized(&t->texts, (const char *)c->content))
-                rc = TP_ERR_NOMEM;
-            else if (is_text(c) && t->texts.len == at)
-                continue; /* blank */
-            else if (t->count >= TP_DIFF_MAX_NODES || depth > TP_DIFF_MAX_NODE_DEPTH)
-                rc = TP_ERR_LIMIT;
-            else if (mnode_add(t, c, depth))
-                rc = TP_ERR_NOMEM;
-            else if (is_text(c)) {
-                t->n[t->count - 1].text = at;
-                t->n[t->count - 1].len = t->texts.len - at;
-            }
-        }
-        t->n[i].count = t->count - t->n[i].first;
-        if (rc == TP_OK)
-            rc = name_siblings(t, i);
-    }
-    return rc == TP_OK ? hash_tree(t) : rc;
-}
-
-static int ptr_cmp(const void *x, const void *y)
-{
-    uintptr_t a = (uintptr_t) * (xmlNodePtr const *)x, b = (uintptr_t) * (xmlNodePtr const *)y;
-    return a < b ? -1 : a > b;
-}
-
-static void quiet_xpath_error(void *ctx, xmlErrorPtr e)
-{
-    (void)ctx;
-    (void)e;
-}
-
-/* t->ignored: every node the compare.ignore XPaths select in t's document. An
- * expression that fails to evaluate selects nothing. */
-static tp_err select_ignored(struct mtree *t, const struct tp_compare *cmp)
-{
-    xmlXPathContextPtr ctx;
-    size_t cap = 0;
-    tp_err rc = TP_OK;
-
-    if (!cmp || cmp->nignore_xpath == 0)
-        return TP_OK;
-    if (!(ctx = xmlXPathNewContext(t->doc)))
-        return TP_ERR_NOMEM;
-    ctx->error = quiet_xpath_error;
-    for (size_t i = 0; i < cmp->nignore_xpath && rc == TP_OK; i++) {
-        xmlXPathObjectPtr res = xmlXPathCompiledEval(cmp->ignore_xpath[i], ctx);
-        xmlNodeSetPtr set = res && res->type == XPATH_NODESET ? res->nodesetval : NULL;
-        for (int k = 0; set && k < set->nodeNr && rc == TP_OK; k++) {
-            if (t->nignored == cap) {
-                xmlNodePtr *p = realloc(t->ignored, (cap ? cap * 2 : 16) * sizeof *p);
-                if (!p) {
-                    rc = TP_ERR_NOMEM;
-                    break;
-                }
-                t->ignored = p;
-                cap = cap ? cap * 2 : 16;
-            }
-            t->ignored[t->nignored++] = set->nodeTab[k];
-        }
-        xmlXPathFreeObject(res);
-    }
-    xmlXPathFreeContext(ctx);
-    if (t->nignored)
-        qsort(t->ignored, t->nignored, sizeof *t->ignored, ptr_cmp);
-    return rc;
-}
-
-static int selected(const struct mtree *t, const void *node)
-{
-    xmlNodePtr key = (xmlNodePtr)node;
-    return t->nignored &&
-           bsearch(&key, t->ignored, t->nignored, sizeof *t->ignored, ptr_cmp) != NULL;
-}
-
+/* The two documents (doctree.h), walked side by side from their roots. */
 struct markup {
     struct differ *d;
-    struct mtree t[2]; /* base, candidate */
+    struct tp_doctree t[2]; /* base, candidate */
 };
-
-/* Appends the step of node x of tree t to b: "/name", "/name[@id='v']",
- * "/name[2]", "/text()", "/text()[2]". */
-static int path_add_step(struct tp_strbuf *b, const struct mtree *t, size_t x)
-{
-    const struct mnode *m = &t->n[x];
-    xmlNodePtr node = m->node;
-    xmlAttrPtr attr;
-
-    if (is_text(node))
-        return m->same > 1 ? tp_strbuf_addf(b, "/text()[%u]", m->pos) : tp_strbuf_str(b, "/text()");
-    if (tp_strbuf_str(b, "/") ||
-        (node->ns && node->ns->prefix && tp_strbuf_addf(b, "%s:", (const char *)node->ns->prefix)) ||
-        tp_strbuf_str(b, (const char *)node->name))
-        return -1;
-    if (m->pred && (attr = xmlHasProp(node, (const xmlChar *)m->pred)) != NULL) {
-        const char *v = (const char *)attr->children->content;
-        char q = strchr(v, '\'') ? '"' : '\'';
-        return tp_strbuf_addf(b, "[@%s=%c%s%c]", m->pred, q, v, q);
-    }
-    return m->same > 1 ? tp_strbuf_addf(b, "[%u]", m->pos) : 0;
-}
-
-/* A node's value for node_added / node_removed: an element as markup, a text as
- * its normalized text. New; NULL when out of memory. */
-static char *node_text(const struct mtree *t, size_t x)
-{
-    const struct mnode *m = &t->n[x];
-    xmlOutputBufferPtr out;
-    char *text;
-
-    if (is_text(m->node))
-        return bytes_text(t->texts.data + m->text, m->len);
-    if (!(out = xmlAllocOutputBuffer(NULL)))
-        return NULL;
-    if (t->doc->type == XML_HTML_DOCUMENT_NODE)
-        htmlNodeDumpFormatOutput(out, t->doc, m->node, NULL, 0);
-    else
-        xmlNodeDumpOutput(out, t->doc, m->node, 0, 0, NULL);
-    text = out->error ? NULL
-                      : bytes_text((const char *)xmlOutputBufferGetContent(out),
-                                   xmlOutputBufferGetSize(out));
-    xmlOutputBufferClose(out);
-    return text;
-}
 
 /* A node only one side has (side 0: removed, 1: added), below the current path. */
 static tp_err node_only(struct markup *h, int side, size_t x)
 {
     struct differ *d = h->d;
-    const struct mtree *t = &h->t[side];
+    const struct tp_doctree *t = &h->t[side];
     size_t mark = d->path.len;
+    struct tp_strbuf v = {NULL, 0, 0};
     char *value = NULL;
     int record = 0;
     tp_err rc = TP_OK;
 
-    if (selected(t, t->n[x].node) ||
-        (is_text(t->n[x].node) && text_ignored(d->cmp, t->texts.data + t->n[x].text, t->n[x].len)))
+    if (tp_doctree_selected(t, t->n[x].node) ||
+        (t->n[x].is_text && text_ignored(d->cmp, t->texts.data + t->n[x].text, t->n[x].len)))
         return TP_OK;
-    if (path_add_step(&d->path, t, x))
+    if (tp_doctree_add_step(&d->path, t, x))
         return TP_ERR_NOMEM;
     rc = admit(d, d->path.data, &record);
-    if (rc == TP_OK && record)
-        rc = (value = node_text(t, x)) == NULL
-                 ? TP_ERR_NOMEM
-                 : push(d, side ? TP_MM_NODE_ADDED : TP_MM_NODE_REMOVED, d->path.data,
-                        side ? NULL : value, side ? value : NULL);
+    if (rc == TP_OK && record) {
+        if (tp_doctree_add_value(&v, t, x) || !(value = bytes_text(v.data ? v.data : "", v.len)))
+            rc = TP_ERR_NOMEM;
+        else
+            rc = push(d, side ? TP_MM_NODE_ADDED : TP_MM_NODE_REMOVED, d->path.data,
+                      side ? NULL : value, side ? value : NULL);
+    }
+    tp_strbuf_free(&v);
     tp_strbuf_cut(&d->path, mark);
     return rc;
 }
@@ -1166,10 +821,11 @@ static tp_err diff_attrs(struct markup *h, xmlNodePtr a, xmlNodePtr b)
             xmlAttrPtr y = xmlHasProp(other, x->name);
             xmlChar *ox = NULL, *oy = NULL;
             const char *vx, *vy = NULL;
-            if ((side && y) || selected(&h->t[side], x) || (y && selected(&h->t[!side], y)))
+            if ((side && y) || tp_doctree_selected(&h->t[side], x) ||
+                (y && tp_doctree_selected(&h->t[!side], y)))
                 continue; /* pairs are compared from the base side */
-            vx = attr_value(x, &ox);
-            if (!vx || (y && !(vy = attr_value(y, &oy))))
+            vx = tp_doctree_attr_value(x, &ox);
+            if (!vx || (y && !(vy = tp_doctree_attr_value(y, &oy))))
                 rc = TP_ERR_NOMEM;
             else if ((!y || strcmp(vx, vy) != 0) &&
                      tp_strbuf_addf(&d->path, "/@%s", (const char *)x->name))
@@ -1200,15 +856,10 @@ static int same_subtree(const void *ctx, size_t i, size_t j)
     return k->h->t[0].n[k->a + i].hash == k->h->t[1].n[k->b + j].hash;
 }
 
-/* Same kind of node: two texts, or two elements of one name. */
-static int same_key(const void *ctx, size_t i, size_t j)
+static int same_kind(const void *ctx, size_t i, size_t j)
 {
     const struct kids *k = ctx;
-    xmlNodePtr x = k->h->t[0].n[k->a + i].node, y = k->h->t[1].n[k->b + j].node;
-    if (is_text(x) || is_text(y))
-        return is_text(x) && is_text(y);
-    return strcmp((const char *)x->name, (const char *)y->name) == 0 &&
-           (!x->ns) == (!y->ns) && (!x->ns || xmlStrEqual(x->ns->href, y->ns->href));
+    return tp_doctree_same_kind(&k->h->t[0], k->a + i, &k->h->t[1], k->b + j);
 }
 
 static tp_err diff_node(struct markup *h, size_t a, size_t b);
@@ -1217,15 +868,16 @@ static tp_err diff_node(struct markup *h, size_t a, size_t b);
 static tp_err diff_texts(struct markup *h, size_t a, size_t b)
 {
     struct differ *d = h->d;
-    const struct mnode *x = &h->t[0].n[a], *y = &h->t[1].n[b];
+    const struct tp_docnode *x = &h->t[0].n[a], *y = &h->t[1].n[b];
     const char *tx = h->t[0].texts.data + x->text, *ty = h->t[1].texts.data + y->text;
     size_t mark = d->path.len;
     tp_err rc;
 
-    if (x->hash == y->hash || selected(&h->t[0], x->node) || selected(&h->t[1], y->node) ||
-        text_ignored(d->cmp, tx, x->len) || text_ignored(d->cmp, ty, y->len))
+    if (x->hash == y->hash || tp_doctree_selected(&h->t[0], x->node) ||
+        tp_doctree_selected(&h->t[1], y->node) || text_ignored(d->cmp, tx, x->len) ||
+        text_ignored(d->cmp, ty, y->len))
         return TP_OK;
-    if (path_add_step(&d->path, &h->t[0], a))
+    if (tp_doctree_add_step(&d->path, &h->t[0], a))
         return TP_ERR_NOMEM;
     rc = add_bytes_mismatch(d, TP_MM_NODE_CHANGED, d->path.data, tx, x->len, ty, y->len);
     tp_strbuf_cut(&d->path, mark);
@@ -1245,11 +897,11 @@ static tp_err diff_gap(struct markup *h, const struct kids *k, size_t i, size_t 
 
     if (!match)
         return TP_ERR_NOMEM;
-    rc = align(n, m, same_key, &g, &h->d->work, match);
+    rc = align(n, m, same_kind, &g, &h->d->work, match);
     while (rc == TP_OK && (p < n || q < m)) {
         if (p < n && match[p] == q) {
-            rc = is_text(h->t[0].n[g.a + p].node) ? diff_texts(h, g.a + p, g.b + q)
-                                                  : diff_node(h, g.a + p, g.b + q);
+            rc = h->t[0].n[g.a + p].is_text ? diff_texts(h, g.a + p, g.b + q)
+                                            : diff_node(h, g.a + p, g.b + q);
             p++;
             q++;
             continue;
@@ -1291,15 +943,16 @@ static tp_err diff_children(struct markup *h, size_t a, size_t b)
 static tp_err diff_node(struct markup *h, size_t a, size_t b)
 {
     struct differ *d = h->d;
-    const struct mnode *x = &h->t[0].n[a], *y = &h->t[1].n[b];
+    const struct tp_docnode *x = &h->t[0].n[a], *y = &h->t[1].n[b];
     size_t mark = d->path.len;
     tp_err rc = TP_OK;
 
-    if (x->hash == y->hash || selected(&h->t[0], x->node) || selected(&h->t[1], y->node))
+    if (x->hash == y->hash || tp_doctree_selected(&h->t[0], x->node) ||
+        tp_doctree_selected(&h->t[1], y->node))
         return TP_OK;
-    if (a > 0 && path_add_step(&d->path, &h->t[0], a))
+    if (a > 0 && tp_doctree_add_step(&d->path, &h->t[0], a))
         return TP_ERR_NOMEM;
-    if (!(a > 0 && (tp_pathset_covers(d->noise, d->path.data)))) {
+    if (!(a > 0 && tp_pathset_covers(d->noise, d->path.data))) {
         if (a > 0)
             rc = diff_attrs(h, x->node, y->node);
         if (rc == TP_OK)
@@ -1347,13 +1000,11 @@ static tp_err markup_diff(struct differ *d, struct tp_response *a, struct tp_res
     if (rc == TP_OK && a->xml_state == 1)
         rc = parse_markup(b);
     if (rc == TP_OK && a->xml_state == 1 && b->xml_state == 1) {
-        rc = tree_build(&h.t[0], a->xml_doc);
+        void *const *xpaths = d->cmp ? d->cmp->ignore_xpath : NULL;
+        size_t nxpaths = d->cmp ? d->cmp->nignore_xpath : 0;
+        rc = tp_doctree_build(&h.t[0], a->xml_doc, xpaths, nxpaths);
         if (rc == TP_OK)
-            rc = tree_build(&h.t[1], b->xml_doc);
-        if (rc == TP_OK)
-            rc = select_ignored(&h.t[0], d->cmp);
-        if (rc == TP_OK)
-            rc = select_ignored(&h.t[1], d->cmp);
+            rc = tp_doctree_build(&h.t[1], b->xml_doc, xpaths, nxpaths);
         if (rc == TP_OK) {
             *done = 1;
             rc = diff_node(&h, 0, 0);
@@ -1361,8 +1012,8 @@ static tp_err markup_diff(struct differ *d, struct tp_response *a, struct tp_res
             rc = TP_OK;
         }
     }
-    mtree_clear(&h.t[0]);
-    mtree_clear(&h.t[1]);
+    tp_doctree_clear(&h.t[0]);
+    tp_doctree_clear(&h.t[1]);
     if (parsed_a)
         tp_response_drop_markup(a);
     if (parsed_b)

@@ -116,8 +116,9 @@ tp_err tp_diff_json(const json_t *base, const json_t *cand, const struct tp_path
  * comparison still ends, and still finds every difference, in a cruder form:
  *   TP_DIFF_MAX_LINES   lines per text body; a body with more, or with a NUL
  *                       byte, gets the TP_MM_TEXT summary instead of a line diff
- *   TP_DIFF_MAX_NODES   elements and texts per document, and
- *   TP_DIFF_MAX_NODE_DEPTH  levels; a larger or deeper document is compared by line
+ *   TP_DOCTREE_MAX_NODES  elements and texts per document, and
+ *   TP_DOCTREE_MAX_DEPTH  levels (doctree.h); a larger or deeper document is
+ *                       compared by line
  *   TP_DIFF_MAX_EDITS   edits one alignment (lines, or the children of one element)
  *                       looks for: Myers' O((N+M)D) algorithm after the common head
  *                       and tail are set aside; past it, and
@@ -126,8 +127,6 @@ tp_err tp_diff_json(const json_t *base, const json_t *cand, const struct tp_path
  *                       between the common head and tail are paired by position.
  * Memory: an alignment holds (D+1)^2 4-byte cells for D edits (4 MB at most). */
 #define TP_DIFF_MAX_LINES 200000
-#define TP_DIFF_MAX_NODES 100000
-#define TP_DIFF_MAX_NODE_DEPTH 1024
 #define TP_DIFF_MAX_EDITS 1000
 #define TP_DIFF_MAX_WORK 50000000
 

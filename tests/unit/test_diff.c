@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "twinprobe/diff.h"
+#include "twinprobe/doctree.h"
 #include "twinprobe/extract.h"
 #include "twinprobe/journey.h"
 #include "twinprobe/jsonpath.h"
@@ -1058,11 +1059,11 @@ static void test_doc_cache_kept(void **state)
     assert_null(f->cand.response.xml_doc);
 }
 
-/* A document past TP_DIFF_MAX_NODES is compared by line. */
+/* A document past TP_DOCTREE_MAX_NODES is compared by line. */
 static void test_doc_bound(void **state)
 {
     struct fixture *f = *state;
-    size_t n = TP_DIFF_MAX_NODES + 10, len = 0;
+    size_t n = TP_DOCTREE_MAX_NODES + 10, len = 0;
     char *a = malloc(n * 8 + 64), *b;
 
     assert_non_null(a);
