@@ -227,10 +227,58 @@ static int ptr_cmp(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static void quiet_xpath_error(void *ctx, xmlErrorPtr e)
+static void quiet_structured(void *ctx, xmlErrorPtr e)
 {
     (void)ctx;
     (void)e;
+}
+
+static void quiet_generic(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+/* Evaluates comp in ctx with libxml2's reports silenced: the context's own, and
+ * its global generic handler, which some evaluation errors (an unknown function)
+ * go to, set for the call and restored. NULL when it does not evaluate. */
+static xmlXPathObjectPtr eval_quietly(void *comp, xmlXPathContextPtr ctx)
+{
+    xmlGenericErrorFunc saved = xmlGenericError;
+    void *saved_ctx = xmlGenericErrorContext;
+    xmlXPathObjectPtr res;
+
+    ctx->error = quiet_structured;
+    xmlSetGenericErrorFunc(NULL, quiet_generic);
+    res = xmlXPathCompiledEval(comp, ctx);
+    xmlSetGenericErrorFunc(saved_ctx, saved);
+    return res;
+}
+
+const char *tp_doctree_xpath_problem(void *comp, int *nomem)
+{
+    static const char *const types[] = {
+        [XPATH_BOOLEAN] = "yields a boolean", [XPATH_NUMBER] = "yields a number",
+        [XPATH_STRING] = "yields a string"};
+    xmlDocPtr doc = htmlNewDocNoDtD(NULL, NULL);
+    xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
+    xmlXPathObjectPtr res = NULL;
+    const char *why = NULL;
+
+    *nomem = !ctx;
+    if (ctx) {
+        res = eval_quietly(comp, ctx);
+        if (!res)
+            why = "does not evaluate (an unknown function or variable?)";
+        else if (res->type != XPATH_NODESET)
+            why = (size_t)res->type < sizeof types / sizeof types[0] && types[res->type]
+                      ? types[res->type]
+                      : "yields something other than nodes";
+    }
+    xmlXPathFreeObject(res);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return why;
 }
 
 /* t->ignored: every node the compare.ignore XPaths select in t's document. An
@@ -245,9 +293,8 @@ static tp_err select_ignored(struct tp_doctree *t, void *const *xpaths, size_t n
         return TP_OK;
     if (!(ctx = xmlXPathNewContext(t->doc)))
         return TP_ERR_NOMEM;
-    ctx->error = quiet_xpath_error;
     for (size_t i = 0; i < n && rc == TP_OK; i++) {
-        xmlXPathObjectPtr res = xmlXPathCompiledEval(xpaths[i], ctx);
+        xmlXPathObjectPtr res = eval_quietly(xpaths[i], ctx);
         xmlNodeSetPtr set = res && res->type == XPATH_NODESET ? res->nodesetval : NULL;
         for (int k = 0; set && k < set->nodeNr && rc == TP_OK; k++) {
             if (t->nignored == cap) {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/HTMLtree.h>
 #include <libxml/xpath.h>
 
+#include "twinprobe/doctree.h"
 #include "twinprobe/schema.h"
 
 #define PATH_MAX_LEN 256
@@ -943,54 +943,6 @@ static void load_string_array(struct loader *L, json_t *arr, const char *path, c
     }
 }
 
-/* An ignore XPath must select nodes: evaluated once on an empty document, a
- * number, string or boolean result (or an evaluation error, such as an unknown
- * function) is refused here rather than found at run time. */
-static void quiet_xpath_error(void *ctx, xmlErrorPtr e)
-{
-    (void)ctx;
-    (void)e;
-}
-
-static void quiet_generic_error(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    (void)msg;
-}
-
-static const char *xpath_not_nodes(void *comp, int *nomem)
-{
-    static const char *const types[] = {
-        [XPATH_BOOLEAN] = "yields a boolean", [XPATH_NUMBER] = "yields a number",
-        [XPATH_STRING] = "yields a string"};
-    xmlDocPtr doc = htmlNewDocNoDtD(NULL, NULL);
-    xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
-    xmlXPathObjectPtr res = NULL;
-    const char *why = NULL;
-
-    *nomem = !ctx;
-    if (ctx) {
-        /* libxml2 reports some evaluation errors (an unknown function) through its
-         * global generic handler: silenced for this call and restored. */
-        xmlGenericErrorFunc saved = xmlGenericError;
-        void *saved_ctx = xmlGenericErrorContext;
-        ctx->error = quiet_xpath_error;
-        xmlSetGenericErrorFunc(NULL, quiet_generic_error);
-        res = xmlXPathCompiledEval(comp, ctx);
-        xmlSetGenericErrorFunc(saved_ctx, saved);
-        if (!res)
-            why = "does not evaluate (an unknown function or variable?)";
-        else if (res->type != XPATH_NODESET)
-            why = (size_t)res->type < sizeof types / sizeof types[0] && types[res->type]
-                      ? types[res->type]
-                      : "yields something other than nodes";
-    }
-    xmlXPathFreeObject(res);
-    xmlXPathFreeContext(ctx);
-    xmlFreeDoc(doc);
-    return why;
-}
-
 /* Reports an ignore entry that did not compile (nothing for TP_OK). */
 static void ignore_problem(struct loader *L, const char *item, tp_err rc,
                            const struct tp_error *err)
@@ -1065,7 +1017,7 @@ static void load_ignore_xpath(struct loader *L, const char *text, const char *it
     memset(&src, 0, sizeof src);
     tp_error_clear(&err);
     rc = tp_source_compile(&src, TP_SRC_XPATH, text, &err);
-    if (rc == TP_OK && (why = xpath_not_nodes(src.xpath, &nomem)) == NULL && !nomem) {
+    if (rc == TP_OK && (why = tp_doctree_xpath_problem(src.xpath, &nomem)) == NULL && !nomem) {
         c->ignore_xpath[c->nignore_xpath++] = src.xpath;
         src.xpath = NULL; /* taken */
     } else if (rc == TP_OK && nomem) {

@@ -52,6 +52,12 @@ tp_err tp_doctree_build(struct tp_doctree *t, struct _xmlDoc *doc, void *const *
 
 void tp_doctree_clear(struct tp_doctree *t); /* frees and zeroes; NULL is a no-op */
 
+/* Why compiled XPath comp (xmlXPathCompExprPtr) cannot be an ignore XPath, found
+ * by evaluating it once on an empty document: "yields a number" (a string, a
+ * boolean), "does not evaluate (...)"; NULL when it selects nodes. *nomem is set
+ * when memory ran out (then NULL). For the loader, which checks at load time. */
+const char *tp_doctree_xpath_problem(void *comp, int *nomem);
+
 /* 1 when an ignore XPath selected node (an element, text or attribute of t's document). */
 int tp_doctree_selected(const struct tp_doctree *t, const void *node);
 

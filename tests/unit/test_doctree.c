@@ -155,6 +155,36 @@ static void test_selected_and_values(void **state)
     xmlFreeDoc(d);
 }
 
+/* What makes an XPath unfit to ignore nodes, found without a document. */
+static void test_xpath_problem(void **state)
+{
+    static const struct {
+        const char *xpath, *why; /* why NULL: fit */
+    } cases[] = {
+        {"//meta[@name='csrf']/@content", NULL},
+        {"/html/body/footer | //aside", NULL},
+        {"/", NULL},
+        {"count(//a)", "yields a number"},
+        {"string(//a)", "yields a string"},
+        {"//a = 'x'", "yields a boolean"},
+        {"//a | nosuch(//b)", "does not evaluate"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        xmlXPathCompExprPtr q = xmlXPathCompile((const xmlChar *)cases[i].xpath);
+        int nomem = 1;
+        const char *why;
+        assert_non_null(q);
+        why = tp_doctree_xpath_problem(q, &nomem);
+        assert_int_equal(nomem, 0);
+        if (!cases[i].why)
+            assert_null(why);
+        else
+            assert_non_null(strstr(why ? why : "", cases[i].why));
+        xmlXPathFreeCompExpr(q);
+    }
+}
+
 /* Past TP_DOCTREE_MAX_NODES nodes: TP_ERR_LIMIT, and t still clears. */
 static void test_bounds(void **state)
 {
@@ -183,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_selected_and_values),
+        cmocka_unit_test(test_xpath_problem),
         cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
