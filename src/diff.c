@@ -232,7 +232,7 @@ struct differ {
     const struct tp_pathset *noise; /* any mismatch it covers is dropped, or NULL */
     const struct tp_compare *cmp;   /* ignore labels and line patterns, or NULL */
     struct tp_pathset *learn;       /* learning: paths are added here, nothing is recorded */
-    size_t work;                    /* alignment comparisons left (ALIGN_MAX_WORK) */
+    size_t work;                    /* alignment comparisons left (TP_DIFF_MAX_WORK) */
     struct tp_strbuf path;          /* the path being compared */
 };
 
