@@ -49,12 +49,15 @@ static int is_critical(const struct tp_journey *j, const char *step)
 
 /* ---- masking at the source ----------------------------------------------- */
 
-/* Paths that are data (a JSONPath into a body, the name of a header, capture
- * or source after its label) are masked; the labels twinprobe makes ("status",
- * "body", "failure", "header ", "capture ") are not. */
+/* Paths that are data are masked: a JSONPath into a body ("$['a']"), a path
+ * into a document ("/html/body/p[@id='x']/text()"), and a name after its label
+ * ("header x-key", "capture csrf", "jsonpath $.a"). What twinprobe makes stays:
+ * bare labels ("status", "body", "failure") and line numbers ("line 7+1"). */
 static tp_err mask_path(const tp_secrets *secrets, char **path)
 {
-    if (*path && (*path)[0] == '$')
+    if (!*path || strncmp(*path, "line ", 5) == 0)
+        return TP_OK;
+    if ((*path)[0] == '$' || (*path)[0] == '/')
         return tp_secrets_mask_inplace(secrets, path);
     return tp_secrets_mask_labelled(secrets, path);
 }

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/xpath.h>
+
+#include "twinprobe/doctree.h"
 #include "twinprobe/schema.h"
 
 #define PATH_MAX_LEN 256
@@ -1143,6 +1146,150 @@ static void load_string_array(struct loader *L, json_t *arr, const char *path, c
     }
 }
 
+/* Reports an ignore entry that did not compile (nothing for TP_OK). */
+static void ignore_problem(struct loader *L, const char *item, tp_err rc,
+                           const struct tp_error *err)
+{
+    if (rc == TP_ERR_NOMEM)
+        tp_diags_nomem(L->s.diags, L->s.file, item);
+    else if (rc != TP_OK)
+        tp_schema_error(&L->s, item, "%s", err->text);
+}
+
+/* "capture:NAME" / "header:NAME" -> the mismatch path "capture NAME" / "header name". */
+static void load_ignore_label(struct loader *L, const char *text, const char *item)
+{
+    struct tp_compare *c = &L->j->compare;
+    int header = strncmp(text, "header:", 7) == 0;
+    const char *name = text + (header ? 7 : 8);
+    size_t n = strlen(name);
+    char *label;
+
+    if (header ? !is_token(name) : n == 0) {
+        tp_schema_error(&L->s, item, "\"%s\" names no %s", text, header ? "header" : "capture");
+        return;
+    }
+    if (!header && captured_later(L, name, 0) < 0) {
+        tp_schema_error(&L->s, item, "no step captures \"%s\"", name);
+        return;
+    }
+    label = malloc(n + 9);
+    if (!label) {
+        tp_diags_nomem(L->s.diags, L->s.file, item);
+        return;
+    }
+    snprintf(label, n + 9, "%s %s", header ? "header" : "capture", name);
+    for (char *p = label + 7; header && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    c->ignore_labels[c->nignore_labels++] = label;
+}
+
+/* "/re/": a PCRE2 pattern for text lines. */
+static void load_ignore_regex(struct loader *L, const char *text, const char *item)
+{
+    struct tp_compare *c = &L->j->compare;
+    size_t n = strlen(text);
+    struct tp_regex *re = NULL;
+    struct tp_error err;
+    char *pattern;
+    tp_err rc;
+
+    if (n == 2) {
+        tp_schema_error(&L->s, item, "an empty /regex/ would ignore every line");
+        return;
+    }
+    pattern = strndup(text + 1, n - 2);
+    tp_error_clear(&err);
+    rc = pattern ? tp_regex_compile(pattern, &re, &err) : TP_ERR_NOMEM;
+    free(pattern);
+    if (rc == TP_OK)
+        c->ignore_lines[c->nignore_lines++] = re;
+    ignore_problem(L, item, rc, &err);
+}
+
+/* "/...": an XPath selecting the nodes whose differences are left out. */
+static void load_ignore_xpath(struct loader *L, const char *text, const char *item)
+{
+    struct tp_compare *c = &L->j->compare;
+    struct tp_source src;
+    struct tp_error err;
+    const char *why = NULL;
+    int nomem = 0;
+    tp_err rc;
+
+    memset(&src, 0, sizeof src);
+    tp_error_clear(&err);
+    rc = tp_source_compile(&src, TP_SRC_XPATH, text, &err);
+    if (rc == TP_OK && (why = tp_doctree_xpath_problem(src.xpath, &nomem)) == NULL && !nomem) {
+        c->ignore_xpath[c->nignore_xpath++] = src.xpath;
+        src.xpath = NULL; /* taken */
+    } else if (rc == TP_OK && nomem) {
+        rc = TP_ERR_NOMEM;
+    }
+    tp_source_clear(&src);
+    ignore_problem(L, item, rc, &err);
+    if (rc == TP_OK && why)
+        tp_schema_error(&L->s, item, "the XPath %s; an ignore XPath must select nodes", why);
+}
+
+static void load_ignore_jsonpath(struct loader *L, const char *text, const char *item)
+{
+    struct tp_compare *c = &L->j->compare;
+    tp_jsonpath *q = NULL;
+    struct tp_error err;
+    tp_err rc;
+
+    tp_error_clear(&err);
+    rc = tp_jsonpath_compile_for_people(text, &q, &err);
+    if (rc == TP_OK)
+        c->ignore[c->nignore++] = q;
+    ignore_problem(L, item, rc, &err);
+}
+
+/* ignore -> [ JSONPATH | XPATH | "/regex/" | "capture:NAME" | "header:NAME" ... ] */
+static void load_ignore(struct loader *L, json_t *arr, const char *path)
+{
+    struct tp_compare *c = &L->j->compare;
+    size_t i, n = json_array_size(arr) + 1;
+    char item[PATH_MAX_LEN];
+    json_t *e;
+
+    /* Each kind's array has room for every entry: the loaders below only append. */
+    c->ignore = calloc(n, sizeof *c->ignore);
+    c->ignore_xpath = calloc(n, sizeof *c->ignore_xpath);
+    c->ignore_lines = calloc(n, sizeof *c->ignore_lines);
+    c->ignore_labels = calloc(n, sizeof *c->ignore_labels);
+    if (!c->ignore || !c->ignore_xpath || !c->ignore_lines || !c->ignore_labels) {
+        tp_diags_nomem(L->s.diags, L->s.file, path);
+        return;
+    }
+    json_array_foreach(arr, i, e) {
+        const char *text = json_string_value(e);
+        tp_path_index(item, sizeof item, path, i);
+        if (!json_is_string(e)) {
+            tp_schema_error(&L->s, item,
+                            "expected a JSONPath, XPath, /regex/, capture:NAME or header:NAME "
+                            "string, got %s",
+                            tp_schema_type_name(e));
+            continue;
+        }
+        n = strlen(text);
+        if (text[0] == '$')
+            load_ignore_jsonpath(L, text, item);
+        else if (strncmp(text, "capture:", 8) == 0 || strncmp(text, "header:", 7) == 0)
+            load_ignore_label(L, text, item);
+        else if (n >= 2 && text[0] == '/' && text[n - 1] == '/')
+            load_ignore_regex(L, text, item);
+        else if (text[0] == '/')
+            load_ignore_xpath(L, text, item);
+        else
+            tp_schema_error(&L->s, item,
+                            "\"%s\" is none of: a JSONPath ($...), an XPath (/...), a /regex/, "
+                            "capture:NAME, header:NAME",
+                            text);
+    }
+}
+
 /* compare -> {"ignore", "noise", "headers", "margin_pct", "margin_ms", "critical_steps"} */
 static void load_compare(struct loader *L, json_t *obj, const char *path)
 {
@@ -1151,44 +1298,32 @@ static void load_compare(struct loader *L, json_t *obj, const char *path)
         {"headers", TP_T_ARRAY, 0},    {"margin_pct", TP_T_NUMBER, 0},
         {"margin_ms", TP_T_NUMBER, 0}, {"critical_steps", TP_T_ARRAY, 0},
     };
+    static const struct {
+        const char *name;
+        enum tp_noise noise;
+    } noises[] = {{"rounds", TP_NOISE_ROUNDS}, {"learn", TP_NOISE_LEARN}, {"off", TP_NOISE_OFF}};
     struct tp_compare *c = &L->j->compare;
-    char sub[PATH_MAX_LEN], item[PATH_MAX_LEN];
+    char sub[PATH_MAX_LEN];
     json_t *v;
     size_t i;
 
     tp_schema_check(&L->s, obj, path, "compare", fields, sizeof fields / sizeof fields[0]);
     v = json_object_get(obj, "ignore");
     if (json_is_array(v)) {
-        json_t *e;
         tp_path_key(sub, sizeof sub, path, "ignore");
-        c->ignore = calloc(json_array_size(v) + 1, sizeof *c->ignore);
-        json_array_foreach(v, i, e) {
-            struct tp_error err;
-            tp_path_index(item, sizeof item, sub, i);
-            if (!json_is_string(e)) {
-                tp_schema_error(&L->s, item, "expected a JSONPath string, got %s",
-                                tp_schema_type_name(e));
-                continue;
-            }
-            tp_error_clear(&err);
-            tp_err rc = c->ignore ? tp_jsonpath_compile_for_people(json_string_value(e),
-                                                                   &c->ignore[c->nignore], &err)
-                                  : TP_ERR_NOMEM;
-            if (rc == TP_ERR_NOMEM)
-                tp_diags_nomem(L->s.diags, L->s.file, item);
-            else if (rc != TP_OK)
-                tp_schema_error(&L->s, item, "%s", err.text);
-            else
-                c->nignore++;
-        }
+        load_ignore(L, v, sub);
     }
+    c->noise = TP_NOISE_ROUNDS;
     v = json_object_get(obj, "noise");
     if (json_is_string(v)) {
-        if (strcmp(json_string_value(v), "learn") == 0)
-            c->noise = TP_NOISE_LEARN;
-        else if (strcmp(json_string_value(v), "off") != 0) {
+        for (i = 0; i < sizeof noises / sizeof noises[0]; i++)
+            if (strcmp(json_string_value(v), noises[i].name) == 0)
+                break;
+        if (i < sizeof noises / sizeof noises[0]) {
+            c->noise = noises[i].noise;
+        } else {
             tp_path_key(sub, sizeof sub, path, "noise");
-            tp_schema_error(&L->s, sub, "expected \"learn\" or \"off\", got \"%s\"",
+            tp_schema_error(&L->s, sub, "expected \"rounds\", \"learn\" or \"off\", got \"%s\"",
                             json_string_value(v));
         }
     }
@@ -1384,8 +1519,10 @@ static void load_journey(struct loader *L, json_t *root)
     v = json_object_get(root, "compare");
     if (json_is_object(v))
         load_compare(L, v, "compare");
-    else
+    else {
         j->compare.margin_pct = j->compare.margin_ms = -1;
+        j->compare.noise = TP_NOISE_ROUNDS;
+    }
 
     if (!json_is_array(steps))
         return;
@@ -1532,6 +1669,13 @@ void tp_journey_free(struct tp_journey *j)
     for (size_t i = 0; i < j->compare.nignore; i++)
         tp_jsonpath_free(j->compare.ignore[i]);
     free(j->compare.ignore);
+    for (size_t i = 0; i < j->compare.nignore_xpath; i++)
+        xmlXPathFreeCompExpr(j->compare.ignore_xpath[i]);
+    free(j->compare.ignore_xpath);
+    for (size_t i = 0; i < j->compare.nignore_lines; i++)
+        tp_regex_free(j->compare.ignore_lines[i]);
+    free(j->compare.ignore_lines);
+    strings_free(j->compare.ignore_labels, j->compare.nignore_labels);
     strings_free(j->compare.headers, j->compare.nheaders);
     strings_free(j->compare.critical_steps, j->compare.ncritical);
     for (size_t i = 0; i < j->nsteps; i++)

@@ -159,11 +159,30 @@ struct tp_step {
     struct tp_auth auth;       /* request.auth; user NULL when absent */
 };
 
-enum tp_noise { TP_NOISE_OFF, TP_NOISE_LEARN, TP_NOISE_ROUNDS };
+/* How volatile fields are learned (compare.noise). */
+enum tp_noise {
+    TP_NOISE_OFF,    /* "off": nothing is learned (also what a zeroed tp_compare says) */
+    TP_NOISE_LEARN,  /* "learn": also a second baseline run in each round (read-only journeys) */
+    TP_NOISE_ROUNDS  /* "rounds", the loader's default: what differs between the baseline's
+                        own rounds; sends nothing extra */
+};
 
+/* A journey's compare block. compare.ignore entries are told apart by their
+ * shape: "$..." a JSONPath, "capture:NAME", "header:NAME", "/.../" (a slash at
+ * both ends, at least one byte between) a PCRE2 pattern, any other "/..." an
+ * XPath that selects nodes. */
 struct tp_compare {
-    tp_jsonpath **ignore;  /* JSONPaths left out of the body diff */
+    tp_jsonpath **ignore;  /* "$...": JSON body subtrees left out */
     size_t nignore;
+    void **ignore_xpath;   /* "/...": xmlXPathCompExprPtr; in HTML and XML bodies every
+                              difference at or below a node one selects is left out */
+    size_t nignore_xpath;
+    struct tp_regex **ignore_lines; /* "/re/": a differing text line, or HTML/XML text,
+                                       that matches is left out */
+    size_t nignore_lines;
+    char **ignore_labels;  /* "capture NAME", "header name" (name in lower case): mismatches
+                              at exactly these paths are left out */
+    size_t nignore_labels;
     enum tp_noise noise;
     char **headers;        /* response headers compared */
     size_t nheaders;

@@ -1,7 +1,8 @@
 /* Unit tests for src/diff.c: structural JSON diffs with normalized paths, path
- * sets and their subtree coverage, ignore paths resolved on documents, the text
- * summary, whole-step comparisons on hand-built results (status, assertions,
- * captures, headers, ignore, noise, failures) and noise learning. */
+ * sets and their subtree coverage, ignore paths resolved on documents, line
+ * diffs and their bounds, HTML/XML document diffs, whole-step comparisons on
+ * hand-built results (status, assertions, captures, headers, every compare.ignore
+ * kind, noise, failures) and noise learning per field, node and line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,13 +15,14 @@
 #include <string.h>
 
 #include "twinprobe/diff.h"
+#include "twinprobe/doctree.h"
 #include "twinprobe/extract.h"
 #include "twinprobe/journey.h"
 #include "twinprobe/jsonpath.h"
 #include "twinprobe/utf8.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-#define MAX_WANT 4
+#define MAX_WANT 5
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -206,6 +208,12 @@ static void test_kind_names(void **state)
         {TP_MM_HEADER, "header_changed"},
         {TP_MM_TEXT, "text_changed"},
         {TP_MM_FAILURE, "failure_changed"},
+        {TP_MM_NODE_ADDED, "node_added"},
+        {TP_MM_NODE_REMOVED, "node_removed"},
+        {TP_MM_NODE_CHANGED, "node_changed"},
+        {TP_MM_LINE_ADDED, "line_added"},
+        {TP_MM_LINE_REMOVED, "line_removed"},
+        {TP_MM_LINE_CHANGED, "line_changed"},
     };
     (void)state;
     for (size_t i = 0; i < COUNT_OF(names); i++)
@@ -214,7 +222,8 @@ static void test_kind_names(void **state)
 
 /* ---- values as text, the KEEP cap ------------------------------------------------ */
 
-static void test_long_value_cut_on_utf8(void **state)
+/* Values are whole: compare.c masks them first and cuts after. */
+static void test_long_value_whole(void **state)
 {
     char text[1024];
     size_t n = 0;
@@ -223,8 +232,8 @@ static void test_long_value_cut_on_utf8(void **state)
     (void)state;
 
     text[n++] = '"';
-    for (int i = 0; i < 150; i++) {
-        memcpy(text + n, "\xc3\xa9", 2); /* é: the cut at 200 falls inside one */
+    for (int i = 0; i < 300; i++) {
+        memcpy(text + n, "\xc3\xa9", 2);
         n += 2;
     }
     text[n++] = '"';
@@ -233,12 +242,7 @@ static void test_long_value_cut_on_utf8(void **state)
     b = parse("\"short\"");
     assert_int_equal(tp_diff_json(a, b, NULL, &m), TP_OK);
     assert_int_equal(m.count, 1);
-    const char *v = m.items[0].base;
-    size_t len = strlen(v);
-    assert_true(len <= 200 + 3);
-    assert_int_equal(len, 199 + 3); /* '"' + 99 x é, then "…" */
-    assert_memory_equal(v + len - 3, "\xe2\x80\xa6", 3);
-    assert_int_equal(tp_utf8_clip(v, len - 3), len - 3);
+    assert_string_equal(m.items[0].base, text);
     assert_string_equal(m.items[0].cand, "\"short\"");
     tp_mismatches_clear(&m);
     json_decref(a);
@@ -300,7 +304,8 @@ static void test_depth_limit(void **state)
 static void test_pathset_covers(void **state)
 {
     static const char *const members[] = {"$['a']", "$['list'][1]", "status", "header etag",
-                                          "$['a']"};
+                                          "$['a']", "/html/body/div[2]", "line 7",
+                                          "/html/head/link[@rel='a/b']"};
     static const struct {
         const char *path;
         int covered;
@@ -311,13 +316,20 @@ static void test_pathset_covers(void **state)
         {"$['list'][0]", 0}, {"status", 1},        {"status2", 0},
         {"header etag", 1},  {"header etag2", 0},  {"header", 0},
         {"capture id", 0},   {"body", 0},
+        {"/html/body/div[2]", 1}, {"/html/body/div[2]/@class", 1},
+        {"/html/body/div[2]/p/text()", 1}, {"/html/body/div[2]0", 0},
+        {"/html/body/div", 0}, {"/html/body/div[2][@id='x']", 0}, {"/html/body", 0},
+        {"/html/head/link[@rel='a/b']/@href", 1}, {"/html/head/link[@rel='a", 0},
+        {"line 7", 1}, {"line 70", 0}, {"line 7+1", 0}, {"line 1", 0},
     };
     struct tp_pathset s = {0};
     (void)state;
 
     for (size_t i = 0; i < COUNT_OF(members); i++)
         assert_int_equal(tp_pathset_add(&s, members[i]), TP_OK);
-    assert_int_equal(s.count, 4); /* the repeated "$['a']" is kept once */
+    assert_int_equal(s.count, 7); /* the repeated "$['a']" is kept once */
+    for (size_t i = 1; i < s.count; i++) /* sorted */
+        assert_true(strcmp(s.items[i - 1], s.items[i]) < 0);
     for (size_t i = 0; i < COUNT_OF(cases); i++) {
         if (tp_pathset_covers(&s, cases[i].path) != cases[i].covered)
             print_error("covers(%s) should be %d\n", cases[i].path, cases[i].covered);
@@ -393,24 +405,42 @@ struct text_case {
     size_t base_len;
     const char *cand;
     size_t cand_len;
-    const char *want_base, *want_cand; /* NULL, NULL: no mismatch */
+    size_t n;
+    struct want w[MAX_WANT];
 };
 
 #define T(s) s, sizeof(s) - 1
 
 /* clang-format off */
 static const struct text_case text_cases[] = {
-    {"equal", T("a\nb\n"), T("a\nb\n"), NULL, NULL},
-    {"both empty", T(""), T(""), NULL, NULL},
-    {"middle line", T("a\nb\nc\n"), T("a\nB\nc\n"), "\"3 lines\"",
-     "\"3 lines, first difference at line 2\""},
-    {"one line more", T("a\nb\n"), T("a\nb\nc\n"), "\"2 lines\"",
-     "\"3 lines, first difference at line 3\""},
-    {"no final newline", T("a\nb"), T("a\nbc"), "\"2 lines\"",
-     "\"2 lines, first difference at line 2\""},
-    {"empty vs one line", T(""), T("x"), "\"0 lines\"", "\"1 line, first difference at line 1\""},
-    {"NUL bytes", T("a\n\0b\n"), T("a\n\0c\n"), "\"2 lines\"",
-     "\"2 lines, first difference at line 2\""},
+    {"equal", T("a\nb\n"), T("a\nb\n"), 0, {{0}}},
+    {"both empty", T(""), T(""), 0, {{0}}},
+    {"changed line with both lines", T("a\nb\nc\n"), T("a\nB\nc\n"), 1,
+     {{TP_MM_LINE_CHANGED, "line 2", "\"b\"", "\"B\""}}},
+    {"an insertion shifts nothing", T("a\nb\nc\nd\n"), T("a\nnew\nb\nc\nd\n"), 1,
+     {{TP_MM_LINE_ADDED, "line 1+1", NULL, "\"new\""}}},
+    {"a removal shifts nothing", T("a\nb\nc\nd\n"), T("a\nc\nd\n"), 1,
+     {{TP_MM_LINE_REMOVED, "line 2", "\"b\"", NULL}}},
+    {"added first", T("b\n"), T("a\nb\n"), 1, {{TP_MM_LINE_ADDED, "line 0+1", NULL, "\"a\""}}},
+    {"added last", T("a\nb\n"), T("a\nb\nc\nd\n"), 2,
+     {{TP_MM_LINE_ADDED, "line 2+1", NULL, "\"c\""}, {TP_MM_LINE_ADDED, "line 2+2", NULL, "\"d\""}}},
+    {"a run: pairs, then the rest", T("a\nx\ny\nz\n"), T("a\nX\nY\nW\nz\n"), 3,
+     {{TP_MM_LINE_CHANGED, "line 2", "\"x\"", "\"X\""},
+      {TP_MM_LINE_CHANGED, "line 3", "\"y\"", "\"Y\""},
+      {TP_MM_LINE_ADDED, "line 3+1", NULL, "\"W\""}}},
+    {"two runs", T("1\n2\n3\n4\n5\n6\n"), T("1\ntwo\n3\n4\n5\n6\nseven\n"), 2,
+     {{TP_MM_LINE_CHANGED, "line 2", "\"2\"", "\"two\""},
+      {TP_MM_LINE_ADDED, "line 6+1", NULL, "\"seven\""}}},
+    {"no final newline", T("a\nb"), T("a\nbc"), 1,
+     {{TP_MM_LINE_CHANGED, "line 2", "\"b\"", "\"bc\""}}},
+    {"a final newline only", T("a\nb"), T("a\nb\n"), 0, {{0}}},
+    {"empty vs one line", T(""), T("x"), 1, {{TP_MM_LINE_ADDED, "line 0+1", NULL, "\"x\""}}},
+    {"CR is part of its line", T("a\r\nb\r\n"), T("a\nb\r\n"), 1,
+     {{TP_MM_LINE_CHANGED, "line 1", "\"a\\r\"", "\"a\""}}},
+    {"bad UTF-8 shown as U+FFFD", T("caf\xe9\n"), T("cafe\n"), 1,
+     {{TP_MM_LINE_CHANGED, "line 1", "\"caf\xef\xbf\xbd\"", "\"cafe\""}}},
+    {"NUL bytes: the summary", T("a\n\0b\n"), T("a\n\0c\n"), 1,
+     {{TP_MM_TEXT, "body", "\"2 lines\"", "\"2 lines, first difference at line 2\""}}},
 };
 /* clang-format on */
 
@@ -420,32 +450,91 @@ static void test_text_cases(void **state)
     for (size_t i = 0; i < COUNT_OF(text_cases); i++) {
         const struct text_case *c = &text_cases[i];
         struct tp_mismatches m = {0};
-        struct want w = {TP_MM_TEXT, "body", c->want_base, c->want_cand};
         assert_int_equal(tp_diff_text(c->base, c->base_len, c->cand, c->cand_len, &m), TP_OK);
-        check_list(c->name, &m, &w, c->want_base ? 1 : 0);
+        check_list(c->name, &m, c->w, c->n);
         tp_mismatches_clear(&m);
     }
 }
 
-static void test_text_line_count(void **state)
+/* n lines "line K" (K from 1), with line `changed` (0: none) as "CHANGED"; new. */
+static char *numbered_lines(size_t n, size_t changed, size_t *len)
 {
-    char a[1024], b[1024];
-    size_t n = 0;
+    char *s = malloc(n * 24 + 1);
+    size_t at = 0;
+    assert_non_null(s);
+    for (size_t k = 1; k <= n; k++)
+        at += (size_t)(k == changed ? snprintf(s + at, 24, "CHANGED\n")
+                                    : snprintf(s + at, 24, "line %zu\n", k));
+    *len = at;
+    return s;
+}
+
+/* A long body: the differing lines only, each once, however far down. */
+static void test_text_long_bodies(void **state)
+{
+    static const struct want w[] = {{TP_MM_LINE_CHANGED, "line 700", "\"line 700\"", "\"CHANGED\""},
+                                    {TP_MM_LINE_ADDED, "line 1200+1", NULL, "\"tail\""}};
     struct tp_mismatches m = {0};
+    size_t na, nb;
+    char *a = numbered_lines(1200, 0, &na), *b = numbered_lines(1200, 700, &nb);
     (void)state;
 
-    for (int i = 0; i < 120; i++) {
-        memcpy(a + n, "line\n", 5);
-        n += 5;
-    }
-    memcpy(b, a, n);
-    b[6 * 5 + 1] = 'X';         /* line 7 */
-    memcpy(b + n, "tail\n", 5); /* and one more line */
-    assert_int_equal(tp_diff_text(a, n, b, n + 5, &m), TP_OK);
-    assert_int_equal(m.count, 1);
-    assert_string_equal(m.items[0].base, "\"120 lines\"");
-    assert_string_equal(m.items[0].cand, "\"121 lines, first difference at line 7\"");
+    b = realloc(b, nb + 6);
+    assert_non_null(b);
+    memcpy(b + nb, "tail\n", 5);
+    assert_int_equal(tp_diff_text(a, na, b, nb + 5, &m), TP_OK);
+    check_list("long", &m, w, COUNT_OF(w));
     tp_mismatches_clear(&m);
+    /* one line inserted at the top shifts the 1200 others: still one mismatch */
+    b = realloc(b, na + 5);
+    assert_non_null(b);
+    memcpy(b, "new\n", 4);
+    memcpy(b + 4, a, na);
+    assert_int_equal(tp_diff_text(a, na, b, na + 4, &m), TP_OK);
+    assert_int_equal(m.total, 1);
+    assert_string_equal(m.items[0].path, "line 0+1");
+    tp_mismatches_clear(&m);
+    free(a);
+    free(b);
+}
+
+/* Past TP_DIFF_MAX_EDITS the middle is paired by position: every line is still
+ * found, kept up to TP_MISMATCHES_KEEP and counted beyond. */
+static void test_text_bounds(void **state)
+{
+    struct tp_mismatches m = {0};
+    size_t n = 3 * TP_DIFF_MAX_EDITS, na;
+    char *a = numbered_lines(n, 0, &na), *b = malloc(na + 1);
+    char *big;
+    (void)state;
+
+    assert_non_null(b);
+    memcpy(b, a, na);
+    for (size_t i = 0; i < na; i++) /* "line K" -> "LINE K": every line differs */
+        if (b[i] == 'l' && (i == 0 || b[i - 1] == '\n'))
+            b[i] = 'L';
+    assert_int_equal(tp_diff_text(a, na, b, na, &m), TP_OK);
+    assert_int_equal(m.total, n);
+    assert_int_equal(m.count, TP_MISMATCHES_KEEP);
+    assert_int_equal(m.items[0].kind, TP_MM_LINE_CHANGED);
+    assert_string_equal(m.items[0].path, "line 1");
+    assert_string_equal(m.items[TP_MISMATCHES_KEEP - 1].path, "line 50");
+    tp_mismatches_clear(&m);
+
+    /* more than TP_DIFF_MAX_LINES lines: the summary */
+    big = malloc(2 * (TP_DIFF_MAX_LINES + 1));
+    assert_non_null(big);
+    for (size_t i = 0; i < TP_DIFF_MAX_LINES + 1; i++)
+        memcpy(big + 2 * i, "x\n", 2);
+    assert_int_equal(tp_diff_text(big, 2 * (TP_DIFF_MAX_LINES + 1), big, 2 * TP_DIFF_MAX_LINES,
+                                  &m),
+                     TP_OK);
+    assert_int_equal(m.total, 1);
+    assert_int_equal(m.items[0].kind, TP_MM_TEXT);
+    tp_mismatches_clear(&m);
+    free(big);
+    free(a);
+    free(b);
 }
 
 /* ---- whole steps -------------------------------------------------------------------- */
@@ -589,7 +678,8 @@ static void test_step_status_and_failure(void **state)
     static const struct want w[] = {
         {TP_MM_FAILURE, "failure", NULL, "\"http\""},
         {TP_MM_STATUS, "status", "200", "500"},
-        {TP_MM_TEXT, "body", "\"1 line\"", "\"1 line, first difference at line 1\""}};
+        {TP_MM_LINE_CHANGED, "line 1", "\"{\\\"ok\\\":true}\"",
+         "\"<h1>Internal Server Error</h1>\""}};
     struct fixture *f = *state;
 
     make_result(&f->base, f->journey, 200, "{\"ok\":true}", TP_FAIL_NONE);
@@ -732,7 +822,7 @@ static void test_step_noise_drops(void **state)
     make_result(&f->cand, f->journey, 200, "other text\n", TP_FAIL_NONE);
     diff(f, &f->journey->compare, &noise);
     assert_int_equal(f->out.total, 1);
-    assert_int_equal(tp_pathset_add(&noise, "body"), TP_OK);
+    assert_int_equal(tp_pathset_add(&noise, "line 1"), TP_OK);
     diff(f, &f->journey->compare, &noise);
     assert_int_equal(f->out.total, 0);
     tp_pathset_clear(&noise);
@@ -765,8 +855,8 @@ static void test_step_keep_cap(void **state)
 
 static void test_learn_then_compare(void **state)
 {
-    static const char *const learned[] = {"capture cart_id", "$['request_id']", "$['server_time']",
-                                          "$['results'][0]['request_id']"};
+    static const char *const learned[] = {"$['request_id']", "$['results'][0]['request_id']",
+                                          "$['server_time']", "capture cart_id"}; /* sorted */
     static const struct want w[] = {
         {TP_MM_TYPE_CHANGED, "$['results'][0]['price']", "12.5", "\"12.5\""},
     };
@@ -816,11 +906,16 @@ static void test_learn_text_and_flaky(void **state)
     struct fixture *f = *state;
     const struct tp_compare *cmp = &f->learn->compare;
 
-    make_result(&f->base, f->learn, 200, "<p>generated at 10:00:00</p>\n", TP_FAIL_NONE);
-    make_result(&f->base2, f->learn, 200, "<p>generated at 10:00:01</p>\n", TP_FAIL_NONE);
+    make_result(&f->base, f->learn, 200, "total 3\ngenerated at 10:00:00\n", TP_FAIL_NONE);
+    make_result(&f->base2, f->learn, 200, "total 3\ngenerated at 10:00:01\n", TP_FAIL_NONE);
     assert_int_equal(tp_diff_learn(&f->base, &f->base2, cmp, &f->noise), TP_OK);
     assert_int_equal(f->noise.count, 1);
-    assert_string_equal(f->noise.items[0], "body");
+    assert_string_equal(f->noise.items[0], "line 2");
+    make_result(&f->cand, f->learn, 200, "total 4\ngenerated at 10:00:02\n", TP_FAIL_NONE);
+    diff(f, cmp, &f->noise);
+    check_list("line noise", &f->out,
+               (const struct want[]){{TP_MM_LINE_CHANGED, "line 1", "\"total 3\"", "\"total 4\""}},
+               1);
     tp_pathset_clear(&f->noise);
 
     /* a second baseline that failed teaches nothing */
@@ -831,6 +926,281 @@ static void test_learn_text_and_flaky(void **state)
     f->base2.skipped = 1;
     assert_int_equal(tp_diff_learn(&f->base, &f->base2, cmp, &f->noise), TP_OK);
     assert_int_equal(f->noise.count, 0);
+}
+
+/* ---- documents ------------------------------------------------------------------ */
+
+struct doc_case {
+    const char *name;
+    const char *type; /* Content-Type of both, or NULL */
+    const char *base, *cand;
+    size_t n;
+    struct want w[MAX_WANT];
+};
+
+#define HTML(head, body) \
+    "<!DOCTYPE html><html><head>" head "</head><body>" body "</body></html>"
+
+/* clang-format off */
+static const struct doc_case doc_cases[] = {
+    {"equal", "text/html", HTML("<title>Shop</title>", "<h1>Hi</h1>"),
+     HTML("<title>Shop</title>", "<h1>Hi</h1>"), 0, {{0}}},
+    {"changed title", "text/html", HTML("<title>Shop</title>", "<h1>Hi</h1>"),
+     HTML("<title>Shop!</title>", "<h1>Hi</h1>"), 1,
+     {{TP_MM_NODE_CHANGED, "/html/head/title/text()", "\"Shop\"", "\"Shop!\""}}},
+    {"changed canonical href", "text/html",
+     HTML("<link rel=\"stylesheet\" href=\"/a.css\"><link rel=\"canonical\" href=\"https://shop/a\">", ""),
+     HTML("<link rel=\"stylesheet\" href=\"/a.css\"><link rel=\"canonical\" href=\"https://shop/b\">", ""), 1,
+     {{TP_MM_NODE_CHANGED, "/html/head/link[@rel='canonical']/@href", "\"https://shop/a\"",
+       "\"https://shop/b\""}}},
+    {"added element shifts nothing", "text/html",
+     HTML("", "<div><h1>A</h1></div><div><p>x</p></div>"),
+     HTML("", "<div><h1>A</h1></div><div class=\"promo\">Sale</div><div><p>x</p></div>"), 1,
+     {{TP_MM_NODE_ADDED, "/html/body/div[2]", NULL, "\"<div class=\\\"promo\\\">Sale</div>\""}}},
+    {"removed element", "text/html",
+     HTML("", "<div><h1>A</h1></div><div class=\"promo\">Sale</div><div><p>x</p></div>"),
+     HTML("", "<div><h1>A</h1></div><div><p>x</p></div>"), 1,
+     {{TP_MM_NODE_REMOVED, "/html/body/div[2]", "\"<div class=\\\"promo\\\">Sale</div>\"", NULL}}},
+    {"changed inside the second of three", "text/html",
+     HTML("", "<div>a</div><div><h1>B</h1></div><div>c</div>"),
+     HTML("", "<div>a</div><div><h1>B!</h1></div><div>c</div>"), 1,
+     {{TP_MM_NODE_CHANGED, "/html/body/div[2]/h1/text()", "\"B\"", "\"B!\""}}},
+    {"whitespace alone is no difference", "text/html",
+     HTML("<title>Shop</title>", "<p>Hello   world</p><ul><li>a</li><li>b</li></ul>"),
+     "<!DOCTYPE html>\n<html>\n  <head>\n    <title> Shop </title>\n  </head>\n  <body>\n"
+     "    <p>\n      Hello\n      world\n    </p>\n    <ul>\n      <li>a</li>\n      <li>b</li>\n"
+     "    </ul>\n  </body>\n</html>\n", 0, {{0}}},
+    {"an id names the element", "text/html",
+     HTML("", "<div id=\"menu\"><span>3</span></div><div id=\"cart\"><span>1</span></div>"),
+     HTML("", "<div id=\"menu\"><span>3</span></div><div id=\"cart\"><span>2</span></div>"), 1,
+     {{TP_MM_NODE_CHANGED, "/html/body/div[@id='cart']/span/text()", "\"1\"", "\"2\""}}},
+    {"a unique name names the element", "text/html",
+     HTML("", "<form><input name=\"csrf\" value=\"a1\"><input name=\"q\" value=\"\"></form>"),
+     HTML("", "<form><input name=\"csrf\" value=\"b2\"><input name=\"q\" value=\"\"></form>"), 1,
+     {{TP_MM_NODE_CHANGED, "/html/body/form/input[@name='csrf']/@value", "\"a1\"", "\"b2\""}}},
+    {"a shared name does not: the position does", "text/html",
+     HTML("", "<form><input type=\"radio\" name=\"size\" value=\"S\"><input type=\"radio\" name=\"size\" value=\"M\"></form>"),
+     HTML("", "<form><input type=\"radio\" name=\"size\" value=\"S\"><input type=\"radio\" name=\"size\" value=\"L\"></form>"), 1,
+     {{TP_MM_NODE_CHANGED, "/html/body/form/input[2]/@value", "\"M\"", "\"L\""}}},
+    {"a quote in the value", "text/html",
+     HTML("", "<p id=\"it's\">a</p><p>b</p>"), HTML("", "<p id=\"it's\">A</p><p>b</p>"), 1,
+     {{TP_MM_NODE_CHANGED, "/html/body/p[@id=\"it's\"]/text()", "\"a\"", "\"A\""}}},
+    {"attributes added and removed", "text/html",
+     HTML("", "<a href=\"/x\" target=\"_blank\">x</a>"), HTML("", "<a href=\"/x\" rel=\"nofollow\">x</a>"), 2,
+     {{TP_MM_NODE_REMOVED, "/html/body/a/@target", "\"_blank\"", NULL},
+      {TP_MM_NODE_ADDED, "/html/body/a/@rel", NULL, "\"nofollow\""}}},
+    {"the second text of an element", "text/html",
+     HTML("", "<p>one<br>two</p>"), HTML("", "<p>one<br>three</p>"), 1,
+     {{TP_MM_NODE_CHANGED, "/html/body/p/text()[2]", "\"two\"", "\"three\""}}},
+    {"an item inserted at the top of a list", "text/html",
+     HTML("", "<ul><li>a</li><li>b</li><li>c</li><li>d</li></ul>"),
+     HTML("", "<ul><li>new</li><li>a</li><li>b</li><li>c</li><li>d</li></ul>"), 1,
+     {{TP_MM_NODE_ADDED, "/html/body/ul/li[1]", NULL, "\"<li>new</li>\""}}},
+    {"an element renamed", "text/html", HTML("", "<h1>T</h1>"), HTML("", "<h2>T</h2>"), 2,
+     {{TP_MM_NODE_REMOVED, "/html/body/h1", "\"<h1>T</h1>\"", NULL},
+      {TP_MM_NODE_ADDED, "/html/body/h2", NULL, "\"<h2>T</h2>\""}}},
+    {"comments are not compared", "text/html", HTML("", "<!-- built 10:00 --><p>x</p>"),
+     HTML("", "<!-- built 10:01 --><p>x</p>"), 0, {{0}}},
+    {"HTML by its start, no Content-Type", NULL, "<html><body><p>a</p></body></html>",
+     "<html><body><p>b</p></body></html>", 1,
+     {{TP_MM_NODE_CHANGED, "/html/body/p/text()", "\"a\"", "\"b\""}}},
+    {"XML", "application/xml",
+     "<?xml version=\"1.0\"?><feed><entry id=\"1\"><title>a</title></entry><entry id=\"2\"/></feed>",
+     "<?xml version=\"1.0\"?><feed><entry id=\"1\"><title>b</title></entry><entry id=\"2\"/></feed>", 1,
+     {{TP_MM_NODE_CHANGED, "/feed/entry[@id='1']/title/text()", "\"a\"", "\"b\""}}},
+    {"a document and a text: by line", NULL, "<p>a</p>", "plain", 1,
+     {{TP_MM_LINE_CHANGED, "line 1", "\"<p>a</p>\"", "\"plain\""}}},
+};
+/* clang-format on */
+
+static void make_doc(struct tp_step_result *r, const struct tp_journey *j, const char *body,
+                     const char *type)
+{
+    make_result(r, j, 200, body, TP_FAIL_NONE);
+    if (type)
+        add_header(r, "Content-Type", type);
+}
+
+static void test_doc_cases(void **state)
+{
+    struct fixture *f = *state;
+
+    for (size_t i = 0; i < COUNT_OF(doc_cases); i++) {
+        const struct doc_case *c = &doc_cases[i];
+        make_doc(&f->base, f->learn, c->base, c->type);
+        make_doc(&f->cand, f->learn, c->cand, c->type);
+        diff(f, NULL, NULL);
+        check_list(c->name, &f->out, c->w, c->n);
+        /* the documents parsed for the comparison are not kept */
+        assert_null(f->base.response.xml_doc);
+        assert_null(f->cand.response.xml_doc);
+    }
+}
+
+/* A document parsed already (by an XPath capture) is used and kept. */
+static void test_doc_cache_kept(void **state)
+{
+    struct fixture *f = *state;
+    struct tp_source src;
+    struct tp_value v = {0};
+    struct tp_error err;
+
+    make_doc(&f->base, f->learn, HTML("", "<p>a</p>"), "text/html");
+    make_doc(&f->cand, f->learn, HTML("", "<p>b</p>"), "text/html");
+    memset(&src, 0, sizeof src);
+    assert_int_equal(tp_source_compile(&src, TP_SRC_XPATH, "string(//p)", &err), TP_OK);
+    assert_int_equal(tp_source_eval(&src, &f->base.response, &v, &err), TP_OK);
+    tp_value_clear(&v);
+    tp_source_clear(&src);
+    assert_non_null(f->base.response.xml_doc);
+    diff(f, NULL, NULL);
+    assert_int_equal(f->out.total, 1);
+    assert_non_null(f->base.response.xml_doc);
+    assert_null(f->cand.response.xml_doc);
+}
+
+/* A document past TP_DOCTREE_MAX_NODES is compared by line. */
+static void test_doc_bound(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = TP_DOCTREE_MAX_NODES + 10, len = 0;
+    char *a = malloc(n * 8 + 64), *b;
+
+    assert_non_null(a);
+    len += (size_t)sprintf(a, "<html><body>\n");
+    for (size_t i = 0; i < n; i++) {
+        memcpy(a + len, "<i></i>\n", 8);
+        len += 8;
+    }
+    memcpy(a + len, "</body></html>\n", 16);
+    b = strdup(a);
+    assert_non_null(b);
+    b[13 + 8 * 5 + 1] = 'b'; /* line 7: "<b></i>" */
+    make_doc(&f->base, f->learn, a, "text/html");
+    make_doc(&f->cand, f->learn, b, "text/html");
+    diff(f, NULL, NULL);
+    assert_int_equal(f->out.total, 1);
+    assert_int_equal(f->out.items[0].kind, TP_MM_LINE_CHANGED);
+    assert_string_equal(f->out.items[0].path, "line 7");
+    free(a);
+    free(b);
+}
+
+/* Every compare.ignore kind at once: a JSONPath (not used here), XPaths for an
+ * attribute and a subtree, a /regex/ for texts and lines, capture: and header:. */
+static const char journey_ignore_text[] =
+    "{\"name\": \"pages\","
+    " \"compare\": {\"headers\": [\"ETag\", \"X-Build\"],"
+    "   \"ignore\": [\"$.server_time\", \"//meta[@name='csrf-token']/@content\","
+    "                \"/html/body/footer\", \"/^Generated at /\", \"capture:csrf\","
+    "                \"header:ETag\"]},"
+    " \"steps\": [{\"name\": \"home\", \"request\": {\"url\": \"/\"},"
+    "   \"capture\": {\"csrf\": {\"xpath\": \"string(//meta/@content)\"}}}]}";
+
+static void test_ignore_every_kind(void **state)
+{
+    static const struct want w[] = {
+        {TP_MM_CAPTURE, "capture sku", "\"A-1\"", "\"A-2\""},
+        {TP_MM_HEADER, "header x-build", "\"7\"", "\"8\""},
+        {TP_MM_NODE_CHANGED, "/html/body/h1/text()", "\"Welcome\"", "\"Welcome!\""},
+    };
+    static const struct want w_text[] = {
+        {TP_MM_LINE_CHANGED, "line 1", "\"total 3\"", "\"total 4\""},
+    };
+    struct fixture *f = *state;
+    struct tp_journey *j = load(journey_ignore_text);
+    const struct tp_compare *cmp;
+
+    assert_non_null(j);
+    cmp = &j->compare;
+    make_doc(&f->base, j,
+             HTML("<meta name=\"csrf-token\" content=\"t-1\">",
+                  "<h1>Welcome</h1><p>Generated at 10:00:00</p>"
+                  "<footer><p>build 7</p><a href=\"/v7\">v7</a></footer>"),
+             "text/html");
+    make_doc(&f->cand, j,
+             HTML("<meta name=\"csrf-token\" content=\"t-2\">",
+                  "<h1>Welcome!</h1><p>Generated at 10:00:01</p>"
+                  "<footer><p>build 8</p><a href=\"/v8\">v8</a><b>new</b></footer>"),
+             "text/html");
+    add_capture(&f->base, "csrf", "\"t-1\"");
+    add_capture(&f->cand, "csrf", "\"t-2\"");
+    add_capture(&f->base, "sku", "\"A-1\"");
+    add_capture(&f->cand, "sku", "\"A-2\"");
+    add_header(&f->base, "ETag", "\"v1\"");
+    add_header(&f->cand, "ETag", "\"v2\"");
+    add_header(&f->base, "X-Build", "7");
+    add_header(&f->cand, "X-Build", "8");
+    diff(f, cmp, NULL);
+    check_list("ignore, document", &f->out, w, COUNT_OF(w));
+
+    /* without the journey's ignore entries every one of them shows */
+    diff(f, NULL, NULL);
+    assert_int_equal(f->out.total, 2 + 3 + 4); /* captures; meta, h1, p; in the footer 4 */
+
+    make_doc(&f->base, j, "total 3\nGenerated at 10:00:00\nend\n", "text/plain");
+    make_doc(&f->cand, j, "total 4\nGenerated at 10:00:01\nend\n", "text/plain");
+    diff(f, cmp, NULL);
+    check_list("ignore, text", &f->out, w_text, COUNT_OF(w_text));
+    tp_journey_free(j);
+}
+
+/* Learning from two baseline results: nodes, attributes and texts that differ
+ * become noise, and cover what lies below them. */
+static void test_learn_nodes(void **state)
+{
+    static const char *const learned[] = {
+        "/html/body/div[@id='ads']/a/text()", "/html/body/div[@id='ads']/a[2]",
+        "/html/body/p/text()", "/html/head/meta[@name='nonce']/@content", "header etag"};
+    static const struct want w[] = {
+        {TP_MM_NODE_CHANGED, "/html/body/h1/text()", "\"Cart\"", "\"Basket\""},
+    };
+    struct fixture *f = *state;
+    struct tp_journey *j = load("{\"name\": \"p\", \"compare\": {\"headers\": [\"ETag\"]},"
+                                " \"steps\": [{\"name\": \"a\", \"request\": {\"url\": \"/\"}}]}");
+    const struct tp_compare *cmp;
+
+    assert_non_null(j);
+    cmp = &j->compare;
+    assert_int_equal(cmp->noise, TP_NOISE_ROUNDS);
+    make_doc(&f->base, j,
+             HTML("<meta name=\"nonce\" content=\"n1\">",
+                  "<h1>Cart</h1><p>at 10:00</p><div id=\"ads\"><a>x</a></div>"),
+             "text/html");
+    make_doc(&f->base2, j,
+             HTML("<meta name=\"nonce\" content=\"n2\">",
+                  "<h1>Cart</h1><p>at 10:01</p><div id=\"ads\"><a>y</a><a>z</a></div>"),
+             "text/html");
+    add_header(&f->base, "ETag", "e1");
+    add_header(&f->base2, "ETag", "e2");
+    assert_int_equal(tp_diff_learn(&f->base, &f->base2, cmp, &f->noise), TP_OK);
+    assert_int_equal(f->noise.count, COUNT_OF(learned));
+    for (size_t i = 0; i < COUNT_OF(learned); i++)
+        assert_string_equal(f->noise.items[i], learned[i]);
+
+    make_doc(&f->cand, j,
+             HTML("<meta name=\"nonce\" content=\"n3\">",
+                  "<h1>Basket</h1><p>at 10:02</p><div id=\"ads\"><a>q</a></div>"),
+             "text/html");
+    add_header(&f->cand, "ETag", "e3");
+    diff(f, cmp, &f->noise);
+    check_list("after learning nodes", &f->out, w, COUNT_OF(w));
+
+    /* a learned node covers everything below it */
+    tp_pathset_clear(&f->noise);
+    assert_int_equal(tp_pathset_add(&f->noise, "/html/body/div[@id='ads']"), TP_OK);
+    assert_int_equal(tp_pathset_add(&f->noise, "/html/head"), TP_OK);
+    assert_int_equal(tp_pathset_add(&f->noise, "/html/body/p"), TP_OK);
+    assert_int_equal(tp_pathset_add(&f->noise, "header etag"), TP_OK);
+    make_doc(&f->cand, j,
+             HTML("<meta name=\"nonce\" content=\"n3\"><title>new</title>",
+                  "<h1>Basket</h1><p>at <b>10:02</b></p><div id=\"ads\" class=\"x\">"
+                  "<a>q</a><img src=\"/a.png\"></div>"),
+             "text/html");
+    add_header(&f->cand, "ETag", "e3");
+    diff(f, cmp, &f->noise);
+    check_list("noise covers subtrees", &f->out, w, COUNT_OF(w));
+    tp_journey_free(j);
 }
 
 /* The body cache: parsed once, shared with the sources; NULL for other bodies. */
@@ -864,14 +1234,15 @@ int main(void)
         cmocka_unit_test(test_json_absent_roots),
         cmocka_unit_test(test_paths_match_jsonpath),
         cmocka_unit_test(test_kind_names),
-        cmocka_unit_test(test_long_value_cut_on_utf8),
+        cmocka_unit_test(test_long_value_whole),
         cmocka_unit_test(test_keep_cap_counts_the_rest),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_pathset_covers),
         cmocka_unit_test(test_json_skip),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_text_cases),
-        cmocka_unit_test(test_text_line_count),
+        cmocka_unit_test(test_text_long_bodies),
+        cmocka_unit_test(test_text_bounds),
         cmocka_unit_test_setup_teardown(test_step_equal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_status_and_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_no_response_stops, setup, teardown),
@@ -883,6 +1254,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_step_keep_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_learn_then_compare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_learn_text_and_flaky, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_cases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_cache_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ignore_every_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_learn_nodes, setup, teardown),
         cmocka_unit_test(test_response_json_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

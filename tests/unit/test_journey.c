@@ -98,6 +98,7 @@ struct bad_case {
 
 #define STEP(x) "{\"name\": \"j\", \"steps\": [" x "]}"
 #define OK_STEP "{\"name\": \"a\", \"request\": {\"url\": \"/\"}}"
+#define COMPARE(x) "{\"name\": \"j\", \"compare\": " x ", \"steps\": [" OK_STEP "]}"
 
 static const struct bad_case bad_cases[] = {
     {"empty", "", "", "file is empty", 0},
@@ -199,10 +200,33 @@ static const struct bad_case bad_cases[] = {
      "compare.critical_steps[0]", "no step is named \"zz\"", 0},
     {"noise value",
      "{\"name\": \"j\", \"compare\": {\"noise\": \"lean\"}, \"steps\": [" OK_STEP "]}",
-     "compare.noise", "expected \"learn\" or \"off\"", 0},
+     "compare.noise", "expected \"rounds\", \"learn\" or \"off\"", 0},
     {"bad ignore path",
      "{\"name\": \"j\", \"compare\": {\"ignore\": [\"$$\"]}, \"steps\": [" OK_STEP "]}",
      "compare.ignore[0]", "", 0},
+    {"ignore not a string", COMPARE("{\"ignore\": [\"$.a\", 3]}"), "compare.ignore[1]",
+     "expected a JSONPath, XPath, /regex/, capture:NAME or header:NAME string, got integer", 0},
+    {"ignore of no kind", COMPARE("{\"ignore\": [\"server_time\"]}"), "compare.ignore[0]",
+     "\"server_time\" is none of: a JSONPath ($...), an XPath (/...)", 0},
+    {"ignore XPath does not compile", COMPARE("{\"ignore\": [\"$.a\", \"/html/[\"]}"),
+     "compare.ignore[1]", "XPath does not compile", 0},
+    {"ignore XPath yields a number", COMPARE("{\"ignore\": [\"/html/x\", \"/x/y\", "
+                                             "\"/html/head/title/text()\", \"//a/@x * 2\"]}"),
+     "compare.ignore[3]", "the XPath yields a number; an ignore XPath must select nodes", 0},
+    {"ignore XPath yields a boolean", COMPARE("{\"ignore\": [\"//a = 'x'\"]}"),
+     "compare.ignore[0]", "the XPath yields a boolean; an ignore XPath must select nodes", 0},
+    {"ignore XPath unknown function", COMPARE("{\"ignore\": [\"//a | nosuch(//b)\"]}"),
+     "compare.ignore[0]", "the XPath does not evaluate", 0},
+    {"ignore regex does not compile", COMPARE("{\"ignore\": [\"/(a/\"]}"), "compare.ignore[0]",
+     "regex does not compile", 0},
+    {"ignore empty regex", COMPARE("{\"ignore\": [\"$.a\", \"//\"]}"), "compare.ignore[1]",
+     "an empty /regex/ would ignore every line", 0},
+    {"ignore capture nobody makes", COMPARE("{\"ignore\": [\"capture:csrf\"]}"),
+     "compare.ignore[0]", "no step captures \"csrf\"", 0},
+    {"ignore capture without a name", COMPARE("{\"ignore\": [\"capture:\"]}"),
+     "compare.ignore[0]", "\"capture:\" names no capture", 0},
+    {"ignore bad header name", COMPARE("{\"ignore\": [\"header:Bad Name\"]}"),
+     "compare.ignore[0]", "\"header:Bad Name\" names no header", 0},
     {"secret name", "{\"name\": \"j\", \"secrets\": [\"a b\"], \"steps\": [" OK_STEP "]}",
      "secrets[0]", "not an environment variable name", 0},
     {"variable uses later variable",
@@ -281,6 +305,56 @@ static void test_bad_case(void **state)
     }
     assert_true(found);
     tp_diags_clear(&d);
+}
+
+/* compare.ignore: each entry goes to the array of its kind; noise defaults to "rounds". */
+static void test_compare_block(void **state)
+{
+    static const struct {
+        const char *compare; /* NULL: no compare block */
+        enum tp_noise noise;
+        size_t njson, nxpath, nlines, nlabels;
+        const char *labels[2];
+    } cases[] = {
+        {NULL, TP_NOISE_ROUNDS, 0, 0, 0, 0, {NULL}},
+        {"{}", TP_NOISE_ROUNDS, 0, 0, 0, 0, {NULL}},
+        {"{\"noise\": \"rounds\"}", TP_NOISE_ROUNDS, 0, 0, 0, 0, {NULL}},
+        {"{\"noise\": \"learn\"}", TP_NOISE_LEARN, 0, 0, 0, 0, {NULL}},
+        {"{\"noise\": \"off\"}", TP_NOISE_OFF, 0, 0, 0, 0, {NULL}},
+        {"{\"ignore\": [\"$..id\", \"/html/head/meta[@name='csrf']\", \"//input/@value\","
+         " \"/^Generated at .*$/\", \"capture:csrf\", \"header:ETag\", \"/\", \"/a/b/\"]}",
+         TP_NOISE_ROUNDS, 1, 3, 2, 2, {"capture csrf", "header etag"}},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        struct tp_diags d = {0};
+        struct tp_journey *j;
+        if (cases[i].compare)
+            snprintf(text, sizeof text,
+                     "{\"name\": \"j\", \"compare\": %s, \"steps\": [{\"name\": \"a\", "
+                     "\"request\": {\"url\": \"/\"}, \"capture\": {\"csrf\": {\"xpath\": "
+                     "\"string(//input/@value)\"}}}]}",
+                     cases[i].compare);
+        else
+            snprintf(text, sizeof text, "{\"name\": \"j\", \"steps\": [" OK_STEP "]}");
+        j = load(text, &d);
+        for (size_t k = 0; k < d.count; k++)
+            print_message("case %zu: unexpected %s: %s\n", i, d.items[k].path, d.items[k].text);
+        assert_non_null(j);
+        assert_int_equal(j->compare.noise, cases[i].noise);
+        assert_int_equal(j->compare.nignore, cases[i].njson);
+        assert_int_equal(j->compare.nignore_xpath, cases[i].nxpath);
+        assert_int_equal(j->compare.nignore_lines, cases[i].nlines);
+        assert_int_equal(j->compare.nignore_labels, cases[i].nlabels);
+        for (size_t k = 0; k < cases[i].nlabels; k++)
+            assert_string_equal(j->compare.ignore_labels[k], cases[i].labels[k]);
+        for (size_t k = 0; k < cases[i].nxpath; k++)
+            assert_non_null(j->compare.ignore_xpath[k]);
+        for (size_t k = 0; k < cases[i].nlines; k++)
+            assert_non_null(j->compare.ignore_lines[k]);
+        tp_journey_free(j);
+    }
 }
 
 static void test_every_problem_reported(void **state)
@@ -531,7 +605,7 @@ static void test_failure_names(void **state)
 int main(void)
 {
     enum { NBAD = sizeof bad_cases / sizeof bad_cases[0] };
-    struct CMUnitTest tests[NBAD + 9];
+    struct CMUnitTest tests[NBAD + 12];
     size_t n = 0;
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults_are_no_errors);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_outside_variables);
@@ -539,6 +613,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_matches_templates);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auth_model);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_valid_journey_model);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_compare_block);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_every_problem_reported);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_inputs);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_failure_names);
