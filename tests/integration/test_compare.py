@@ -93,13 +93,14 @@ class Compare(BinaryTest):
     def test_without_noise_learning_volatile_fields_show(self):
         stable = start_shop(self)
         canary = start_shop(self, variant="canary")
-        doc = dict(JOURNEY, name="noisy", compare={})
+        doc = dict(JOURNEY, name="noisy", compare={"noise": "off"})
         c, _, _ = self.compare(stable, canary, "--rounds", "2", journey=self.journey(doc))
         paths = {m["path"] for m in self.steps(c)["search"]["mismatches"]}
         self.assertIn("$['request_id']", paths)
         # ... and compare.ignore removes them
         doc = dict(JOURNEY, name="ignored",
-                   compare={"ignore": ["$.request_id", "$.server_time", "$.variant"]})
+                   compare={"noise": "off",
+                            "ignore": ["$.request_id", "$.server_time", "$.variant"]})
         c, _, r = self.compare(stable, canary, "--rounds", "2", journey=self.journey(doc))
         self.assertEqual(self.steps(c)["search"]["mismatches"], [])
 
