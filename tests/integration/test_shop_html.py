@@ -104,8 +104,6 @@ class WikiJourney(BinaryTest):
         self.assertNotIn("wonderland", r.stderr)
 
 
-@unittest.skipUnless(noise_from_rounds(), 'needs "noise": "rounds" (noise learned from the '
-                                          "baseline's own rounds)")
 class WikiComparison(BinaryTest):
     """The behaviour docs/comparing-server-rendered-apps.md describes."""
 
@@ -135,6 +133,46 @@ class WikiComparison(BinaryTest):
         report, canary = self.compare(same_host=False)
         self.assertTrue(any(canary[len("http://"):] in (m["cand"] or "")
                             for m in read_back(report)["mismatches"]), read_back(report))
+
+
+class DefaultSettings(BinaryTest):
+    """The issue's "done means": the stateful sign-in / edit / read-back journey,
+    two identical instances under one Host name, 8 rounds, default settings."""
+
+    def run_wiki(self, *canary_flags):
+        stable, canary = start_shop(self), start_shop(self, *canary_flags, variant="canary")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "report.json")
+            r = run("run", "--probe", probe_file(tmp, stable, canary, rounds=8),
+                    "--report", f"json={out}", env=ENV)
+            with open(out) as f:
+                return r, json.load(f)
+
+    def test_identical_instances_pass_and_noise_is_listed(self):
+        r, report = self.run_wiki()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        steps = report["comparisons"][0]["steps"]
+        for s in steps:
+            self.assertEqual(s["mismatches"], [], s["step"])
+        # what was hidden can be audited: the tokens, the nonce, the time
+        learned = {p for s in steps for p in s["noise"]["paths"]}
+        self.assertTrue(any("csrf" in p for p in learned), learned)
+        self.assertTrue(any("nonce" in p for p in learned), learned)
+        self.assertTrue(any("server-time" in p for p in learned), learned)
+        self.assertTrue(all(s["noise"]["from"] == 8 for s in steps if s["noise"]["paths"]))
+        self.assertRegex(r.stdout, r"noise: \d+ paths? learned from 8 baseline runs")
+        self.assertIn("exit 0: every journey run passed", r.stdout)
+
+    def test_changed_title_is_reported_with_path_and_values(self):
+        r, report = self.run_wiki("--fault", "title:Sandbox - Broken Wiki")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        mm = read_back(report)["mismatches"]
+        self.assertIn(("/html/head/title/text()", '"Sandbox - Twin Wiki"',
+                       '"Sandbox - Broken Wiki"'),
+                      [(m["path"], m["base"], m["cand"]) for m in mm], mm)
+        self.assertIn("mismatch node_changed at /html/head/title/text()", r.stdout)
+        self.assertRegex(r.stdout, r"exit 1: \d+ mismatch(es)? in 1 step \(see above; "
+                                   r"compare.ignore or --fail-on never\)")
 
 
 if __name__ == "__main__":
