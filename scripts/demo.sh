@@ -61,7 +61,7 @@ fi
 
 echo
 echo "== 4. Stable against canary, 12 rounds: step k starts on both at the same instant;"
-echo "      the baseline runs twice per round so volatile fields (ids, times) are learned as noise"
+echo "      what differs between the baseline's own rounds (ids, times) is learned as noise"
 export SHOP_USER=alice SHOP_PASSWORD=wonderland
 echo "      (one run: the table below and the JSON report in step 5 are the same run, --report)"
 set +e
@@ -86,8 +86,10 @@ for c in report["comparisons"]:
         print(line)
         for m in s["mismatches"]:
             print(f'      {m["kind"]} at {m["path"]}: {m["base"]} -> {m["cand"]}')
-noise = [j for j in report["journeys"] if j["target"].endswith("/noise")]
-print(f'noise runs (baseline again, to learn request_id/server_time): {len(noise)}')
+for c in report["comparisons"]:
+    for s in c["steps"]:
+        if s["noise"]["paths"]:
+            print(f'noise learned for {s["step"]} from {s["noise"]["from"]} baseline runs: {", ".join(s["noise"]["paths"])}')
 PY
 
 echo
