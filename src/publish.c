@@ -533,11 +533,10 @@ tp_err tp_publish_setup(struct tp_publish_setup *ps, const struct tp_probe *prob
     memset(ps, 0, sizeof *ps);
     if (password && *password && tp_secrets_add(secrets, password) != TP_OK)
         return TP_ERR_NOMEM;
-    snprintf(ps->unset, sizeof ps->unset,
-             "environment variable %s (redis.password_env) is not set",
+    snprintf(ps->unset, sizeof ps->unset, "environment variable %s (redis.password_env) is not set",
              rc->password_env ? rc->password_env : "");
     ps->conf = (struct tp_publish_conf){
-        rc, password, missing ? ps->unset : NULL, probe->spool_dir, secrets, log};
+        rc, password, missing ? ps->unset : NULL, probe->spool_dir, probe->location, secrets, log};
     return TP_OK;
 }
 
@@ -581,6 +580,19 @@ done:
     return rc;
 }
 
+/* The location the spool's records must carry: that of batch's runs entry
+ * ({prefix}:runs:{location}: a run's, --location included), else the probe's. */
+static const char *spool_location(const struct tp_publish_conf *c, const struct tp_batch *batch)
+{
+    size_t n = strlen(c->redis->prefix);
+    for (size_t i = 0; batch && i < batch->count; i++) {
+        const char *k = batch->items[i].key;
+        if (strncmp(k, c->redis->prefix, n) == 0 && strncmp(k + n, ":runs:", 6) == 0 && k[n + 6])
+            return k + n + 6;
+    }
+    return c->location ? c->location : "";
+}
+
 tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batch,
                           struct tp_publish_summary *sum, struct tp_error *err)
 {
@@ -602,23 +614,30 @@ tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batc
     tp_error_clear(&e);
     if (!c->spool_dir)
         snprintf(sum->spool_error, sizeof sum->spool_error, "the probe names no spool_dir");
-    else if (tp_spool_open(c->spool_dir, &c->log, &spool, &e) != TP_OK)
+    else if ((rc = tp_spool_open(c->spool_dir, &c->log, &spool, &e)) != TP_OK) {
         copy_text(sum->spool_error, sizeof sum->spool_error, &e);
+        sum->spool_refused = rc == TP_ERR_INVALID;
+        rc = TP_OK;
+    }
     tp_error_clear(&e);
     if (c->unreachable)
         snprintf(sum->redis_error, sizeof sum->redis_error, "%s", c->unreachable);
+    else if (sum->spool_refused && nbatch == 0)
+        snprintf(sum->redis_error, sizeof sum->redis_error, "not contacted: the spool was refused");
     else if (tp_redis_connect(&ro, &r, &e) == TP_OK)
         sum->connected = 1;
     else
         copy_text(sum->redis_error, sizeof sum->redis_error, &e);
 
     if (spool) {
+        struct tp_spool_scope scope = {c->redis->prefix, spool_location(c, batch)};
         tp_error_clear(&e);
-        tp_spool_replay(spool, r ? tp_redis_send : NULL, r, &replay, &e);
+        tp_spool_replay(spool, &scope, r ? tp_redis_send : NULL, r, &replay, &e);
         sum->replayed = replay.stored;
         sum->present = replay.present;
         sum->refused = replay.refused;
         sum->quarantined = replay.quarantined;
+        sum->foreign = replay.foreign;
         if (replay.state == TP_REPLAY_FAILED) {
             copy_text(sum->spool_error, sizeof sum->spool_error, &e);
         } else {
@@ -647,6 +666,8 @@ tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batc
                           "%zu of %zu entries could be neither published (%s) nor spooled (%s)",
                           sum->lost, nbatch, sum->redis_error[0] ? sum->redis_error : "refused",
                           sum->spool_error);
+    else if (rc == TP_OK && sum->spool_refused)
+        rc = tp_error_set(err, TP_ERR_IO, "%s", sum->spool_error);
     tp_spool_close(spool);
     tp_redis_free(r);
     free(outcome);

@@ -66,6 +66,8 @@ struct tp_publish_conf {
     const char *unreachable;           /* non-NULL: do not connect, take Redis as away for
                                           this reason (the password variable is unset) */
     const char *spool_dir;             /* borrowed; NULL: no spool */
+    const char *location;              /* borrowed: the probe's; a batch with a runs entry
+                                          brings its own (a run's --location) */
     const tp_secrets *secrets;         /* borrowed; masks every message */
     struct tp_spool_log log;           /* warnings and debug lines (may be NULL) */
 };
@@ -93,21 +95,27 @@ struct tp_publish_summary {
     size_t lost;           /* new entries neither published nor spooled */
     size_t kept;           /* records the spool holds afterwards (old and new) */
     size_t refused;        /* records Redis answered with an error (kept) */
-    size_t quarantined;    /* torn spool lines moved to quarantine */
+    size_t quarantined;    /* spool lines moved to quarantine (foreign ones included) */
+    size_t foreign;        /* of those, records for keys this probe does not write */
+    int spool_refused;     /* the spool directory is not safe: nothing read from it */
     char redis_error[512]; /* why Redis did not take everything, or "" */
     char spool_error[512]; /* why the spool failed, or "" */
 };
 
 /* Delivers: opens the spool (when spool_dir), connects, replays the spool in
- * order; then, when the replay left nothing unanswered, gives batch's XADD
- * entries their IDs (above each stream's last ID in Redis and in the spool:
- * tp_streams_assign_ids) and publishes them; every entry Redis did not take
- * goes to the spool. With Redis down the whole batch is spooled. batch may be
- * NULL or empty (flush: replay only). Returns TP_OK when nothing is lost:
- * every entry of batch is in Redis or in the spool (sum->redis_error may still
- * say Redis was away, sum->spool_error that the spool failed while Redis took
- * everything). TP_ERR_IO (or NOMEM) when entries could be neither published
- * nor spooled: err->text gives both reasons. */
+ * order (only the records of this probe's keys, tp_spool_check, for the
+ * location of batch's runs entry, else c->location); then, when the replay
+ * left nothing unanswered, gives batch's XADD entries their IDs (above each
+ * stream's last ID in Redis and in the spool: tp_streams_assign_ids) and
+ * publishes them; every entry Redis did not take goes to the spool. With Redis
+ * down the whole batch is spooled. batch may be NULL or empty (flush: replay
+ * only). Returns TP_OK when nothing is lost: every entry of batch is in Redis
+ * or in the spool (sum->redis_error may still say Redis was away,
+ * sum->spool_error that the spool failed while Redis took everything).
+ * TP_ERR_IO (or NOMEM) when entries could be neither published nor spooled:
+ * err->text gives both reasons; TP_ERR_IO also when the spool directory was
+ * refused as unsafe (sum->spool_refused; err->text says why), after the batch
+ * went to Redis as far as Redis took it (flush then contacts no one). */
 tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batch,
                           struct tp_publish_summary *sum, struct tp_error *err);
 
