@@ -198,6 +198,20 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A probe's redis block for the fake server on port: connect and command
+ * timeouts of 300 ms (so a 600 ms batch). Clear conf->addr afterwards. */
+static void fake_conf(struct tp_redis_conf *conf, char *url, size_t size, int port)
+{
+    struct tp_error err;
+    signal(SIGPIPE, SIG_IGN);
+    memset(conf, 0, sizeof *conf);
+    snprintf(url, size, "redis://127.0.0.1:%d", port);
+    conf->url = url;
+    assert_int_equal(tp_redis_url_parse(url, &conf->addr, &err), TP_OK);
+    conf->connect_timeout_ms = 300;
+    conf->command_timeout_ms = 300;
+}
+
 /* Sends one entry to a fake server with command_timeout_ms 300 (a 600 ms batch):
  * the call must fail, in time, with the entry PENDING and a message with want. */
 static void send_to_fake(enum fake kind, const char *want)
@@ -214,13 +228,7 @@ static void send_to_fake(enum fake kind, const char *want)
     int port;
     pid_t pid = fake_server(kind, &port);
 
-    signal(SIGPIPE, SIG_IGN);
-    memset(&conf, 0, sizeof conf);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-    conf.url = url;
-    assert_int_equal(tp_redis_url_parse(url, &conf.addr, &err), TP_OK);
-    conf.connect_timeout_ms = 300;
-    conf.command_timeout_ms = 300;
+    fake_conf(&conf, url, sizeof url, port);
     opts = (struct tp_redis_opts){&conf, NULL, NULL, {NULL, NULL, NULL}};
     e = tp_batch_add(&b, TP_ENTRY_XADD, "tp:runs:x");
     assert_non_null(e);
@@ -277,13 +285,7 @@ static void test_stalled_auth_ends_at_the_command_deadline(void **state)
     pid_t pid = fake_server(FAKE_DRIP, &port);
     (void)state;
 
-    signal(SIGPIPE, SIG_IGN);
-    memset(&conf, 0, sizeof conf);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-    conf.url = url;
-    assert_int_equal(tp_redis_url_parse(url, &conf.addr, &err), TP_OK);
-    conf.connect_timeout_ms = 300;
-    conf.command_timeout_ms = 300;
+    fake_conf(&conf, url, sizeof url, port);
     opts = (struct tp_redis_opts){&conf, "pw-not-shown", NULL, {NULL, NULL, NULL}};
     t0 = now_s();
     tp_error_clear(&err);
