@@ -111,6 +111,7 @@ class Hardening(BinaryTest):
         self.assertEqual(json.loads(r.stdout)["exit_status"], 3)  # the report is still out
         self.assertIn(f"spool {spool}: refused: {why}", r.stderr)
         self.assertIn("nothing was read from it", r.stderr)
+        self.assertGreater(db("XLEN", "twinprobe:steps:lab:browse"), 0)  # the run's own went out
         r = run("flush", "--probe", probe)
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn(f"twinprobe flush: spool {spool}: refused: {why}", r.stderr)
