@@ -22,7 +22,8 @@ static void debug_line(void *ctx, const char *msg)
 }
 
 /* Exit 0 when the spool is empty afterwards; 3 when Redis was away, refused
- * records (they stay in the spool) or the spool failed; 2 for usage. */
+ * records (they stay in the spool), the spool failed or its directory was
+ * refused as unsafe (nothing read from it); 2 for usage. */
 int tp_cmd_flush(int argc, char **argv)
 {
     const struct tp_cli_command *cmd = tp_cli_find("flush");
@@ -83,8 +84,12 @@ int tp_cmd_flush(int argc, char **argv)
     }
     printf("%s: %zu sent to %s, %zu already there, %zu kept in the spool", probe->spool_dir,
            sum.replayed, probe->redis.url, sum.present, sum.kept);
-    if (sum.quarantined)
-        printf(", %zu torn line%s quarantined", sum.quarantined, sum.quarantined == 1 ? "" : "s");
+    if (sum.quarantined > sum.foreign)
+        printf(", %zu torn line%s quarantined", sum.quarantined - sum.foreign,
+               sum.quarantined - sum.foreign == 1 ? "" : "s");
+    if (sum.foreign)
+        printf(", %zu record%s for keys outside this probe quarantined", sum.foreign,
+               sum.foreign == 1 ? "" : "s");
     printf("\n");
     if (!sum.connected || sum.redis_error[0]) {
         fprintf(stderr, "twinprobe flush: %s\n", sum.redis_error);

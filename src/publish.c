@@ -1,23 +1,31 @@
-/* Redis through hiredis 0.14.1: connection set-up, pipelined writes with the
- * duplicate check that makes a replay idempotent, and a run's delivery (spool
- * replay first, then the new entries, the rest to the spool). */
+/* Redis through hiredis 0.14.1: a non-blocking connection driven by poll()
+ * against one monotonic deadline per command or batch, every reply's bytes
+ * checked against size limits before hiredis parses them, pipelined writes with
+ * the duplicate check that makes a replay idempotent, and a run's delivery
+ * (spool replay first, then the new entries, the rest to the spool). */
 #include "twinprobe/publish.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <hiredis.h>
 
 #include "twinprobe/mask.h"
 
 #define DUP_REPLY "equal or smaller than the target stream top item"
+#define NO_DEADLINE INT64_MAX
 
 struct tp_redis {
-    redisContext *c;
+    redisContext *c; /* non-blocking; NULL once a failure closed it */
     const struct tp_redis_conf *conf;
     char *password;
     tp_secrets *own; /* the password, for masking */
@@ -26,7 +34,140 @@ struct tp_redis {
     size_t refusals; /* warned so far */
     char *fmt;       /* one command in RESP, reused */
     size_t fmt_cap;
+    int unflushed;               /* the output buffer holds bytes not written yet */
+    struct tp_reply_guard guard; /* the replies' bytes so far */
+    int64_t limit;               /* the batch's deadline (monotonic ms), or NO_DEADLINE */
+    int64_t deadline;            /* the current exchange's: never after limit */
+    long deadline_ms;            /* what the current deadline allowed, for messages */
+    const char *deadline_of;     /* "connect", "command" or "batch", for messages */
+    char why[256];               /* why the connection failed */
 };
+
+/* ---- the reply guard: RESP2 bytes against the limits, no I/O ------------------------ */
+
+enum { G_TYPE, G_LINE, G_BULK };
+
+void tp_reply_guard_init(struct tp_reply_guard *g)
+{
+    memset(g, 0, sizeof *g);
+    g->state = G_TYPE;
+}
+
+/* A value ended: it counts in the arrays that hold it; the last one closes
+ * the reply. */
+static void value_done(struct tp_reply_guard *g)
+{
+    g->state = G_TYPE;
+    while (g->depth > 0) {
+        if (--g->left[g->depth - 1] > 0)
+            return;
+        g->depth--;
+    }
+    g->bytes = 0;
+    g->values = 0;
+}
+
+/* A line ended: a bulk string's length, an array's size, or a simple value. */
+static tp_err line_done(struct tp_reply_guard *g, struct tp_error *err)
+{
+    if (g->type != '$' && g->type != '*') {
+        value_done(g);
+        return TP_OK;
+    }
+    if (g->digits == 0 || (g->negative && g->num != 1))
+        return tp_error_set(err, TP_ERR_INVALID, "a reply with a bad %s length",
+                            g->type == '$' ? "bulk string" : "array");
+    if (g->negative || (g->type == '*' && g->num == 0)) { /* nil, or an empty array */
+        value_done(g);
+        return TP_OK;
+    }
+    if (g->type == '$') {
+        if (g->bytes + g->num + 2 > TP_REDIS_REPLY_MAX_BYTES)
+            return tp_error_set(err, TP_ERR_LIMIT, "a reply over the %u MiB limit",
+                                TP_REDIS_REPLY_MAX_BYTES >> 20);
+        g->bytes += (size_t)g->num + 2;
+        g->bulk = g->num + 2;
+        g->state = G_BULK;
+        return TP_OK;
+    }
+    if (g->values + g->num > TP_REDIS_REPLY_MAX_VALUES)
+        return tp_error_set(err, TP_ERR_LIMIT, "a reply of more than %d values",
+                            TP_REDIS_REPLY_MAX_VALUES);
+    if (g->depth == TP_REDIS_REPLY_MAX_DEPTH)
+        return tp_error_set(err, TP_ERR_LIMIT, "a reply with arrays nested over %d deep",
+                            TP_REDIS_REPLY_MAX_DEPTH);
+    g->left[g->depth++] = g->num;
+    g->state = G_TYPE;
+    return TP_OK;
+}
+
+tp_err tp_reply_guard_feed(struct tp_reply_guard *g, const char *buf, size_t len,
+                           struct tp_error *err)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c;
+        if (g->state == G_BULK) { /* counted whole at its header */
+            size_t take = len - i < g->bulk ? len - i : (size_t)g->bulk;
+            g->bulk -= take;
+            i += take;
+            if (g->bulk == 0)
+                value_done(g);
+            continue;
+        }
+        c = (unsigned char)buf[i++];
+        if (++g->bytes > TP_REDIS_REPLY_MAX_BYTES)
+            return tp_error_set(err, TP_ERR_LIMIT, "a reply over the %u MiB limit",
+                                TP_REDIS_REPLY_MAX_BYTES >> 20);
+        if (g->state == G_TYPE) {
+            if (!c || !strchr("+-:$*", c))
+                return tp_error_set(err, TP_ERR_INVALID, "not a RESP2 reply (byte 0x%02x)", c);
+            if (++g->values > TP_REDIS_REPLY_MAX_VALUES)
+                return tp_error_set(err, TP_ERR_LIMIT, "a reply of more than %d values",
+                                    TP_REDIS_REPLY_MAX_VALUES);
+            g->type = (char)c;
+            g->state = G_LINE;
+            g->cr = g->negative = g->digits = 0;
+            g->num = 0;
+            continue;
+        }
+        if (c == '\n' && g->cr) {
+            tp_err rc = line_done(g, err);
+            if (rc != TP_OK)
+                return rc;
+            continue;
+        }
+        if (g->type != '$' && g->type != '*') {
+            g->cr = c == '\r';
+            continue;
+        }
+        if (g->cr || (c == '-' && (g->negative || g->digits)) ||
+            (c != '-' && c != '\r' && (c < '0' || c > '9')))
+            return tp_error_set(err, TP_ERR_INVALID, "a reply with a bad %s length",
+                                g->type == '$' ? "bulk string" : "array");
+        if (c == '\r') {
+            g->cr = 1;
+        } else if (c == '-') {
+            g->negative = 1;
+        } else {
+            g->num = g->num * 10 + (unsigned)(c - '0');
+            g->digits++;
+            if (!g->negative && g->type == '$' && g->num > TP_REDIS_REPLY_MAX_BYTES)
+                return tp_error_set(err, TP_ERR_LIMIT,
+                                    "a reply announcing a bulk string over the %u MiB limit",
+                                    TP_REDIS_REPLY_MAX_BYTES >> 20);
+            if (!g->negative && g->type == '*' && g->num > TP_REDIS_REPLY_MAX_VALUES)
+                return tp_error_set(err, TP_ERR_LIMIT,
+                                    "a reply announcing an array of more than %d values",
+                                    TP_REDIS_REPLY_MAX_VALUES);
+            if (g->negative && g->num > 1)
+                return tp_error_set(err, TP_ERR_INVALID, "a reply with a bad %s length",
+                                    g->type == '$' ? "bulk string" : "array");
+        }
+    }
+    return TP_OK;
+}
+
+/* ---- messages -------------------------------------------------------------------------- */
 
 static void say(const struct tp_spool_log *log, const tp_secrets *a, const tp_secrets *b,
                 const char *fmt, ...)
@@ -69,38 +210,176 @@ static void mask_error(struct tp_error *err, const tp_secrets *a, const tp_secre
     free(m2);
 }
 
-static struct timeval tv_ms(long ms)
+static void describe(const struct tp_redis_conf *conf, char *buf, size_t size)
 {
-    struct timeval tv;
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    return tv;
+    snprintf(buf, size, "%s", conf->url ? conf->url : "redis");
 }
 
-/* hiredis's reason for a failed context, in words. */
-static const char *context_error(const redisContext *c, long timeout_ms, char *buf, size_t size)
+/* ---- the connection: deadlines, poll, the guard ------------------------------------------ */
+
+static int64_t mono_ms(void)
 {
-    if (!c)
-        return "out of memory";
-    if (c->err == REDIS_ERR_EOF)
-        return "the server closed the connection";
-    if (c->err == REDIS_ERR_IO &&
-        (strstr(c->errstr, "temporarily unavailable") || strstr(c->errstr, "timed out"))) {
-        snprintf(buf, size, "no answer within %ld ms", timeout_ms);
-        return buf;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The next exchange ends ms from now (of: its name), and never after r->limit. */
+static void set_deadline(tp_redis *r, long ms, const char *of)
+{
+    int64_t at = mono_ms() + ms;
+    r->deadline = at < r->limit ? at : r->limit;
+    if (r->limit != NO_DEADLINE && at >= r->limit) {
+        r->deadline_ms = r->conf->command_timeout_ms * TP_REDIS_BATCH_FACTOR;
+        r->deadline_of = "batch";
+    } else {
+        r->deadline_ms = ms;
+        r->deadline_of = of;
     }
-    return c->errstr[0] ? c->errstr : "unknown error";
 }
 
-/* Sends one command and takes its reply (freed here); a Redis error reply is
- * copied into why. Returns 0 on a non-error reply, 1 on an error reply, -1 when
- * the connection failed. */
+/* Milliseconds left before the deadline (0: none). */
+static int time_left(const tp_redis *r)
+{
+    int64_t left = r->deadline - mono_ms();
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static void close_context(tp_redis *r)
+{
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+}
+
+static int io_fail(tp_redis *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* The connection failed (why: fmt): closed, so nothing reads a half reply. -1. */
+static int io_fail(tp_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+    close_context(r);
+    return -1;
+}
+
+static int timed_out(tp_redis *r, const char *waiting)
+{
+    return io_fail(r, "no %s within %ld ms (the %s deadline)", waiting, r->deadline_ms,
+                   r->deadline_of);
+}
+
+/* Opens a fresh non-blocking connection and waits, until the deadline, for it
+ * to be established. 0, or -1 with r->why. */
+static int open_context(tp_redis *r)
+{
+    const struct tp_redis_conf *conf = r->conf;
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+
+    close_context(r);
+    r->c = conf->addr.kind == TP_REDIS_UNIX
+               ? redisConnectUnixNonBlock(conf->addr.path)
+               : redisConnectNonBlock(conf->addr.host, conf->addr.port);
+    if (!r->c)
+        return io_fail(r, "out of memory");
+    if (r->c->err)
+        return io_fail(r, "%s", r->c->errstr[0] ? r->c->errstr : "unknown error");
+    for (;;) {
+        struct pollfd pfd = {r->c->fd, POLLOUT, 0};
+        int n, left = time_left(r);
+        if (left == 0)
+            return timed_out(r, "connection");
+        n = poll(&pfd, 1, left);
+        if (n < 0 && errno != EINTR)
+            return io_fail(r, "poll: %s", strerror(errno));
+        if (n > 0)
+            break;
+    }
+    if (getsockopt(r->c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+        soerr = errno;
+    if (soerr)
+        return io_fail(r, "%s", strerror(soerr));
+    tp_reply_guard_init(&r->guard);
+    r->unflushed = 0;
+    return 0;
+}
+
+/* The next reply (new: freeReplyObject), writing what is still unwritten as
+ * the socket takes it and reading until one is whole, before the deadline.
+ * Every byte read passes the guard before hiredis sees it. 0, or -1 with
+ * r->why (the connection is then closed). */
+static int next_reply(tp_redis *r, redisReply **out)
+{
+    char buf[16384];
+    *out = NULL;
+    if (!r->c)
+        return -1; /* failed before: r->why says why */
+    for (;;) {
+        void *reply = NULL;
+        struct pollfd pfd;
+        struct tp_error gerr;
+        ssize_t got;
+        int n, left;
+
+        if (redisGetReplyFromReader(r->c, &reply) != REDIS_OK)
+            return io_fail(r, "%s", r->c->errstr[0] ? r->c->errstr : "protocol error");
+        if (reply) {
+            *out = reply;
+            return 0;
+        }
+        if ((left = time_left(r)) == 0)
+            return timed_out(r, "complete reply");
+        pfd = (struct pollfd){r->c->fd, (short)(POLLIN | (r->unflushed ? POLLOUT : 0)), 0};
+        n = poll(&pfd, 1, left);
+        if (n < 0 && errno != EINTR)
+            return io_fail(r, "poll: %s", strerror(errno));
+        if (n <= 0)
+            continue;
+        if (r->unflushed && (pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
+            int done = 0;
+            if (redisBufferWrite(r->c, &done) != REDIS_OK)
+                return io_fail(r, "%s", r->c->errstr[0] ? r->c->errstr : "write failed");
+            r->unflushed = !done;
+        }
+        if (!(pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+            continue;
+        got = read(r->c->fd, buf, sizeof buf);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            continue;
+        if (got < 0)
+            return io_fail(r, "%s", strerror(errno));
+        if (got == 0)
+            return io_fail(r, "the server closed the connection");
+        tp_error_clear(&gerr);
+        if (tp_reply_guard_feed(&r->guard, buf, (size_t)got, &gerr) != TP_OK)
+            return io_fail(r, "refused %s", gerr.text);
+        if (redisReaderFeed(r->c->reader, buf, (size_t)got) != REDIS_OK)
+            return io_fail(r, "out of memory");
+    }
+}
+
+/* Sends one command and takes its reply (freed here), within the command
+ * deadline; a Redis error reply is copied into why. Returns 0 on a non-error
+ * reply, 1 on an error reply, -1 when the connection failed (r->why). */
 static int command(tp_redis *r, int argc, const char **argv, const size_t *lens, char *why,
                    size_t size)
 {
-    redisReply *reply = redisCommandArgv(r->c, argc, argv, lens);
+    redisReply *reply;
     int rc = 0;
-    if (!reply)
+    if (!r->c)
+        return -1;
+    if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK)
+        return io_fail(r, "out of memory");
+    r->unflushed = 1;
+    set_deadline(r, r->conf->command_timeout_ms, "command");
+    if (next_reply(r, &reply) != 0)
         return -1;
     if (reply->type == REDIS_REPLY_ERROR) {
         snprintf(why, size, "%s", reply->str ? reply->str : "error");
@@ -110,22 +389,11 @@ static int command(tp_redis *r, int argc, const char **argv, const size_t *lens,
     return rc;
 }
 
-static void describe(const struct tp_redis_conf *conf, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s", conf->url ? conf->url : "redis");
-}
-
-/* Timeouts, AUTH and SELECT on a fresh (or reconnected) context: hiredis 0.14.1
- * forgets the socket timeouts on redisReconnect. */
+/* AUTH and SELECT on a fresh connection. */
 static tp_err setup(tp_redis *r, struct tp_error *err)
 {
     const struct tp_redis_conf *conf = r->conf;
-    char what[600], why[256], buf[64];
-    if (redisSetTimeout(r->c, tv_ms(conf->command_timeout_ms)) != REDIS_OK) {
-        describe(conf, what, sizeof what);
-        return tp_error_set(err, TP_ERR_IO, "%s: cannot set the timeout: %s", what,
-                            context_error(r->c, conf->command_timeout_ms, buf, sizeof buf));
-    }
+    char what[600], why[256];
     if (r->password || conf->addr.user) {
         const char *argv[3];
         size_t lens[3];
@@ -140,8 +408,7 @@ static tp_err setup(tp_redis *r, struct tp_error *err)
         if (rc != 0) {
             describe(conf, what, sizeof what);
             if (rc < 0)
-                return tp_error_set(err, TP_ERR_IO, "%s: AUTH: %s", what,
-                                    context_error(r->c, conf->command_timeout_ms, buf, sizeof buf));
+                return tp_error_set(err, TP_ERR_IO, "%s: AUTH: %s", what, r->why);
             if (conf->addr.user)
                 return tp_error_set(err, TP_ERR_IO, "%s: AUTH as user %s failed: %s%s", what,
                                     conf->addr.user, why,
@@ -160,20 +427,30 @@ static tp_err setup(tp_redis *r, struct tp_error *err)
         rc = command(r, 2, argv, lens, why, sizeof why);
         if (rc != 0) {
             describe(conf, what, sizeof what);
-            return tp_error_set(
-                err, TP_ERR_IO, "%s: SELECT %s: %s", what, db,
-                rc < 0 ? context_error(r->c, conf->command_timeout_ms, buf, sizeof buf) : why);
+            return tp_error_set(err, TP_ERR_IO, "%s: SELECT %s: %s", what, db,
+                                rc < 0 ? r->why : why);
         }
     }
     return TP_OK;
 }
 
+/* Connects (again), then AUTH and SELECT: within the connect and command
+ * deadlines, and the batch's when there is one. */
+static tp_err open_session(tp_redis *r, const char *doing, struct tp_error *err)
+{
+    set_deadline(r, r->conf->connect_timeout_ms, "connect");
+    if (open_context(r) != 0) {
+        char what[600];
+        describe(r->conf, what, sizeof what);
+        tp_error_set(err, TP_ERR_IO, "%s: %s: %s", what, doing, r->why);
+        return TP_ERR_IO;
+    }
+    return setup(r, err);
+}
+
 tp_err tp_redis_connect(const struct tp_redis_opts *o, tp_redis **out, struct tp_error *err)
 {
-    const struct tp_redis_conf *conf = o->conf;
-    struct timeval ctv = tv_ms(conf->connect_timeout_ms);
     tp_redis *r = calloc(1, sizeof *r);
-    char what[600], buf[64];
     tp_err rc;
 
     *out = NULL;
@@ -183,35 +460,24 @@ tp_err tp_redis_connect(const struct tp_redis_opts *o, tp_redis **out, struct tp
         tp_redis_free(r);
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     }
-    r->conf = conf;
+    r->conf = o->conf;
     r->secrets = o->secrets;
     r->log = o->log;
-    if (conf->addr.kind == TP_REDIS_UNIX)
-        r->c = redisConnectUnixWithTimeout(conf->addr.path, ctv);
-    else
-        r->c = redisConnectWithTimeout(conf->addr.host, conf->addr.port, ctv);
-    if (!r->c || r->c->err) {
-        describe(conf, what, sizeof what);
-        rc = tp_error_set(err, r->c ? TP_ERR_IO : TP_ERR_NOMEM, "%s: cannot connect: %s", what,
-                          context_error(r->c, conf->connect_timeout_ms, buf, sizeof buf));
-        goto fail;
+    r->limit = NO_DEADLINE;
+    if ((rc = open_session(r, "cannot connect", err)) != TP_OK) {
+        mask_error(err, r->secrets, r->own);
+        tp_redis_free(r);
+        return rc;
     }
-    if ((rc = setup(r, err)) != TP_OK)
-        goto fail;
     *out = r;
     return TP_OK;
-fail:
-    mask_error(err, r->secrets, r->own);
-    tp_redis_free(r);
-    return rc;
 }
 
 void tp_redis_free(tp_redis *r)
 {
     if (!r)
         return;
-    if (r->c)
-        redisFree(r->c);
+    close_context(r);
     if (r->password) {
         volatile char *p = r->password;
         while (*p)
@@ -223,22 +489,14 @@ void tp_redis_free(tp_redis *r)
     free(r);
 }
 
-/* A context that failed: hiredis 0.14.1 keeps the fd, the timeouts are lost. */
+/* A connection that failed part way through a batch: a new one, within what
+ * is left of the batch's deadline. */
 static tp_err reconnect(tp_redis *r, struct tp_error *err)
 {
-    if (redisReconnect(r->c) != REDIS_OK || r->c->err) {
-        char what[600], buf[64];
-        describe(r->conf, what, sizeof what);
-        tp_error_set(err, TP_ERR_IO, "%s: cannot reconnect: %s", what,
-                     context_error(r->c, r->conf->connect_timeout_ms, buf, sizeof buf));
+    tp_err rc = open_session(r, "cannot reconnect", err);
+    if (rc != TP_OK)
         mask_error(err, r->secrets, r->own);
-        return TP_ERR_IO;
-    }
-    if (setup(r, err) != TP_OK) {
-        mask_error(err, r->secrets, r->own);
-        return TP_ERR_IO;
-    }
-    return TP_OK;
+    return rc;
 }
 
 #define ARGV_LOCAL 128 /* arguments kept on the stack; more are malloc'd */
@@ -315,7 +573,10 @@ static int append_argv(tp_redis *r, int argc, const char **argv, const size_t *l
         p[used++] = '\r';
         p[used++] = '\n';
     }
-    return redisAppendFormattedCommand(r->c, p, used);
+    if (redisAppendFormattedCommand(r->c, p, used) != REDIS_OK)
+        return REDIS_ERR;
+    r->unflushed = 1;
+    return REDIS_OK;
 }
 
 static tp_err append_entry(tp_redis *r, const struct tp_entry *e)
@@ -351,12 +612,19 @@ static void refused(tp_redis *r, const struct tp_entry *e, const char *why)
         say(&r->log, r->secrets, r->own, "redis refused more entries; not listing them");
 }
 
+/* Out of memory part way through a pipeline: the connection is closed, so no
+ * reply can be matched to the wrong command. */
+static tp_err nomem(tp_redis *r, struct tp_error *err)
+{
+    io_fail(r, "out of memory");
+    return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+}
+
 static tp_err conn_failed(tp_redis *r, const char *doing, struct tp_error *err)
 {
-    char what[600], buf[64];
+    char what[600];
     describe(r->conf, what, sizeof what);
-    tp_error_set(err, TP_ERR_IO, "%s: %s: %s", what, doing,
-                 context_error(r->c, r->conf->command_timeout_ms, buf, sizeof buf));
+    tp_error_set(err, TP_ERR_IO, "%s: %s: %s", what, doing, r->why);
     mask_error(err, r->secrets, r->own);
     return TP_ERR_IO;
 }
@@ -371,15 +639,18 @@ static tp_err confirm(tp_redis *r, const struct tp_entry *entries, size_t lo, si
         size_t lens[4] = {6, strlen(entries[i].key), strlen(entries[i].id), strlen(entries[i].id)};
         if (!dup[i])
             continue;
+        if (!r->c)
+            return conn_failed(r, "XRANGE", err);
         if (redisAppendCommandArgv(r->c, 4, argv, lens) != REDIS_OK)
-            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            return nomem(r, err);
+        r->unflushed = 1;
         sent++;
     }
     for (size_t i = lo; sent > 0 && i < hi; i++) {
         redisReply *reply = NULL;
         if (!dup[i])
             continue;
-        if (redisGetReply(r->c, (void **)&reply) != REDIS_OK || !reply)
+        if (next_reply(r, &reply) != 0)
             return conn_failed(r, "XRANGE", err);
         dup[i] = 0;
         sent--;
@@ -405,8 +676,10 @@ static tp_err append_chunk(tp_redis *r, const struct tp_entry *entries, size_t l
 {
     for (size_t i = lo; i < hi; i++) {
         sent[i] = outcome[i] == TP_OUT_PENDING;
+        if (sent[i] && !r->c)
+            return conn_failed(r, "publishing", err);
         if (sent[i] && append_entry(r, &entries[i]) != TP_OK)
-            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            return nomem(r, err);
     }
     return TP_OK;
 }
@@ -421,7 +694,7 @@ static tp_err read_chunk(tp_redis *r, const struct tp_entry *entries, size_t lo,
         redisReply *reply = NULL;
         if (!sent[i])
             continue;
-        if (redisGetReply(r->c, (void **)&reply) != REDIS_OK || !reply)
+        if (next_reply(r, &reply) != 0)
             return conn_failed(r, "publishing", err);
         if (reply->type != REDIS_REPLY_ERROR) {
             outcome[i] = TP_OUT_STORED;
@@ -474,16 +747,22 @@ tp_err tp_redis_send(void *ctx, const struct tp_entry *entries, size_t n, enum t
 
     if (!flags)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    r->limit = mono_ms() + r->conf->command_timeout_ms * TP_REDIS_BATCH_FACTOR;
+    set_deadline(r, r->conf->command_timeout_ms * TP_REDIS_BATCH_FACTOR, "batch");
     rc = send_pending(r, entries, n, outcome, flags, flags + n, err);
-    if (rc == TP_ERR_IO) {
+    if (rc == TP_ERR_IO && time_left(r) > 0) {
         /* Once: a connection that failed (a server restart, an idle timeout) is
          * opened again and what has no answer yet is sent again; what reached
-         * Redis before the failure comes back as a duplicate, found PRESENT. */
+         * Redis before the failure comes back as a duplicate, found PRESENT. All
+         * within the batch's deadline. */
         struct tp_error again;
         tp_error_clear(&again);
-        if (reconnect(r, &again) == TP_OK)
+        if (reconnect(r, &again) == TP_OK) {
+            set_deadline(r, r->conf->command_timeout_ms * TP_REDIS_BATCH_FACTOR, "batch");
             rc = send_pending(r, entries, n, outcome, flags, flags + n, err);
+        }
     }
+    r->limit = NO_DEADLINE;
     free(flags);
     return rc;
 }
@@ -492,17 +771,24 @@ tp_err tp_redis_tops(tp_redis *r, const char *const *keys, size_t n, struct tp_s
                      struct tp_error *err)
 {
     tp_err rc = TP_OK;
+    if (!r->c)
+        return conn_failed(r, "XREVRANGE", err);
     for (size_t i = 0; i < n; i++) {
         const char *argv[6] = {"XREVRANGE", keys[i], "+", "-", "COUNT", "1"};
         size_t lens[6] = {9, strlen(keys[i]), 1, 1, 5, 1};
         if (redisAppendCommandArgv(r->c, 6, argv, lens) != REDIS_OK)
-            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            return nomem(r, err);
+        r->unflushed = 1;
     }
+    r->limit = mono_ms() + r->conf->command_timeout_ms * TP_REDIS_BATCH_FACTOR;
+    set_deadline(r, r->conf->command_timeout_ms * TP_REDIS_BATCH_FACTOR, "batch");
     for (size_t i = 0; i < n; i++) {
         redisReply *reply = NULL;
         struct tp_stream_id id;
-        if (redisGetReply(r->c, (void **)&reply) != REDIS_OK || !reply)
-            return conn_failed(r, "XREVRANGE", err);
+        if (next_reply(r, &reply) != 0) {
+            rc = conn_failed(r, "XREVRANGE", err);
+            break;
+        }
         if (rc == TP_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
             reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements >= 1 &&
             reply->element[0]->element[0]->type == REDIS_REPLY_STRING &&
@@ -511,6 +797,7 @@ tp_err tp_redis_tops(tp_redis *r, const char *const *keys, size_t n, struct tp_s
             rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         freeReplyObject(reply);
     }
+    r->limit = NO_DEADLINE;
     return rc;
 }
 
@@ -533,11 +820,10 @@ tp_err tp_publish_setup(struct tp_publish_setup *ps, const struct tp_probe *prob
     memset(ps, 0, sizeof *ps);
     if (password && *password && tp_secrets_add(secrets, password) != TP_OK)
         return TP_ERR_NOMEM;
-    snprintf(ps->unset, sizeof ps->unset,
-             "environment variable %s (redis.password_env) is not set",
+    snprintf(ps->unset, sizeof ps->unset, "environment variable %s (redis.password_env) is not set",
              rc->password_env ? rc->password_env : "");
     ps->conf = (struct tp_publish_conf){
-        rc, password, missing ? ps->unset : NULL, probe->spool_dir, secrets, log};
+        rc, password, missing ? ps->unset : NULL, probe->spool_dir, probe->location, secrets, log};
     return TP_OK;
 }
 
@@ -581,6 +867,19 @@ done:
     return rc;
 }
 
+/* The location the spool's records must carry: that of batch's runs entry
+ * ({prefix}:runs:{location}: a run's, --location included), else the probe's. */
+static const char *spool_location(const struct tp_publish_conf *c, const struct tp_batch *batch)
+{
+    size_t n = strlen(c->redis->prefix);
+    for (size_t i = 0; batch && i < batch->count; i++) {
+        const char *k = batch->items[i].key;
+        if (strncmp(k, c->redis->prefix, n) == 0 && strncmp(k + n, ":runs:", 6) == 0 && k[n + 6])
+            return k + n + 6;
+    }
+    return c->location ? c->location : "";
+}
+
 tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batch,
                           struct tp_publish_summary *sum, struct tp_error *err)
 {
@@ -602,23 +901,30 @@ tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batc
     tp_error_clear(&e);
     if (!c->spool_dir)
         snprintf(sum->spool_error, sizeof sum->spool_error, "the probe names no spool_dir");
-    else if (tp_spool_open(c->spool_dir, &c->log, &spool, &e) != TP_OK)
+    else if ((rc = tp_spool_open(c->spool_dir, &c->log, &spool, &e)) != TP_OK) {
         copy_text(sum->spool_error, sizeof sum->spool_error, &e);
+        sum->spool_refused = rc == TP_ERR_INVALID;
+        rc = TP_OK;
+    }
     tp_error_clear(&e);
     if (c->unreachable)
         snprintf(sum->redis_error, sizeof sum->redis_error, "%s", c->unreachable);
+    else if (sum->spool_refused && nbatch == 0)
+        snprintf(sum->redis_error, sizeof sum->redis_error, "not contacted: the spool was refused");
     else if (tp_redis_connect(&ro, &r, &e) == TP_OK)
         sum->connected = 1;
     else
         copy_text(sum->redis_error, sizeof sum->redis_error, &e);
 
     if (spool) {
+        struct tp_spool_scope scope = {c->redis->prefix, spool_location(c, batch)};
         tp_error_clear(&e);
-        tp_spool_replay(spool, r ? tp_redis_send : NULL, r, &replay, &e);
+        tp_spool_replay(spool, &scope, r ? tp_redis_send : NULL, r, &replay, &e);
         sum->replayed = replay.stored;
         sum->present = replay.present;
         sum->refused = replay.refused;
         sum->quarantined = replay.quarantined;
+        sum->foreign = replay.foreign;
         if (replay.state == TP_REPLAY_FAILED) {
             copy_text(sum->spool_error, sizeof sum->spool_error, &e);
         } else {
@@ -647,6 +953,8 @@ tp_err tp_publish_deliver(const struct tp_publish_conf *c, struct tp_batch *batc
                           "%zu of %zu entries could be neither published (%s) nor spooled (%s)",
                           sum->lost, nbatch, sum->redis_error[0] ? sum->redis_error : "refused",
                           sum->spool_error);
+    else if (rc == TP_OK && sum->spool_refused)
+        rc = tp_error_set(err, TP_ERR_IO, "%s", sum->spool_error);
     tp_spool_close(spool);
     tp_redis_free(r);
     free(outcome);

@@ -18,6 +18,7 @@
 struct tp_spool {
     char *dir;
     char *path; /* DIR/spool.jsonl */
+    int dir_fd; /* every file is opened relative to it (openat) */
     int lock_fd;
     struct tp_spool_log log;
     struct tp_batch kept; /* after a replay: the records still in the file */
@@ -137,6 +138,77 @@ done:
     return rc;
 }
 
+/* ---- which records the probe writes ------------------------------------------------- */
+
+enum key_kind { KEY_OTHER, KEY_STEPS, KEY_RUNS, KEY_LATEST, KEY_INDEX };
+
+/* The part of s after word, or NULL when s does not start with it. */
+static const char *skip(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    return strncmp(s, word, n) == 0 ? s + n : NULL;
+}
+
+/* The keys of docs/redis-schema.md; {journey} follows the rule for a journey's
+ * name (non-empty, no ':' and no white space). */
+static enum key_kind key_kind(const char *key, const struct tp_spool_scope *sc)
+{
+    static const struct {
+        const char *word;
+        enum key_kind kind;
+        int journey; /* the key ends in :{journey} */
+    } kinds[] = {{"steps", KEY_STEPS, 1}, {"runs", KEY_RUNS, 0}, {"latest", KEY_LATEST, 1}};
+    const char *p = skip(key, sc->prefix);
+
+    if (!p || *p++ != ':')
+        return KEY_OTHER;
+    if (strcmp(p, "index") == 0)
+        return KEY_INDEX;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const char *q = skip(p, kinds[i].word);
+        if (!q || *q++ != ':' || !(q = skip(q, sc->location)))
+            continue;
+        if (!kinds[i].journey)
+            return *q == '\0' ? kinds[i].kind : KEY_OTHER;
+        if (*q++ != ':' || *q == '\0' || strpbrk(q, ": \t\n"))
+            return KEY_OTHER;
+        return kinds[i].kind;
+    }
+    return KEY_OTHER;
+}
+
+tp_err tp_spool_check(const struct tp_entry *e, const struct tp_spool_scope *scope,
+                      struct tp_error *why)
+{
+    /* the one command each kind of key takes */
+    static const int fits[] = {[KEY_OTHER] = -1,
+                               [KEY_STEPS] = TP_ENTRY_XADD,
+                               [KEY_RUNS] = TP_ENTRY_XADD,
+                               [KEY_LATEST] = TP_ENTRY_HSET,
+                               [KEY_INDEX] = TP_ENTRY_SADD};
+    enum key_kind kind = key_kind(e->key, scope);
+
+    if (kind == KEY_OTHER)
+        return tp_error_set(why, TP_ERR_INVALID,
+                            "for key \"%.200s\", which this probe does not write (%s:steps:%s:*, "
+                            "%s:runs:%s, %s:latest:%s:*, %s:index)",
+                            e->key, scope->prefix, scope->location, scope->prefix, scope->location,
+                            scope->prefix, scope->location, scope->prefix);
+    if ((int)e->type != fits[kind])
+        return tp_error_set(why, TP_ERR_INVALID, "a %s for key \"%.200s\", which takes %s",
+                            tp_entry_type_name(e->type), e->key,
+                            tp_entry_type_name((enum tp_entry_type)fits[kind]));
+    for (size_t i = 0; kind == KEY_INDEX && i < e->nfields; i++) {
+        enum key_kind m = key_kind(e->fields[i].value, scope);
+        if (strcmp(e->fields[i].name, "member") != 0 || (m != KEY_STEPS && m != KEY_RUNS))
+            return tp_error_set(why, TP_ERR_INVALID,
+                                "an sadd to \"%.200s\" of \"%.200s\", which is not a steps or "
+                                "runs stream of this probe",
+                                e->key, e->fields[i].value);
+    }
+    return TP_OK;
+}
+
 /* ---- files --------------------------------------------------------------------------- */
 
 static void say(void (*fn)(void *, const char *), void *ctx, const char *fmt, ...)
@@ -183,17 +255,7 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY), rc;
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* mkdir -p with mode 0700 for what it creates. */
+/* mkdir -p with mode 0700 for what it creates (whatever the umask). */
 static int make_dirs(const char *dir)
 {
     char *p = strdup(dir);
@@ -206,11 +268,12 @@ static int make_dirs(const char *dir)
         if (*q != '/' && !last)
             continue;
         *q = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+        if (mkdir(p, 0700) == 0) {
+            if (chmod(p, 0700) != 0)
+                rc = -1;
+        } else if (errno != EEXIST || stat(p, &st) != 0) {
             rc = -1;
-        else if (stat(p, &st) != 0)
-            rc = -1;
-        else if (!S_ISDIR(st.st_mode)) {
+        } else if (!S_ISDIR(st.st_mode)) {
             errno = ENOTDIR;
             rc = -1;
         }
@@ -220,6 +283,116 @@ static int make_dirs(const char *dir)
     }
     free(p);
     return rc;
+}
+
+/* Why the file st is not one the spool may use (into buf), or NULL: it must be
+ * a regular file of the effective user, with no other hard link, that neither
+ * group nor others may write. */
+static const char *unsafe_file(const struct stat *st, char *buf, size_t size)
+{
+    if (S_ISLNK(st->st_mode))
+        return "a symbolic link";
+    if (!S_ISREG(st->st_mode))
+        return "not a regular file";
+    if (st->st_uid != geteuid()) {
+        snprintf(buf, size, "owned by uid %lu, not by uid %lu (the user twinprobe runs as)",
+                 (unsigned long)st->st_uid, (unsigned long)geteuid());
+        return buf;
+    }
+    if (st->st_nlink != 1)
+        return "hard-linked elsewhere";
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return "writable by group or others";
+    return NULL;
+}
+
+/* The directory's own checks (fd open on it). TP_ERR_INVALID when unsafe. */
+static tp_err check_dir(const char *dir, int fd, struct tp_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return tp_error_set(err, TP_ERR_IO, "spool %s: cannot stat the directory: %s", dir,
+                            strerror(errno));
+    if (st.st_uid != geteuid())
+        return tp_error_set(err, TP_ERR_INVALID,
+                            "spool %s: refused: the directory is owned by uid %lu, not by uid %lu "
+                            "(the user twinprobe runs as); nothing was read from it",
+                            dir, (unsigned long)st.st_uid, (unsigned long)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return tp_error_set(err, TP_ERR_INVALID,
+                            "spool %s: refused: the directory is writable by %s (mode %04o; "
+                            "chmod 700 it); nothing was read from it",
+                            dir,
+                            (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "group and others"
+                            : (st.st_mode & S_IWGRP)                         ? "its group"
+                                                                             : "others",
+                            (unsigned)(st.st_mode & 07777));
+    return TP_OK;
+}
+
+/* Opens dir (*fd) after the check that needs its path: a symbolic link to it
+ * must be the user's or root's (TP_ERR_INVALID). */
+static tp_err open_dir(const char *dir, int *fd, struct tp_error *err)
+{
+    struct stat st;
+    if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != geteuid() && st.st_uid != 0)
+        return tp_error_set(err, TP_ERR_INVALID,
+                            "spool %s: refused: it is a symbolic link owned by uid %lu, neither "
+                            "the user twinprobe runs as nor root; nothing was read from it",
+                            dir, (unsigned long)st.st_uid);
+    if ((*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return tp_error_set(err, TP_ERR_IO, "spool %s: cannot open the directory: %s", dir,
+                            strerror(errno));
+    return TP_OK;
+}
+
+/* The files the spool opens by name (quarantine files are only ever created). */
+static const char *const spool_names[] = {TP_SPOOL_LOCK, TP_SPOOL_FILE, TP_SPOOL_TMP};
+
+static tp_err check_names(const char *dir, int fd, struct tp_error *err)
+{
+    for (size_t i = 0; i < sizeof spool_names / sizeof spool_names[0]; i++) {
+        struct stat st;
+        const char *why;
+        char buf[128];
+        if (fstatat(fd, spool_names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                continue;
+            return tp_error_set(err, TP_ERR_IO, "spool %s: cannot stat %s: %s", dir, spool_names[i],
+                                strerror(errno));
+        }
+        if ((why = unsafe_file(&st, buf, sizeof buf)))
+            return tp_error_set(err, TP_ERR_INVALID,
+                                "spool %s: refused: %s is %s; nothing was read from the directory",
+                                dir, spool_names[i], why);
+    }
+    return TP_OK;
+}
+
+/* Opens name in the spool directory, never through a symbolic link (O_NOFOLLOW;
+ * O_CLOEXEC; O_NONBLOCK, so a FIFO cannot hold it), and checks that it opened a
+ * file unsafe_file accepts. -1 with errno (ELOOP: a link; EPERM: not such a file). */
+static int open_in(const tp_spool *s, const char *name, int flags)
+{
+    struct stat st;
+    char buf[128];
+    int fd = openat(s->dir_fd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+    if (fd >= 0 && (fstat(fd, &st) != 0 || unsafe_file(&st, buf, sizeof buf))) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
+/* errno after open_in, in words. */
+static const char *open_error(int e)
+{
+    if (e == ELOOP)
+        return "it is a symbolic link (not followed)";
+    if (e == EPERM)
+        return "it is not a regular file of this user's alone";
+    return strerror(e);
 }
 
 static int take_lock(int fd)
@@ -243,14 +416,14 @@ tp_err tp_spool_open(const char *dir, const struct tp_spool_log *log, tp_spool *
                      struct tp_error *err)
 {
     tp_spool *s = calloc(1, sizeof *s);
-    char *lock = NULL;
+    tp_err rc = TP_ERR_IO;
     *out = NULL;
-    if (!s || !(s->dir = strdup(dir)) || !(s->path = join(dir, TP_SPOOL_FILE)) ||
-        !(lock = join(dir, TP_SPOOL_LOCK))) {
+    if (s)
+        s->dir_fd = s->lock_fd = -1;
+    if (!s || !(s->dir = strdup(dir)) || !(s->path = join(dir, TP_SPOOL_FILE))) {
         tp_spool_close(s);
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     }
-    s->lock_fd = -1;
     if (log)
         s->log = *log;
     if (make_dirs(dir) != 0) {
@@ -258,25 +431,28 @@ tp_err tp_spool_open(const char *dir, const struct tp_spool_log *log, tp_spool *
                      strerror(errno));
         goto fail;
     }
-    s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if ((rc = open_dir(dir, &s->dir_fd, err)) != TP_OK ||
+        (rc = check_dir(dir, s->dir_fd, err)) != TP_OK ||
+        (rc = check_names(dir, s->dir_fd, err)) != TP_OK)
+        goto fail;
+    rc = TP_ERR_IO;
+    s->lock_fd = open_in(s, TP_SPOOL_LOCK, O_RDWR | O_CREAT);
     if (s->lock_fd < 0) {
-        tp_error_set(err, TP_ERR_IO, "spool %s: cannot write in the directory: %s", dir,
-                     strerror(errno));
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot open %s: %s", dir, TP_SPOOL_LOCK,
+                     open_error(errno));
         goto fail;
     }
     if (take_lock(s->lock_fd) != 0) {
-        tp_error_set(err, TP_ERR_IO, "spool %s: cannot lock %s: %s", dir, lock,
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot lock %s/%s: %s", dir, dir, TP_SPOOL_LOCK,
                      errno == EACCES || errno == EAGAIN ? "another twinprobe holds it"
                                                         : strerror(errno));
         goto fail;
     }
-    free(lock);
     *out = s;
     return TP_OK;
 fail:
-    free(lock);
     tp_spool_close(s);
-    return TP_ERR_IO;
+    return rc;
 }
 
 void tp_spool_close(tp_spool *s)
@@ -285,6 +461,8 @@ void tp_spool_close(tp_spool *s)
         return;
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the lock */
+    if (s->dir_fd >= 0)
+        close(s->dir_fd);
     tp_batch_clear(&s->kept);
     free(s->kept_outcome);
     free(s->dir);
@@ -303,9 +481,9 @@ const char *tp_spool_path(const tp_spool *s)
 }
 
 /* Reads the whole file (absent: empty). *buf new. */
-static tp_err read_file(const char *path, char **buf, size_t *len, struct tp_error *err)
+static tp_err read_file(const tp_spool *s, char **buf, size_t *len, struct tp_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_in(s, TP_SPOOL_FILE, O_RDONLY);
     struct stat st;
     size_t used = 0;
     *buf = NULL;
@@ -313,14 +491,14 @@ static tp_err read_file(const char *path, char **buf, size_t *len, struct tp_err
     if (fd < 0 && errno == ENOENT)
         return TP_OK;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        tp_error_set(err, TP_ERR_IO, "spool %s: cannot read: %s", path, strerror(errno));
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot read: %s", s->path, open_error(errno));
         if (fd >= 0)
             close(fd);
         return TP_ERR_IO;
     }
     if ((unsigned long long)st.st_size > TP_SPOOL_MAX_BYTES) {
         close(fd);
-        return tp_error_set(err, TP_ERR_LIMIT, "spool %s: larger than %u MiB", path,
+        return tp_error_set(err, TP_ERR_LIMIT, "spool %s: larger than %u MiB", s->path,
                             TP_SPOOL_MAX_BYTES >> 20);
     }
     *buf = malloc((size_t)st.st_size + 1);
@@ -333,7 +511,7 @@ static tp_err read_file(const char *path, char **buf, size_t *len, struct tp_err
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            tp_error_set(err, TP_ERR_IO, "spool %s: cannot read: %s", path, strerror(errno));
+            tp_error_set(err, TP_ERR_IO, "spool %s: cannot read: %s", s->path, strerror(errno));
             close(fd);
             free(*buf);
             *buf = NULL;
@@ -355,34 +533,71 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Appends a line to DIR/quarantine-<ms>.jsonl (name kept in qpath). */
-static tp_err quarantine(tp_spool *s, char *qpath, size_t qsize, const char *line, size_t len,
-                         struct tp_error *err)
+/* One replay's quarantine file: created on the first line, O_EXCL. */
+struct quarantine {
+    int fd;          /* -1 until created */
+    char name[64];   /* quarantine-<ms>.jsonl or quarantine-<ms>-<n>.jsonl */
+    char path[4200]; /* DIR/name, for messages */
+};
+
+/* Creates a quarantine file under a name nothing holds yet: never opens, follows
+ * or truncates what is there (a pre-made file or link is left alone). */
+static tp_err quarantine_create(tp_spool *s, struct quarantine *q, struct tp_error *err)
 {
-    int fd, created;
-    struct stat st;
-    if (!qpath[0])
-        snprintf(qpath, qsize, "%s/quarantine-%" PRId64 ".jsonl", s->dir, wall_ms());
-    created = stat(qpath, &st) != 0;
-    fd = open(qpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, line, len) != 0 || write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-        tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", qpath, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return TP_ERR_IO;
+    int64_t ms = wall_ms();
+    int e = EEXIST;
+    for (int n = 0; n < TP_SPOOL_QUARANTINE_TRIES && e == EEXIST; n++) {
+        struct stat st;
+        if (n == 0)
+            snprintf(q->name, sizeof q->name, "quarantine-%" PRId64 ".jsonl", ms);
+        else
+            snprintf(q->name, sizeof q->name, "quarantine-%" PRId64 "-%d.jsonl", ms, n);
+        q->fd = open_in(s, q->name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
+        snprintf(q->path, sizeof q->path, "%s/%s", s->dir, q->name);
+        if (q->fd >= 0)
+            return TP_OK;
+        if ((e = errno) == EEXIST && fstatat(s->dir_fd, q->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(st.st_mode))
+            say(s->log.warn, s->log.ctx,
+                "spool %s: %s is a symbolic link: left alone, not followed", s->dir, q->name);
     }
-    close(fd);
-    if (created && fsync_dir(s->dir) != 0)
-        return tp_error_set(err, TP_ERR_IO, "spool %s: fsync: %s", s->dir, strerror(errno));
-    return TP_OK;
+    return tp_error_set(err, TP_ERR_IO, "spool: cannot create %s: %s", q->path,
+                        e == EEXIST ? "every name tried exists" : open_error(e));
 }
 
-/* LOAD: every line decoded into s->kept; torn or broken ones quarantined. */
-static tp_err load(tp_spool *s, struct tp_replay *res, struct tp_error *err)
+static tp_err quarantine(tp_spool *s, struct quarantine *q, const char *line, size_t len,
+                         struct tp_error *err)
 {
-    char *buf, qpath[4096] = "";
+    tp_err rc = q->fd < 0 ? quarantine_create(s, q, err) : TP_OK;
+    if (rc == TP_OK && (write_all(q->fd, line, len) != 0 || write_all(q->fd, "\n", 1) != 0))
+        rc = tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", q->path, strerror(errno));
+    return rc;
+}
+
+/* Makes the quarantine durable (before the spool drops its lines) and closes it. */
+static tp_err quarantine_close(tp_spool *s, struct quarantine *q, tp_err rc, struct tp_error *err)
+{
+    if (q->fd < 0)
+        return rc;
+    if (rc == TP_OK && fsync(q->fd) != 0)
+        rc = tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", q->path, strerror(errno));
+    if (close(q->fd) != 0 && rc == TP_OK)
+        rc = tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", q->path, strerror(errno));
+    q->fd = -1;
+    if (rc == TP_OK && fsync(s->dir_fd) != 0)
+        rc = tp_error_set(err, TP_ERR_IO, "spool %s: fsync: %s", s->dir, strerror(errno));
+    return rc;
+}
+
+/* LOAD: every line decoded into s->kept; torn or broken lines, and records for
+ * keys outside scope, quarantined. */
+static tp_err load(tp_spool *s, const struct tp_spool_scope *scope, struct tp_replay *res,
+                   struct tp_error *err)
+{
+    struct quarantine q = {-1, "", ""};
+    char *buf;
     size_t len, lineno = 0;
-    tp_err rc = read_file(s->path, &buf, &len, err);
+    tp_err rc = read_file(s, &buf, &len, err);
 
     tp_batch_clear(&s->kept);
     for (size_t at = 0; rc == TP_OK && at < len;) {
@@ -391,6 +606,7 @@ static tp_err load(tp_spool *s, struct tp_replay *res, struct tp_error *err)
         struct tp_entry e;
         struct tp_error why;
         tp_err dec;
+        int foreign = 0;
         lineno++;
         tp_error_clear(&why);
         if (n == 0) {
@@ -400,13 +616,19 @@ static tp_err load(tp_spool *s, struct tp_replay *res, struct tp_error *err)
         if (!nl)
             tp_error_set(&why, TP_ERR_INVALID, "torn (no newline at the end)");
         dec = nl ? tp_spool_decode(buf + at, n, &e, &why) : TP_ERR_INVALID;
+        if (dec == TP_OK && tp_spool_check(&e, scope, &why) != TP_OK) {
+            tp_entry_clear(&e);
+            dec = TP_ERR_INVALID;
+            foreign = 1;
+        }
         if (dec != TP_OK) {
             if (dec == TP_ERR_NOMEM)
                 rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory reading the spool");
-            else if ((rc = quarantine(s, qpath, sizeof qpath, buf + at, n, err)) == TP_OK) {
+            else if ((rc = quarantine(s, &q, buf + at, n, err)) == TP_OK) {
                 res->quarantined++;
-                say(s->log.warn, s->log.ctx, "spool %s: line %zu is %s: moved to %s", s->path,
-                    lineno, why.text, qpath);
+                res->foreign += foreign;
+                say(s->log.warn, s->log.ctx, "spool %s: line %zu is %s: moved to %s%s", s->path,
+                    lineno, why.text, q.path, foreign ? ", never sent" : "");
             }
         } else if (tp_batch_take(&s->kept, &e) != TP_OK) {
             tp_entry_clear(&e);
@@ -416,7 +638,7 @@ static tp_err load(tp_spool *s, struct tp_replay *res, struct tp_error *err)
     }
     free(buf);
     res->records = s->kept.count;
-    return rc;
+    return quarantine_close(s, &q, rc, err);
 }
 
 /* Writes the records of b without a taken outcome to fd, in chunks of about
@@ -468,29 +690,36 @@ static int write_records(int fd, const struct tp_batch *b, const enum tp_outcome
     return rc;
 }
 
-/* REWRITE and SAVE: the file becomes the records without a taken outcome. */
+/* REWRITE and SAVE: the file becomes the records without a taken outcome. The
+ * temporary file is created afresh (O_EXCL, 0600) after removing a stale one. */
 static tp_err rewrite(tp_spool *s, const enum tp_outcome *outcome, struct tp_error *err)
 {
-    char *tmp = join(s->dir, TP_SPOOL_FILE ".tmp");
     int fd = -1;
     tp_err rc = TP_OK;
     struct tp_batch keep = {0};
 
-    if (!tmp)
-        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_records(fd, &s->kept, outcome, NULL) != 0 || fsync(fd) != 0 ||
-        close(fd) != 0) {
-        rc = tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        goto done;
+    if (unlinkat(s->dir_fd, TP_SPOOL_TMP, 0) != 0 && errno != ENOENT)
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot remove %s/%s: %s", s->dir, TP_SPOOL_TMP,
+                            strerror(errno));
+    if ((fd = open_in(s, TP_SPOOL_TMP, O_WRONLY | O_CREAT | O_EXCL)) < 0)
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot create %s/%s: %s", s->dir, TP_SPOOL_TMP,
+                            open_error(errno));
+    if (write_records(fd, &s->kept, outcome, NULL) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlinkat(s->dir_fd, TP_SPOOL_TMP, 0);
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot write %s/%s: %s", s->dir, TP_SPOOL_TMP,
+                            strerror(e));
     }
-    if (rename(tmp, s->path) != 0 || fsync_dir(s->dir) != 0) {
+    if (close(fd) != 0) {
+        unlinkat(s->dir_fd, TP_SPOOL_TMP, 0);
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot write %s/%s: %s", s->dir, TP_SPOOL_TMP,
+                            strerror(errno));
+    }
+    if (renameat(s->dir_fd, TP_SPOOL_TMP, s->dir_fd, TP_SPOOL_FILE) != 0 || fsync(s->dir_fd) != 0) {
         rc = tp_error_set(err, TP_ERR_IO, "spool: cannot replace %s: %s", s->path, strerror(errno));
-        unlink(tmp);
-        goto done;
+        unlinkat(s->dir_fd, TP_SPOOL_TMP, 0);
+        return rc;
     }
     /* Only the kept records stay in memory. */
     for (size_t i = 0; i < s->kept.count; i++) {
@@ -508,8 +737,6 @@ static tp_err rewrite(tp_spool *s, const enum tp_outcome *outcome, struct tp_err
     s->kept.count = 0;
     tp_batch_clear(&s->kept);
     s->kept = keep;
-done:
-    free(tmp);
     return rc;
 }
 
@@ -586,8 +813,8 @@ static enum tp_replay_event send(tp_spool *s, tp_spool_sink sink, void *ctx, str
     return taken || res->quarantined ? TP_REV_PARTIAL : TP_REV_NONE;
 }
 
-tp_err tp_spool_replay(tp_spool *s, tp_spool_sink sink, void *ctx, struct tp_replay *res,
-                       struct tp_error *err)
+tp_err tp_spool_replay(tp_spool *s, const struct tp_spool_scope *scope, tp_spool_sink sink,
+                       void *ctx, struct tp_replay *res, struct tp_error *err)
 {
     struct tp_error sink_err;
     tp_err rc = TP_OK, io = TP_OK;
@@ -601,7 +828,7 @@ tp_err tp_spool_replay(tp_spool *s, tp_spool_sink sink, void *ctx, struct tp_rep
         case TP_REPLAY_LOAD:
             free(s->kept_outcome);
             s->kept_outcome = NULL;
-            if ((io = load(s, res, err)) == TP_OK &&
+            if ((io = load(s, scope, res, err)) == TP_OK &&
                 !(s->kept_outcome = calloc(s->kept.count + 1, sizeof *s->kept_outcome)))
                 io = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
             step(s, res,
@@ -668,8 +895,7 @@ static int ends_torn(int fd)
 tp_err tp_spool_append(tp_spool *s, const struct tp_batch *b, const enum tp_outcome *outcome,
                        size_t *written, struct tp_error *err)
 {
-    struct stat st;
-    int created, fd;
+    int created = 0, fd;
     size_t n = 0;
 
     if (written)
@@ -678,10 +904,14 @@ tp_err tp_spool_append(tp_spool *s, const struct tp_batch *b, const enum tp_outc
         n += !outcome || (outcome[i] != TP_OUT_STORED && outcome[i] != TP_OUT_PRESENT);
     if (n == 0)
         return TP_OK;
-    created = stat(s->path, &st) != 0;
-    fd = open(s->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600); /* RDWR: see ends_torn */
+    fd = open_in(s, TP_SPOOL_FILE, O_RDWR | O_APPEND); /* RDWR: see ends_torn */
+    if (fd < 0 && errno == ENOENT) {
+        fd = open_in(s, TP_SPOOL_FILE, O_RDWR | O_APPEND | O_CREAT | O_EXCL);
+        created = 1;
+    }
     if (fd < 0)
-        return tp_error_set(err, TP_ERR_IO, "spool: cannot open %s: %s", s->path, strerror(errno));
+        return tp_error_set(err, TP_ERR_IO, "spool: cannot open %s: %s", s->path,
+                            open_error(errno));
     /* A torn last line (a crash mid-write) gets its newline, so the next replay
      * quarantines it alone and the records below stay whole. */
     if ((ends_torn(fd) && write_all(fd, "\n", 1) != 0) ||
@@ -692,7 +922,7 @@ tp_err tp_spool_append(tp_spool *s, const struct tp_batch *b, const enum tp_outc
     }
     if (close(fd) != 0)
         return tp_error_set(err, TP_ERR_IO, "spool: cannot write %s: %s", s->path, strerror(errno));
-    if (created && fsync_dir(s->dir) != 0)
+    if (created && fsync(s->dir_fd) != 0)
         return tp_error_set(err, TP_ERR_IO, "spool %s: fsync: %s", s->dir, strerror(errno));
     return TP_OK;
 }

@@ -1,8 +1,10 @@
 /* The spool: entries Redis could not take yet, kept on local disk until a later
  * run or `twinprobe flush` replays them, in order, before anything new
  * (DESIGN.md §Redis streams). One append-only file DIR/spool.jsonl, one JSON
- * record per line, fsync'd; replay is a state machine; a torn line is moved to
- * DIR/quarantine-<ms>.jsonl, never fatal. */
+ * record per line, fsync'd; replay is a state machine; a torn line, or a record
+ * for a key the probe does not write, is moved to DIR/quarantine-<ms>.jsonl,
+ * never fatal. DIR must belong to the running user and be writable by it alone;
+ * every file in it is opened relative to it, never through a symbolic link. */
 #ifndef TWINPROBE_SPOOL_H
 #define TWINPROBE_SPOOL_H
 
@@ -12,7 +14,9 @@
 #include "twinprobe/streams.h"
 
 #define TP_SPOOL_FILE "spool.jsonl"      /* the spool inside its directory */
+#define TP_SPOOL_TMP "spool.jsonl.tmp"   /* the rewrite's temporary file (created O_EXCL) */
 #define TP_SPOOL_LOCK "lock"             /* held (fcntl) while a process uses the spool */
+#define TP_SPOOL_QUARANTINE_TRIES 100    /* quarantine names tried before giving up */
 #define TP_SPOOL_LOCK_WAIT_MS 30000      /* how long open waits for another process */
 #define TP_SPOOL_MAX_BYTES (1024u << 20) /* a larger spool file is refused */
 
@@ -25,6 +29,20 @@ char *tp_spool_encode(const struct tp_entry *e);
  * (new; clear with tp_entry_clear). TP_ERR_INVALID with err->text saying what
  * is wrong (then *out is zeroed). Accepts "id": null for hset and sadd. */
 tp_err tp_spool_decode(const char *line, size_t len, struct tp_entry *out, struct tp_error *err);
+
+/* Which records a replay may send: those of one probe (docs/redis-schema.md). */
+struct tp_spool_scope {
+    const char *prefix;   /* borrowed: redis.prefix */
+    const char *location; /* borrowed: the run's location */
+};
+
+/* TP_OK when e is a record the probe of scope writes: an XADD to
+ * {prefix}:steps:{location}:{journey} or {prefix}:runs:{location}, an HSET of
+ * {prefix}:latest:{location}:{journey}, an SADD to {prefix}:index whose members
+ * are such steps or runs keys; {journey} is non-empty without ':' or white space
+ * (as a journey name). Anything else is TP_ERR_INVALID with why->text. Pure. */
+tp_err tp_spool_check(const struct tp_entry *e, const struct tp_spool_scope *scope,
+                      struct tp_error *why);
 
 /* What a sink (Redis) did with an entry. */
 enum tp_outcome {
@@ -51,9 +69,15 @@ struct tp_spool_log {
 typedef struct tp_spool tp_spool; /* an open, locked spool directory */
 
 /* Opens the spool in dir: creates dir (and missing parents) with mode 0700,
- * then takes DIR/lock (waits up to TP_SPOOL_LOCK_WAIT_MS for another process).
- * Nothing is read yet. *out is new (tp_spool_close). An unusable dir is
- * TP_ERR_IO with err->text naming it and the reason. log is copied (may be NULL). */
+ * checks it, then takes DIR/lock (waits up to TP_SPOOL_LOCK_WAIT_MS for another
+ * process). Nothing is read yet. *out is new (tp_spool_close). A directory that
+ * is not safe to use is TP_ERR_INVALID, and nothing in it is opened: one owned
+ * by another user than the effective one, writable by group or others, reached
+ * through a symbolic link that neither that user nor root owns, or holding a
+ * lock, spool or temporary file that is a symbolic link, not a regular file,
+ * not the user's, hard-linked elsewhere or writable by others. An unusable dir
+ * (cannot be created, locked) is TP_ERR_IO. err->text names the directory and
+ * says why. log is copied (may be NULL). */
 tp_err tp_spool_open(const char *dir, const struct tp_spool_log *log, tp_spool **out,
                      struct tp_error *err);
 void tp_spool_close(tp_spool *s); /* unlocks and frees; NULL is a no-op */
@@ -64,7 +88,7 @@ const char *tp_spool_path(const tp_spool *s);
 
 /* Replay, one state per step; tp_replay_next is the only way between them. */
 enum tp_replay_state {
-    TP_REPLAY_LOAD,    /* read the file; quarantine torn or broken lines */
+    TP_REPLAY_LOAD,    /* read the file; quarantine torn or broken lines, foreign keys */
     TP_REPLAY_SEND,    /* hand every record to the sink, in order */
     TP_REPLAY_REWRITE, /* every record answered: keep the refused ones (atomic rewrite) */
     TP_REPLAY_SAVE,    /* the sink stopped part way: keep what it did not take (atomic) */
@@ -95,17 +119,21 @@ struct tp_replay {
     size_t present;             /* already in Redis: dropped */
     size_t refused;             /* answered with an error: kept */
     size_t pending;             /* not answered (the sink failed): kept */
-    size_t quarantined;         /* lines moved to quarantine */
+    size_t quarantined;         /* lines moved to quarantine (foreign ones included) */
+    size_t foreign;             /* of those, records for keys outside the scope */
 };
 
-/* Replays the spool: LOAD, SEND (sink NULL: Redis is unreachable, nothing is
- * sent), then REWRITE or SAVE when the file must change, so that it keeps
+/* Replays the spool: LOAD (a torn or broken line, and a record that
+ * tp_spool_check refuses for scope, is quarantined with a warning, never sent:
+ * appended to a new file DIR/quarantine-<ms>.jsonl, or quarantine-<ms>-<n>.jsonl
+ * when that name is taken, created O_EXCL with mode 0600), SEND (sink NULL: Redis is
+ * unreachable, nothing is sent), then REWRITE or SAVE when the file must change, so that it keeps
  * exactly the records without a STORED or PRESENT outcome, in order (temp file,
  * fsync, rename, fsync of the directory). The kept records stay in s for
  * tp_spool_tops and tp_spool_pending. Returns TP_OK in DONE; the sink's error
  * in STOPPED; the file's error in FAILED (res->state says which). */
-tp_err tp_spool_replay(tp_spool *s, tp_spool_sink sink, void *ctx, struct tp_replay *res,
-                       struct tp_error *err);
+tp_err tp_spool_replay(tp_spool *s, const struct tp_spool_scope *scope, tp_spool_sink sink,
+                       void *ctx, struct tp_replay *res, struct tp_error *err);
 
 /* Raises tops with the IDs of the records the spool keeps (after a replay).
  * TP_OK or TP_ERR_NOMEM. */

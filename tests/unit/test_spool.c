@@ -1,9 +1,13 @@
 /* Unit tests for src/spool.c, in a temporary directory: the record line format
- * (round trips, every way a line can be wrong), the replay state machine's
- * table, directory and file modes, append and replay against a scripted sink
- * (everything taken, a sink that fails part way, no sink, records already
- * present or refused), torn and broken lines quarantined, order kept across
- * runs, and a full disk (RLIMIT_FSIZE) reported as an error. */
+ * (round trips, every way a line can be wrong), which keys a probe's replay may
+ * send (a table), the replay state machine's table, directory and file modes,
+ * unsafe directories and files refused before anything is read (another owner,
+ * group or world writable, symbolic links, FIFOs, hard links), links planted
+ * after the checks never followed, quarantine files never reused, append and
+ * replay against a scripted sink (everything taken, a sink that fails part
+ * way, no sink, records already present or refused), torn and broken lines and
+ * foreign records quarantined, order kept across runs, and a full disk
+ * (RLIMIT_FSIZE) reported as an error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "twinprobe/spool.h"
@@ -62,7 +68,7 @@ static int teardown(void **state)
 
 static char *path_in(const struct tmp *t, const char *name)
 {
-    static char buf[256];
+    static char buf[512];
     snprintf(buf, sizeof buf, "%s/%s", t->dir, name);
     return buf;
 }
@@ -95,6 +101,9 @@ static size_t count_lines(const char *text)
         n += *text == '\n';
     return n;
 }
+
+/* The scope of every record make_batch writes. */
+static const struct tp_spool_scope scope = {"tp", "x"};
 
 /* n XADD records of stream "s" with IDs 100-i and a field "i" = i (from). */
 static void make_batch(struct tp_batch *b, size_t from, size_t n)
@@ -389,7 +398,7 @@ static void test_append_then_replay_all(void **state)
     free(text);
 
     s = open_spool(t);
-    assert_int_equal(tp_spool_replay(s, scripted, &k, &res, &err), TP_OK);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
     assert_int_equal(res.state, TP_REPLAY_DONE);
     assert_int_equal(res.records, 5);
     assert_int_equal(res.stored, 5);
@@ -407,7 +416,7 @@ static void test_append_then_replay_all(void **state)
     /* again: nothing to do, the sink is not called */
     s = open_spool(t);
     k.calls = 0;
-    assert_int_equal(tp_spool_replay(s, scripted, &k, &res, &err), TP_OK);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
     assert_int_equal(res.state, TP_REPLAY_DONE);
     assert_int_equal(res.records, 0);
     assert_int_equal(k.calls, 0);
@@ -428,7 +437,7 @@ static void test_replay_stops_part_way(void **state)
     append(t, 0, 5);
     s = open_spool(t);
     tp_error_clear(&err);
-    assert_int_equal(tp_spool_replay(s, scripted, &k, &res, &err), TP_ERR_IO);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_ERR_IO);
     assert_int_equal(res.state, TP_REPLAY_STOPPED);
     assert_string_equal(err.text, "connection lost at 2");
     assert_int_equal(res.stored, 1);
@@ -460,7 +469,7 @@ static void test_replay_without_sink_changes_nothing(void **state)
     append(t, 0, 3);
     before = slurp(path_in(t, TP_SPOOL_FILE));
     s = open_spool(t);
-    assert_int_equal(tp_spool_replay(s, NULL, NULL, &res, &err), TP_ERR_IO);
+    assert_int_equal(tp_spool_replay(s, &scope, NULL, NULL, &res, &err), TP_ERR_IO);
     assert_int_equal(res.state, TP_REPLAY_STOPPED);
     assert_int_equal(res.pending, 3);
     assert_int_equal(tp_spool_pending(s), 3);
@@ -483,7 +492,7 @@ static void test_refused_records_stay(void **state)
 
     append(t, 0, 3);
     s = open_spool(t);
-    assert_int_equal(tp_spool_replay(s, scripted, &k, &res, &err), TP_OK);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
     assert_int_equal(res.state, TP_REPLAY_DONE);
     assert_int_equal(res.refused, 1);
     assert_int_equal(tp_spool_pending(s), 0); /* refused ones do not hold new entries back */
@@ -507,7 +516,7 @@ static void test_torn_last_line_quarantined(void **state)
     append(t, 0, 2);
     spit(path_in(t, TP_SPOOL_FILE), torn, "a");
     s = open_spool(t);
-    assert_int_equal(tp_spool_replay(s, scripted, &k, &res, &err), TP_OK);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
     assert_int_equal(res.state, TP_REPLAY_DONE);
     assert_int_equal(res.stored, 2);
     assert_int_equal(res.quarantined, 1);
@@ -551,7 +560,7 @@ static void test_broken_middle_line_and_torn_tail_with_append(void **state)
     spit(path_in(t, TP_SPOOL_FILE), "{\"torn", "a");
     append(t, 2, 1); /* adds a newline first: the torn bytes stay a line of their own */
     s = open_spool(t);
-    assert_int_equal(tp_spool_replay(s, scripted, &k, &res, &err), TP_OK);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
     assert_int_equal(res.quarantined, 2);
     assert_int_equal(res.stored, 3);
     assert_string_equal(k.seen, "0,1,2");
@@ -572,7 +581,7 @@ static void test_order_kept_across_runs(void **state)
     append(t, 0, 2);
     /* a run with Redis away: replay stops, the new entries go behind the old */
     s = open_spool(t);
-    assert_int_equal(tp_spool_replay(s, NULL, NULL, &res, &err), TP_ERR_IO);
+    assert_int_equal(tp_spool_replay(s, &scope, NULL, NULL, &res, &err), TP_ERR_IO);
     make_batch(&b, 2, 2);
     {
         enum tp_outcome out[2] = {TP_OUT_STORED, TP_OUT_PENDING}; /* only the second */
@@ -583,7 +592,7 @@ static void test_order_kept_across_runs(void **state)
     tp_batch_clear(&b);
     tp_spool_close(s);
     s = open_spool(t);
-    assert_int_equal(tp_spool_replay(s, scripted, &k, &res, &err), TP_OK);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
     assert_string_equal(k.seen, "0,1,3");
     tp_spool_close(s);
 }
@@ -617,12 +626,379 @@ static void test_full_disk_is_an_error(void **state)
     tp_spool_close(s);
 }
 
+/* ---- which records a replay may send ------------------------------------------------ */
+
+struct key_case {
+    enum tp_entry_type type;
+    const char *key;
+    const char *member; /* sadd: the member; NULL: a field "f" = "v" */
+    const char *why;    /* NULL: accepted; else a word of the refusal */
+};
+
+static const struct key_case key_cases[] = {
+    {TP_ENTRY_XADD, "tp:steps:x:checkout", NULL, NULL},
+    {TP_ENTRY_XADD, "tp:runs:x", NULL, NULL},
+    {TP_ENTRY_HSET, "tp:latest:x:checkout", NULL, NULL},
+    {TP_ENTRY_SADD, "tp:index", "tp:steps:x:checkout", NULL},
+    {TP_ENTRY_SADD, "tp:index", "tp:runs:x", NULL},
+    /* the type must fit the key */
+    {TP_ENTRY_HSET, "tp:steps:x:checkout", NULL, "takes xadd"},
+    {TP_ENTRY_SADD, "tp:runs:x", NULL, "takes xadd"},
+    {TP_ENTRY_XADD, "tp:latest:x:checkout", NULL, "takes hset"},
+    {TP_ENTRY_XADD, "tp:index", NULL, "takes sadd"},
+    /* another prefix, location or kind of key */
+    {TP_ENTRY_XADD, "victim:sessions", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tpx:steps:x:checkout", NULL, "does not write"},
+    {TP_ENTRY_XADD, "t:steps:x:checkout", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tp:steps:y:checkout", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tp:steps:xy:checkout", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tp:runs:x:extra", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tp:runs:", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tp:verdicts", NULL, "does not write"},
+    {TP_ENTRY_HSET, "tp:config", NULL, "does not write"},
+    {TP_ENTRY_SADD, "tp:index:x", "tp:runs:x", "does not write"},
+    {TP_ENTRY_XADD, "/etc/cron.d/twinprobe", NULL, "does not write"},
+    {TP_ENTRY_XADD, "../../tp:steps:x:j", NULL, "does not write"},
+    /* a journey segment a journey name cannot be */
+    {TP_ENTRY_XADD, "tp:steps:x:", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tp:steps:x:a:b", NULL, "does not write"},
+    {TP_ENTRY_XADD, "tp:steps:x:a b", NULL, "does not write"},
+    {TP_ENTRY_HSET, "tp:latest:x:a\nb", NULL, "does not write"},
+    /* the index holds this probe's streams only */
+    {TP_ENTRY_SADD, "tp:index", "tp:latest:x:checkout", "not a steps or runs stream"},
+    {TP_ENTRY_SADD, "tp:index", "victim:sessions", "not a steps or runs stream"},
+    {TP_ENTRY_SADD, "tp:index", "tp:runs:y", "not a steps or runs stream"},
+};
+
+static void test_check_keys(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT_OF(key_cases); i++) {
+        const struct key_case *c = &key_cases[i];
+        struct tp_batch b = {0};
+        struct tp_entry *e = tp_batch_add(&b, c->type, c->key);
+        struct tp_error why;
+        tp_err rc;
+        assert_non_null(e);
+        if (c->type == TP_ENTRY_SADD) {
+            assert_int_equal(tp_entry_add_field(e, "member", c->member ? c->member : "m"), TP_OK);
+            assert_int_equal(tp_entry_add_field(e, "member", "tp:runs:x"), TP_OK);
+        } else {
+            assert_int_equal(tp_entry_add_field(e, "f", "v"), TP_OK);
+        }
+        tp_error_clear(&why);
+        rc = tp_spool_check(e, &scope, &why);
+        if (!c->why && rc != TP_OK)
+            fail_msg("%s %s refused: %s", tp_entry_type_name(c->type), c->key, why.text);
+        if (c->why && (rc != TP_ERR_INVALID || !strstr(why.text, c->why)))
+            fail_msg("%s %s: got %d \"%s\", want a refusal with \"%s\"",
+                     tp_entry_type_name(c->type), c->key, (int)rc, why.text, c->why);
+        tp_batch_clear(&b);
+    }
+}
+
+/* ---- unsafe directories and files ------------------------------------------------------ */
+
+/* A root-only file the attacks aim at; its content must survive. */
+#define TARGET_TEXT "root-only: must stay as it is\n"
+
+static void make_target(const struct tmp *t, char *target, size_t size)
+{
+    snprintf(target, size, "%s/target", t->dir);
+    spit(target, TARGET_TEXT, "w");
+    assert_int_equal(chmod(target, 0600), 0);
+}
+
+static void assert_target_intact(const char *target)
+{
+    char *text = slurp(target);
+    struct stat st;
+    assert_string_equal(text, TARGET_TEXT);
+    free(text);
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* Opening dir must fail with TP_ERR_INVALID and a message holding want. */
+static void assert_refused(struct tmp *t, const char *dir, const char *want)
+{
+    struct tp_error err;
+    tp_spool *s = (tp_spool *)1;
+    tp_error_clear(&err);
+    if (tp_spool_open(dir, NULL, &s, &err) != TP_ERR_INVALID)
+        fail_msg("%s: not refused (%s); want \"%s\"", dir, err.text, want);
+    assert_null(s);
+    if (!strstr(err.text, want) || !strstr(err.text, dir) || !strstr(err.text, "refused"))
+        fail_msg("message \"%s\" lacks \"%s\" or the directory", err.text, want);
+    (void)t;
+}
+
+static void test_open_refuses_group_or_world_writable_dirs(void **state)
+{
+    struct tmp *t = *state;
+    static const struct {
+        mode_t mode;
+        const char *want;
+    } modes[] = {
+        {0777, "writable by group and others (mode 0777"},
+        {01777, "writable by group and others (mode 1777"},
+        {0770, "writable by its group (mode 0770"},
+        {0702, "writable by others (mode 0702"},
+    };
+    char dir[256];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/spool", t->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    for (size_t i = 0; i < COUNT_OF(modes); i++) {
+        assert_int_equal(chmod(dir, modes[i].mode), 0);
+        assert_refused(t, dir, modes[i].want);
+        /* nothing was created in it: not even the lock */
+        assert_int_equal(lstat(path_in(t, "spool/" TP_SPOOL_LOCK), &st), -1);
+    }
+    assert_int_equal(chmod(dir, 0755), 0); /* readable by others is fine */
+    {
+        tp_spool *s = open_spool(t);
+        tp_spool_close(s);
+    }
+}
+
+static void test_open_refuses_a_dir_of_another_user(void **state)
+{
+    struct tmp *t = *state;
+    char dir[256], link[256];
+    if (geteuid() != 0)
+        skip(); /* needs chown */
+    snprintf(dir, sizeof dir, "%s/spool", t->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chown(dir, 65534, 65534), 0);
+    assert_refused(t, dir, "owned by uid 65534, not by uid 0");
+    /* a symbolic link to our own directory, owned by another user */
+    assert_int_equal(chown(dir, 0, 0), 0);
+    snprintf(link, sizeof link, "%s/link", t->dir);
+    assert_int_equal(symlink(dir, link), 0);
+    assert_int_equal(lchown(link, 65534, 65534), 0);
+    assert_refused(t, link, "symbolic link owned by uid 65534");
+}
+
+static void test_open_refuses_unsafe_files(void **state)
+{
+    struct tmp *t = *state;
+    static const char *const names[] = {TP_SPOOL_LOCK, TP_SPOOL_FILE, TP_SPOOL_TMP};
+    char target[256], name[256];
+    make_target(t, target, sizeof target);
+    for (size_t i = 0; i < COUNT_OF(names); i++) {
+        snprintf(name, sizeof name, "%s/%s", t->dir, names[i]);
+        /* a symbolic link to the target, and a dangling one */
+        assert_int_equal(symlink(target, name), 0);
+        assert_refused(t, t->dir, "is a symbolic link");
+        assert_int_equal(unlink(name), 0);
+        assert_int_equal(symlink("/nonexistent/twinprobe", name), 0);
+        assert_refused(t, t->dir, "is a symbolic link");
+        assert_int_equal(unlink(name), 0);
+        /* a FIFO would block a reader */
+        assert_int_equal(mkfifo(name, 0600), 0);
+        assert_refused(t, t->dir, "is not a regular file");
+        assert_int_equal(unlink(name), 0);
+        /* a hard link to the target */
+        assert_int_equal(link(target, name), 0);
+        assert_refused(t, t->dir, "is hard-linked elsewhere");
+        assert_int_equal(unlink(name), 0);
+        /* writable by others */
+        spit(name, "", "w");
+        assert_int_equal(chmod(name, 0666), 0);
+        assert_refused(t, t->dir, "is writable by group or others");
+        if (geteuid() == 0) {
+            assert_int_equal(chmod(name, 0600), 0);
+            assert_int_equal(chown(name, 65534, 65534), 0);
+            assert_refused(t, t->dir, "owned by uid 65534");
+        }
+        assert_int_equal(unlink(name), 0);
+        assert_target_intact(target);
+    }
+}
+
+static void test_created_dirs_are_0700_whatever_the_umask(void **state)
+{
+    struct tmp *t = *state;
+    mode_t old = umask(0);
+    struct stat st;
+    tp_spool *s = NULL;
+    struct tp_error err;
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/a/spool", t->dir);
+    assert_int_equal(tp_spool_open(dir, NULL, &s, &err), TP_OK);
+    umask(old);
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(stat(path_in(t, "a/spool/" TP_SPOOL_LOCK), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    tp_spool_close(s);
+}
+
+/* Links planted after the checks (a race): never followed, never written. */
+static void test_links_planted_after_open_are_not_followed(void **state)
+{
+    struct tmp *t = *state;
+    struct tp_batch b = {0};
+    struct tp_replay res;
+    struct tp_error err;
+    char target[256], saved[256];
+    size_t written;
+    tp_spool *s;
+
+    make_target(t, target, sizeof target);
+    append(t, 0, 2);
+    /* the spool file */
+    s = open_spool(t);
+    snprintf(saved, sizeof saved, "%s/saved", t->dir);
+    assert_int_equal(rename(path_in(t, TP_SPOOL_FILE), saved), 0);
+    assert_int_equal(symlink(target, path_in(t, TP_SPOOL_FILE)), 0);
+    tp_error_clear(&err);
+    assert_int_equal(tp_spool_replay(s, &scope, NULL, NULL, &res, &err), TP_ERR_IO);
+    assert_int_equal(res.state, TP_REPLAY_FAILED);
+    assert_non_null(strstr(err.text, "symbolic link (not followed)"));
+    make_batch(&b, 5, 1);
+    tp_error_clear(&err);
+    assert_int_equal(tp_spool_append(s, &b, NULL, &written, &err), TP_ERR_IO);
+    assert_non_null(strstr(err.text, "symbolic link (not followed)"));
+    tp_spool_close(s);
+    assert_target_intact(target);
+    assert_int_equal(unlink(path_in(t, TP_SPOOL_FILE)), 0);
+    assert_int_equal(rename(saved, path_in(t, TP_SPOOL_FILE)), 0);
+
+    /* the temporary file: removed (the link, not its target), then created afresh */
+    s = open_spool(t);
+    assert_int_equal(symlink(target, path_in(t, TP_SPOOL_TMP)), 0);
+    {
+        struct sink k = {NULL, 0, "", 0};
+        assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
+        assert_string_equal(k.seen, "0,1");
+    }
+    tp_spool_close(s);
+    assert_target_intact(target);
+    {
+        struct stat st;
+        assert_int_equal(lstat(path_in(t, TP_SPOOL_TMP), &st), -1);
+        assert_int_equal(lstat(path_in(t, TP_SPOOL_FILE), &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_size, 0);
+    }
+    tp_batch_clear(&b);
+}
+
+static void test_quarantine_never_reuses_a_name(void **state)
+{
+    struct tmp *t = *state;
+    struct sink k = {NULL, 0, "", 0};
+    struct tp_replay res;
+    struct tp_error err;
+    struct timespec now;
+    char target[256], name[300];
+    long long ms;
+    tp_spool *s;
+
+    make_target(t, target, sizeof target);
+    append(t, 0, 1);
+    spit(path_in(t, TP_SPOOL_FILE), "{\"torn", "a");
+    /* every quarantine-<ms>.jsonl of the next 5 s: a link to the target, or a file */
+    clock_gettime(CLOCK_REALTIME, &now);
+    ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    for (long long m = ms - 5; m < ms + 5000; m++) {
+        snprintf(name, sizeof name, "%s/quarantine-%lld.jsonl", t->dir, m);
+        if (m % 2)
+            assert_int_equal(symlink(target, name), 0);
+        else
+            spit(name, "kept\n", "w");
+    }
+    s = open_spool(t);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
+    assert_int_equal(res.quarantined, 1);
+    assert_string_equal(k.seen, "0");
+    tp_spool_close(s);
+    assert_target_intact(target);
+    assert_non_null(strstr(t->log, "-1.jsonl"));
+    {
+        /* one quarantine file was created, holding the torn line; no pre-made one changed */
+        DIR *d = opendir(t->dir);
+        struct dirent *de;
+        size_t created = 0;
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+            struct stat st;
+            char *text;
+            if (strncmp(de->d_name, "quarantine-", 11) != 0)
+                continue;
+            assert_int_equal(lstat(path_in(t, de->d_name), &st), 0);
+            if (S_ISLNK(st.st_mode))
+                continue; /* its target is checked above */
+            text = slurp(path_in(t, de->d_name));
+            if (strcmp(text, "kept\n") != 0) {
+                assert_string_equal(text, "{\"torn\n");
+                assert_non_null(strstr(de->d_name, "-1.jsonl"));
+                assert_int_equal(st.st_mode & 0777, 0600);
+                created++;
+            }
+            free(text);
+        }
+        closedir(d);
+        assert_int_equal(created, 1);
+    }
+}
+
+static void test_foreign_records_quarantined_never_sent(void **state)
+{
+    struct tmp *t = *state;
+    struct sink k = {NULL, 0, "", 0};
+    struct tp_replay res;
+    struct tp_error err;
+    char ids[64];
+    tp_spool *s;
+
+    append(t, 0, 1);
+    spit(path_in(t, TP_SPOOL_FILE),
+         "{\"key\":\"victim:sessions\",\"id\":\"1-1\",\"type\":\"xadd\",\"maxlen\":0,"
+         "\"fields\":[[\"i\",\"evil-1\"]]}\n"
+         "{\"key\":\"/etc/cron.d/x\",\"id\":\"\",\"type\":\"hset\",\"maxlen\":0,"
+         "\"fields\":[[\"i\",\"* * * * * root sh -c evil\"]]}\n"
+         "{\"key\":\"tp:runs:x\",\"id\":\"\",\"type\":\"hset\",\"maxlen\":0,"
+         "\"fields\":[[\"i\",\"evil-3\"]]}\n"
+         "{\"key\":\"tp:index\",\"id\":\"\",\"type\":\"sadd\",\"maxlen\":0,"
+         "\"fields\":[[\"member\",\"victim:sessions\"]]}\n",
+         "a");
+    append(t, 1, 1);
+    s = open_spool(t);
+    assert_int_equal(tp_spool_replay(s, &scope, scripted, &k, &res, &err), TP_OK);
+    assert_string_equal(k.seen, "0,1"); /* the forged records never reached the sink */
+    assert_int_equal(res.quarantined, 4);
+    assert_int_equal(res.foreign, 4);
+    assert_int_equal(res.stored, 2);
+    tp_spool_close(s);
+    assert_non_null(strstr(t->log, "line 2 is for key \"victim:sessions\", which this probe does "
+                                   "not write"));
+    assert_non_null(strstr(t->log, "never sent"));
+    assert_non_null(strstr(t->log, "line 4 is a hset for key \"tp:runs:x\", which takes xadd"));
+    file_ids(t, ids, sizeof ids);
+    assert_string_equal(ids, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_decode),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_transitions),
+        cmocka_unit_test(test_check_keys),
+        cmocka_unit_test_setup_teardown(test_open_refuses_group_or_world_writable_dirs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_a_dir_of_another_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_unsafe_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_created_dirs_are_0700_whatever_the_umask, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_links_planted_after_open_are_not_followed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_quarantine_never_reuses_a_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_records_quarantined_never_sent, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_open_creates_private_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_unusable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_then_replay_all, setup, teardown),
