@@ -349,7 +349,8 @@ static void count_reasons(const struct tp_comparison *c, struct reasons *n)
             }
             if (v == TP_V_HIGH || v == TP_V_CRITICAL)
                 n->high_steps++;
-            else if (v == TP_V_INCONCLUSIVE || v == TP_V_NODATA)
+            else if ((v == TP_V_INCONCLUSIVE || v == TP_V_NODATA) &&
+                     c->fail_on == TP_FAIL_ON_INCONCLUSIVE)
                 n->undecided_steps++;
         }
 }
