@@ -4,7 +4,6 @@ file://, a TLS server with a self-signed certificate. Every failure class is
 provoked for real; secrets never reach any output."""
 import json
 import os
-import resource
 import shutil
 import socket
 import ssl
