@@ -566,7 +566,8 @@ static int mask_names(const struct run_opts *o, struct run_state *s)
     return rc == TP_OK ? TP_EXIT_OK : TP_EXIT_RUNTIME;
 }
 
-/* One run per probe at a time: with a spool_dir, its run lock (spool.h). Returns
+/* One run per probe at a time: with a spool_dir (and publishing), its run lock
+ * (spool.h). Returns
  * 1 to go on (also without the lock when the directory cannot hold one: the
  * publisher reports that directory again), 0 when another run holds it. */
 static int take_run_lock(const struct run_opts *o, struct run_state *s)
@@ -575,8 +576,8 @@ static int take_run_lock(const struct run_opts *o, struct run_state *s)
     struct tp_error err;
     char who[96];
 
-    if (!s->probe || !s->probe->spool_dir)
-        return 1;
+    if (!s->probe || !s->probe->spool_dir || o->no_publish)
+        return 1; /* --no-publish never touches spool_dir */
     tp_error_clear(&err);
     if (tp_spool_run_lock(s->probe->spool_dir, &s->lock_fd, &h, &err) != TP_OK) {
         tp_log(TP_LOG_WARN, "%s; running without the run lock", err.text);
