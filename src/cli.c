@@ -47,11 +47,18 @@ static const struct tp_cli_option run_options[] = {
     {"no-publish", TP_OPT_NO_PUBLISH, 0, NULL, "do not publish to Redis"},
     {"verbose", 'v', 0, NULL, "print every request and response on stderr, bodies cut at "
                               "512 bytes (-vv: whole bodies)"},
+    {"quiet", 'q', 0, NULL, "log errors only (no info or warn lines on stderr)"},
+    {"jitter", TP_OPT_JITTER, 1, "SECONDS", "wait a random 0 to SECONDS before the first "
+                                            "request (default: the probe's jitter_s, else 0)"},
+    {"max-runtime", TP_OPT_MAX_RUNTIME, 1, "SECONDS",
+     "start no step after SECONDS, cut transfers in flight, report the completed rounds "
+     "(default: the probe's max_runtime_s, else none)"},
     VARIABLE_OPTIONS,
 };
 
 static const struct tp_cli_option flush_options[] = {
     {"probe", 'p', 1, "FILE", "probe file whose Redis and spool_dir are used"},
+    {"quiet", 'q', 0, NULL, "log errors only (no info or warn lines on stderr)"},
 };
 
 static const struct tp_cli_command commands[] = {

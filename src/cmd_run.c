@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -13,10 +14,12 @@
 #include "twinprobe/cli.h"
 #include "twinprobe/compare.h"
 #include "twinprobe/load.h"
+#include "twinprobe/log.h"
 #include "twinprobe/mask.h"
 #include "twinprobe/publish.h"
 #include "twinprobe/report.h"
 #include "twinprobe/runner.h"
+#include "twinprobe/spool.h"
 #include "twinprobe/stats.h"
 #include "twinprobe/streams.h"
 #include "twinprobe/version.h"
@@ -51,6 +54,9 @@ struct run_opts {
     int pairing;             /* -1: the probe's; else enum tp_pairing */
     int no_publish;          /* --no-publish */
     int verbose;             /* -v: 1, -vv: 2 */
+    int quiet;               /* -q: log errors only */
+    long jitter_s;           /* --jitter; -1: the probe's */
+    long max_runtime_s;      /* --max-runtime; -1: the probe's; 0: none */
     struct tp_cli_vars vars; /* --variable, --variables-file, --secret */
 };
 
@@ -71,7 +77,43 @@ struct run_state {
     struct tp_publish_setup publish; /* conf.redis NULL: nothing to publish */
     struct tp_run_report report;
     struct tp_comparison comparison;
+    int lock_fd;               /* the probe's run lock, or -1 */
 };
+
+/* The first SIGTERM or SIGINT; the event loop polls it (runner.h plan->stop). */
+static volatile sig_atomic_t stop_signal;
+
+/* Only sets the flag; a second SIGINT ends the process at once (_exit is
+ * async-signal-safe). Signals are blocked while a batch goes to Redis or the
+ * spool (publish), so neither is left holding half of one. */
+static void on_signal(int sig)
+{
+    if (stop_signal && sig == SIGINT)
+        _exit(128 + SIGINT);
+    if (!stop_signal)
+        stop_signal = sig;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Blocks (how SIG_BLOCK) or unblocks (SIG_UNBLOCK) SIGTERM and SIGINT. */
+static void hold_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(how, &set, NULL);
+}
 
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -150,6 +192,15 @@ static int take_option(struct run_opts *o, int c, const char *arg)
     case TP_OPT_INSECURE: o->insecure = 1; break;
     case TP_OPT_NO_PUBLISH: o->no_publish = 1; break;
     case 'v': o->verbose = o->verbose < 2 ? o->verbose + 1 : 2; break;
+    case 'q': o->quiet = 1; break;
+    case TP_OPT_JITTER:
+        if (parse_long(arg, 0, 86400, &o->jitter_s) != 0)
+            return tp_cli_usage_error(cmd, "--jitter takes seconds from 0 to 86400");
+        break;
+    case TP_OPT_MAX_RUNTIME:
+        if (parse_long(arg, 0, 604800, &o->max_runtime_s) != 0)
+            return tp_cli_usage_error(cmd, "--max-runtime takes seconds from 0 (none) to 604800");
+        break;
     case 'n':
         if (parse_long(arg, 1, 100000, &o->rounds) != 0)
             return tp_cli_usage_error(cmd, "--rounds takes a number from 1 to 100000");
@@ -282,7 +333,8 @@ static struct tp_compare_plan compare_plan(const struct run_opts *o, const struc
         defaults.pass_score = s->probe->pass_score;
         defaults.marginal_score = s->probe->marginal_score;
     }
-    return (struct tp_compare_plan){plan->njourneys, plan->ntargets, plan->rounds,
+    /* Only completed rounds: a round cut short is not in the report (runner.h). */
+    return (struct tp_compare_plan){plan->njourneys, plan->ntargets, s->report.rounds_completed,
                                     s->noise_target,  1,              defaults,
                                     o->fail_on,       s->secrets};
 }
@@ -298,10 +350,10 @@ static void warn_few_rounds(const struct run_state *s, const struct tp_run_plan 
         return;
     while (need < 1000 && !tp_stats_wilcoxon_can_reject(need, alpha))
         need++;
-    fprintf(stderr,
-            "twinprobe run: warning: %u round%s cannot decide a comparison (the signed-rank "
+    tp_log(TP_LOG_WARN,
+            "%u round%s cannot decide a comparison (the signed-rank "
             "test needs at least %u pairs for p < %g, more across many steps); every step will "
-            "be INCONCLUSIVE: use --rounds %u or more\n",
+            "be INCONCLUSIVE: use --rounds %u or more",
             plan->rounds, plan->rounds == 1 ? "" : "s", need, alpha, need * 2);
 }
 
@@ -315,7 +367,7 @@ static int compare(const struct run_opts *o, struct run_state *s, const struct t
 
     tp_error_clear(&err);
     if (tp_compare_run(&s->report, &cp, &s->comparison, &err) != TP_OK) {
-        fprintf(stderr, "twinprobe run: %s\n", err.text);
+        tp_log(TP_LOG_ERROR, "%s", err.text);
         return TP_EXIT_RUNTIME;
     }
     s->report.comparison = &s->comparison;
@@ -327,13 +379,13 @@ static int compare(const struct run_opts *o, struct run_state *s, const struct t
 static void warn_line(void *ctx, const char *msg)
 {
     (void)ctx;
-    fprintf(stderr, "twinprobe run: warning: %s\n", msg);
+    tp_log(TP_LOG_WARN, "%s", msg);
 }
 
 static void debug_line(void *ctx, const char *msg)
 {
     (void)ctx;
-    fprintf(stderr, "twinprobe run: %s\n", msg);
+    tp_log(TP_LOG_INFO, "%s", msg);
 }
 
 /* With a probe that names Redis (and no --no-publish): replays the spool, then
@@ -355,21 +407,20 @@ static int publish(const struct run_opts *o, struct run_state *s, const struct t
     tp_error_clear(&err);
     if (tp_streams_build(&s->report, &cp, &so, &batch, &err) != TP_OK ||
         tp_publish_deliver(&s->publish.conf, &batch, &sum, &err) != TP_OK) {
-        fprintf(stderr, "twinprobe run: %s\n", err.text);
+        tp_log(TP_LOG_ERROR, "%s", err.text);
         status = TP_EXIT_RUNTIME;
     } else if (sum.spooled > 0) {
-        fprintf(stderr,
-                "twinprobe run: warning: %s; %zu entr%s spooled in %s (sent by the next run or "
-                "twinprobe flush)\n",
+        tp_log(TP_LOG_WARN,
+                "%s; %zu entr%s spooled in %s (sent by the next run or twinprobe flush)",
                 sum.redis_error[0] ? sum.redis_error : "Redis refused entries", sum.spooled,
                 sum.spooled == 1 ? "y" : "ies", s->probe->spool_dir);
     } else if (sum.spool_error[0] && s->probe->spool_dir) {
-        fprintf(stderr, "twinprobe run: warning: %s\n", sum.spool_error);
+        tp_log(TP_LOG_WARN, "%s", sum.spool_error);
     }
     if (s->publish.conf.log.debug && status == TP_EXIT_OK)
-        fprintf(stderr,
-                "twinprobe run: redis: %zu published, %zu spooled, %zu replayed, %zu already "
-                "present, %zu kept in the spool\n",
+        tp_log(TP_LOG_INFO,
+                "redis: %zu published, %zu spooled, %zu replayed, %zu already present, %zu kept "
+                "in the spool",
                 sum.published, sum.spooled, sum.replayed, sum.present, sum.kept);
     tp_batch_clear(&batch);
     return status;
@@ -434,9 +485,9 @@ static int add_secret_value(struct run_state *s, const char *name, const char *v
     if (!value || !*value)
         return TP_EXIT_OK;
     if (tp_secrets_short(value))
-        fprintf(stderr,
-                "twinprobe run: warning: secret %s is shorter than %d characters; every "
-                "occurrence of its value in the output is masked, also in unrelated text\n",
+        tp_log(TP_LOG_WARN,
+                "secret %s is shorter than %d characters; every occurrence of its value in the "
+                "output is masked, also in unrelated text",
                 name, TP_SECRET_MIN_LEN);
     return tp_secrets_add(s->secrets, value) == TP_OK ? TP_EXIT_OK : TP_EXIT_RUNTIME;
 }
@@ -464,22 +515,21 @@ static int read_environment(const struct run_opts *o, struct run_state *s)
     s->secrets = tp_secrets_create();
     if (!s->secrets)
         return TP_EXIT_RUNTIME;
+    tp_log_setup(o->quiet ? TP_LOG_ERROR : TP_LOG_INFO, s->secrets);
     for (size_t i = 0; i < s->njourneys; i++) {
         const struct tp_journey *j = s->journeys[i];
         const char *names[MAX_ENV];
         size_t n = tp_journey_env_names(j, names, MAX_ENV);
         if (n > MAX_ENV) {
-            fprintf(stderr,
-                    "twinprobe run: %s: the journey uses %zu environment variables; at most %d "
-                    "are supported\n",
+            tp_log(TP_LOG_ERROR,
+                   "%s: the journey uses %zu environment variables; at most %d are supported",
                     j->file, n, MAX_ENV);
             return TP_EXIT_USAGE;
         }
         for (size_t k = 0; k < n; k++) {
             if (!getenv(names[k])) {
-                fprintf(stderr,
-                        "twinprobe run: %s: environment variable %s is not set (the journey "
-                        "uses {{env.%s}})\n",
+                tp_log(TP_LOG_ERROR,
+                       "%s: environment variable %s is not set (the journey uses {{env.%s}})",
                         j->file, names[k], names[k]);
                 return TP_EXIT_USAGE;
             }
@@ -516,6 +566,73 @@ static int mask_names(const struct run_opts *o, struct run_state *s)
     return rc == TP_OK ? TP_EXIT_OK : TP_EXIT_RUNTIME;
 }
 
+/* One run per probe at a time: with a spool_dir (and publishing), its run lock
+ * (spool.h). Returns
+ * 1 to go on (also without the lock when the directory cannot hold one: the
+ * publisher reports that directory again), 0 when another run holds it. */
+static int take_run_lock(const struct run_opts *o, struct run_state *s)
+{
+    struct tp_run_holder h;
+    struct tp_error err;
+    char who[96];
+
+    if (!s->probe || !s->probe->spool_dir || o->no_publish)
+        return 1; /* --no-publish never touches spool_dir */
+    tp_error_clear(&err);
+    if (tp_spool_run_lock(s->probe->spool_dir, &s->lock_fd, &h, &err) != TP_OK) {
+        tp_log(TP_LOG_WARN, "%s; running without the run lock", err.text);
+        return 1;
+    }
+    if (s->lock_fd >= 0)
+        return 1;
+    tp_run_holder_describe(&h, who, sizeof who);
+    tp_log(TP_LOG_INFO, "probe %s is already running (%s); this run exits", o->probe, who);
+    return 0;
+}
+
+/* 64 random bits from the OS (time and pid when it has none). */
+static uint64_t os_random(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+        v = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    if (fd >= 0)
+        close(fd);
+    return v;
+}
+
+/* Waits a uniform random 0 to max_s seconds (millisecond steps), logged; a
+ * stop signal ends the wait. */
+static void jitter(long max_s)
+{
+    int64_t wait_ms, until;
+    if (max_s <= 0)
+        return;
+    wait_ms = (int64_t)(os_random() % ((uint64_t)max_s * 1000 + 1));
+    tp_log(TP_LOG_INFO, "jitter: waiting %.3f s (at most %ld s) before the first request",
+           (double)wait_ms / 1000, max_s);
+    until = tp_runner_clock_ms() + wait_ms;
+    for (int64_t now; !stop_signal && (now = tp_runner_clock_ms()) < until;) {
+        int64_t step = until - now < 100 ? until - now : 100;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The runner stopped early: one line saying why and what is left out. */
+static void log_stop(const struct tp_run_report *r)
+{
+    if (r->stopped == TP_STOP_NONE)
+        return;
+    tp_log(TP_LOG_WARN,
+           "stopped (%s) after %u of %u round%s; %zu transfer%s in flight cut (timeout); "
+           "rounds %u-%u not run",
+           tp_stop_name(r->stopped), r->rounds_completed, r->rounds_planned,
+           r->rounds_planned == 1 ? "" : "s", r->transfers_cut, r->transfers_cut == 1 ? "" : "s",
+           r->rounds_completed + 1, r->rounds_planned);
+}
+
 /* The report in format f (new), or NULL on no memory. */
 static char *render(enum format f, const struct tp_run_report *r, int color)
 {
@@ -548,12 +665,11 @@ static int write_one(enum format f, const char *path, const struct tp_run_report
     int status = TP_EXIT_OK;
 
     if (!text) {
-        fprintf(stderr, "twinprobe run: out of memory writing the report\n");
+        tp_log(TP_LOG_ERROR, "out of memory writing the report");
         return TP_EXIT_RUNTIME;
     }
     if (path && !(out = open_report(path))) {
-        fprintf(stderr, "twinprobe run: cannot write the report to %s: %s\n", path,
-                strerror(errno));
+        tp_log(TP_LOG_ERROR, "cannot write the report to %s: %s", path, strerror(errno));
         if (fallback)
             fputs(text, stdout); /* the report is not lost */
         free(text);
@@ -564,8 +680,7 @@ static int write_one(enum format f, const char *path, const struct tp_run_report
     if (out != stdout && fclose(out) != 0)
         status = TP_EXIT_RUNTIME;
     if (status != TP_EXIT_OK)
-        fprintf(stderr, "twinprobe run: cannot write the report to %s\n",
-                path ? path : "standard output");
+        tp_log(TP_LOG_ERROR, "cannot write the report to %s", path ? path : "standard output");
     free(text);
     return status;
 }
@@ -598,6 +713,8 @@ static void state_free(struct run_state *s)
     free(s->cli_targets);
     free(s->ordered);
     free(s->noise_name);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the run lock */
     tp_secrets_free(s->secrets);
     tp_probe_free(s->probe);
 }
@@ -609,14 +726,20 @@ int tp_cmd_run(int argc, char **argv)
     struct tp_run_plan plan;
     struct tp_error err;
     int first = argc, status;
+    int64_t started = tp_runner_clock_ms();
+    long max_runtime_s;
 
     signal(SIGPIPE, SIG_IGN); /* a closed Redis or report pipe is an error, not a death */
     memset(&o, 0, sizeof o);
     memset(&s, 0, sizeof s);
     o.pairing = -1;
     s.noise_target = -1;
+    s.lock_fd = -1;
+    o.jitter_s = o.max_runtime_s = -1;
     if (!parse_options(argc, argv, &o, &first, &status))
         goto done;
+    tp_log_setup(o.quiet ? TP_LOG_ERROR : TP_LOG_INFO, NULL);
+    catch_signals();
     if (o.probe) {
         struct tp_diags d = {0};
         s.probe = tp_load_probe_file(o.probe, &d);
@@ -654,30 +777,48 @@ int tp_cmd_run(int argc, char **argv)
     plan.location = s.location;
     plan.secrets = s.secrets;
     plan.verbose = o.verbose;
+    /* The runtime counts from the start of the command, jitter included. */
+    max_runtime_s = o.max_runtime_s >= 0 ? o.max_runtime_s : s.probe ? s.probe->max_runtime_s : 0;
+    plan.deadline_ms = max_runtime_s > 0 ? started + (int64_t)max_runtime_s * 1000 : 0;
+    plan.stop = &stop_signal;
 
+    if (!take_run_lock(&o, &s)) {
+        status = TP_EXIT_OK;
+        goto done;
+    }
     warn_few_rounds(&s, &plan);
+    jitter(o.jitter_s >= 0 ? o.jitter_s : s.probe ? s.probe->jitter_s : 0);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "twinprobe run: libcurl failed to start\n");
+        tp_log(TP_LOG_ERROR, "libcurl failed to start");
         status = TP_EXIT_RUNTIME;
         goto done;
     }
     tp_error_clear(&err);
     if (tp_runner_run(&plan, &s.report, &err) != TP_OK) {
-        fprintf(stderr, "twinprobe run: %s\n", err.text);
+        tp_log(TP_LOG_ERROR, "%s", err.text);
         status = TP_EXIT_RUNTIME;
         curl_global_cleanup();
         goto done;
     }
     curl_global_cleanup();
+    log_stop(&s.report);
     if ((status = compare(&o, &s, &plan)) != TP_EXIT_OK)
         goto done;
-    /* Entries neither published nor spooled: exit 3, after the report is out. */
+    /* Entries neither published nor spooled: exit 3, after the report is out.
+     * No signal cuts a batch in half (a second SIGINT waits for its end). */
+    hold_signals(SIG_BLOCK);
     if (publish(&o, &s, &plan) != TP_EXIT_OK)
         s.report.exit_status = TP_EXIT_RUNTIME;
+    hold_signals(SIG_UNBLOCK);
+    if (stop_signal)
+        s.report.exit_status = 128 + stop_signal; /* the report says what the process exits */
     status = write_reports(&o, &s.report);
     if (status == TP_EXIT_OK)
         status = s.report.exit_status;
+    if (stop_signal)
+        status = 128 + stop_signal;
 done:
+    tp_log_setup(o.quiet ? TP_LOG_ERROR : TP_LOG_INFO, NULL); /* the secrets go next */
     state_free(&s);
     tp_cli_vars_clear(&o.vars);
     return status;

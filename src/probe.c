@@ -235,6 +235,7 @@ static const struct tp_field probe_fields[] = {
     {"rounds", TP_T_INTEGER, 0},   {"pairing", TP_T_STRING, 0},
     {"max_concurrency", TP_T_INTEGER, 0}, {"redis", TP_T_OBJECT, 0},
     {"spool_dir", TP_T_STRING, 0}, {"compare", TP_T_OBJECT, 0},
+    {"jitter_s", TP_T_INTEGER, 0}, {"max_runtime_s", TP_T_INTEGER, 0},
 };
 
 static void load_targets(struct loader *L, json_t *arr)
@@ -323,6 +324,8 @@ static void load_probe(struct loader *L, json_t *root)
     }
     p->rounds = tp_schema_int(&L->s, root, "rounds", "", 1, 100000, 1);
     p->max_concurrency = tp_schema_int(&L->s, root, "max_concurrency", "", 1, 10000, 64);
+    p->jitter_s = tp_schema_int(&L->s, root, "jitter_s", "", 0, 86400, 0);
+    p->max_runtime_s = tp_schema_int(&L->s, root, "max_runtime_s", "", 0, 604800, 0);
     if (json_is_string(v = json_object_get(root, "pairing"))) {
         if (strcmp(json_string_value(v), "alternate") == 0)
             p->pairing = TP_PAIR_ALTERNATE;

@@ -338,7 +338,10 @@ char *tp_report_json(const struct tp_run_report *r)
         put(doc, "version", json_string(TP_VERSION)) || put(doc, "run", json_string(r->run_id)) ||
         put(doc, "location", str(r->location)) ||
         put(doc, "started_ms", json_integer((json_int_t)r->started_ms)) ||
-        put(doc, "exit_status", json_integer(r->exit_status)))
+        put(doc, "exit_status", json_integer(r->exit_status)) ||
+        put(doc, "rounds_planned", json_integer((json_int_t)r->rounds_planned)) ||
+        put(doc, "rounds_completed", json_integer((json_int_t)r->rounds_completed)) ||
+        put(doc, "stopped", r->stopped ? json_string(tp_stop_name(r->stopped)) : json_null()))
         goto done;
     if (put(doc, "journeys", journeys)) {
         journeys = NULL;

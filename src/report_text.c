@@ -386,7 +386,10 @@ static void put_exit_reasons(struct sbuf *b, const struct tp_run_report *r, size
         sb_printf(b, "exit 1: %zu %s INCONCLUSIVE or NODATA under --fail-on inconclusive (more "
                      "--rounds, or --fail-on high)\n",
                   n.undecided_steps, plural(n.undecided_steps, "step", "steps"));
-    if (r->exit_status > 1)
+    if (r->exit_status >= 128)
+        sb_printf(b, "exit %d: stopped by signal %d after judging what completed\n",
+                  r->exit_status, r->exit_status - 128);
+    else if (r->exit_status > 1)
         sb_printf(b, "exit %d: a runtime error (see the messages above)\n", r->exit_status);
 }
 
@@ -431,6 +434,12 @@ char *tp_report_text(const struct tp_run_report *r, int color)
                   compared ? "\n" : "", r->njourneys, plural(r->njourneys, "journey", "journeys"), jpass,
                   r->njourneys - jpass, nsteps_all, plural(nsteps_all, "step", "steps"), sok, sfail,
                   sskip);
+        if (r->stopped != TP_STOP_NONE)
+            sb_printf(&b, "stopped (%s): %u of %u %s completed and judged; %s %u-%u not run\n",
+                      tp_stop_name(r->stopped), r->rounds_completed, r->rounds_planned,
+                      plural(r->rounds_planned, "round", "rounds"),
+                      plural(r->rounds_planned - r->rounds_completed, "round", "rounds"),
+                      r->rounds_completed + 1, r->rounds_planned);
         put_exit_reasons(&b, r, r->njourneys - jpass);
     }
     if (b.failed) {

@@ -68,18 +68,30 @@ tp_err tp_step_result_mask(struct tp_step_result *s, const tp_secrets *secrets)
     return rc;
 }
 
+const char *tp_stop_name(enum tp_stop s)
+{
+    return s == TP_STOP_MAX_RUNTIME ? "max_runtime" : s == TP_STOP_SIGNAL ? "signal" : NULL;
+}
+
+void tp_journey_result_clear(struct tp_journey_result *jr)
+{
+    size_t nsteps;
+    if (!jr)
+        return;
+    nsteps = jr->journey ? jr->journey->nsteps : 0;
+    if (jr->steps)
+        for (size_t k = 0; k < nsteps; k++)
+            step_result_clear(&jr->steps[k]);
+    free(jr->steps);
+    memset(jr, 0, sizeof *jr);
+}
+
 void tp_run_report_clear(struct tp_run_report *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->njourneys; i++) {
-        struct tp_journey_result *jr = &r->journeys[i];
-        size_t nsteps = jr->journey ? jr->journey->nsteps : 0;
-        if (jr->steps)
-            for (size_t k = 0; k < nsteps; k++)
-                step_result_clear(&jr->steps[k]);
-        free(jr->steps);
-    }
+    for (size_t i = 0; i < r->njourneys; i++)
+        tp_journey_result_clear(&r->journeys[i]);
     free(r->journeys);
     memset(r, 0, sizeof *r);
 }

@@ -61,6 +61,8 @@ struct runner {
     long in_flight;
     int debug;            /* TWINPROBE_DEBUG set: log state changes on stderr */
     int nomem;            /* masking a result ran out of memory */
+    enum tp_stop stopped; /* set once the stop flag or the deadline is seen */
+    size_t cut;           /* transfers in flight cut when it stopped */
     char user_agent[256];
     struct tp_strbuf trace; /* -v: traces waiting until no transfer is in flight */
 };
@@ -80,6 +82,23 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t tp_runner_clock_ms(void)
+{
+    return mono_ms();
+}
+
+/* Whether the run must stop now, and why; once seen, it stays. */
+static enum tp_stop stopping(struct runner *R)
+{
+    if (R->stopped == TP_STOP_NONE) {
+        if (R->plan->stop && *R->plan->stop)
+            R->stopped = TP_STOP_SIGNAL;
+        else if (R->plan->deadline_ms > 0 && mono_ms() >= R->plan->deadline_ms)
+            R->stopped = TP_STOP_MAX_RUNTIME;
+    }
+    return R->stopped;
 }
 
 static uint64_t next_random(struct runner *R)
@@ -483,6 +502,30 @@ static size_t collect_finished(struct runner *R)
     return n;
 }
 
+/* The run stopped: every transfer in flight is cut and recorded as a timeout,
+ * every run of the round is done (the round is left out by the caller). */
+static void cut_round(struct runner *R, struct jrun *runs, size_t nruns)
+{
+    for (size_t i = 0; i < nruns; i++) {
+        struct jrun *j = &runs[i];
+        if (j->state == JR_IN_FLIGHT) {
+            struct tp_step_result *sr = &j->res->steps[j->step];
+            curl_multi_remove_handle(R->multi, j->easy);
+            tp_http_transfer_free(j->xfer);
+            j->xfer = NULL;
+            R->in_flight--;
+            R->cut++;
+            sr->ok = 0;
+            sr->failure = TP_FAIL_TIMEOUT;
+            free(sr->error);
+            sr->error = strdup(R->stopped == TP_STOP_SIGNAL ? "cut: the run was stopped by a signal"
+                                                            : "cut: the run reached its max runtime");
+        }
+        if (j->R)
+            set_state(j, JR_DONE);
+    }
+}
+
 /* Runs one round: every journey against every target. */
 static tp_err run_round(struct runner *R, struct tp_journey_result *results, unsigned round,
                         struct tp_error *err)
@@ -518,6 +561,10 @@ static tp_err run_round(struct runner *R, struct tp_journey_result *results, uns
         int running;
         size_t finished;
 
+        if (stopping(R) != TP_STOP_NONE) {
+            cut_round(R, runs, nruns);
+            break;
+        }
         pending = 0;
         for (size_t g = 0; g < plan->njourneys; g++)
             if (!group_step(&groups[g], plan->max_concurrency))
@@ -578,8 +625,20 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
         goto done;
     }
     out->njourneys = per_round * plan->rounds;
-    for (unsigned r = 0; r < plan->rounds && rc == TP_OK; r++)
+    out->rounds_planned = plan->rounds;
+    for (unsigned r = 0; r < plan->rounds && rc == TP_OK && stopping(&R) == TP_STOP_NONE; r++) {
         rc = run_round(&R, out->journeys + (size_t)r * per_round, r + 1, err);
+        if (rc == TP_OK && R.stopped == TP_STOP_NONE)
+            out->rounds_completed = r + 1;
+    }
+    if (rc == TP_OK && R.stopped != TP_STOP_NONE) {
+        /* The round cut short is left out: only whole rounds are judged. */
+        for (size_t i = (size_t)out->rounds_completed * per_round; i < out->njourneys; i++)
+            tp_journey_result_clear(&out->journeys[i]);
+        out->njourneys = (size_t)out->rounds_completed * per_round;
+        out->stopped = R.stopped;
+        out->transfers_cut = R.cut;
+    }
     if (rc == TP_OK && R.nomem)
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory masking the results");
 done:

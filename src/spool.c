@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -347,7 +348,8 @@ static tp_err open_dir(const char *dir, int *fd, struct tp_error *err)
 }
 
 /* The files the spool opens by name (quarantine files are only ever created). */
-static const char *const spool_names[] = {TP_SPOOL_LOCK, TP_SPOOL_FILE, TP_SPOOL_TMP};
+static const char *const spool_names[] = {TP_SPOOL_LOCK, TP_SPOOL_FILE, TP_SPOOL_TMP,
+                                          TP_SPOOL_RUN_LOCK};
 
 static tp_err check_names(const char *dir, int fd, struct tp_error *err)
 {
@@ -372,17 +374,22 @@ static tp_err check_names(const char *dir, int fd, struct tp_error *err)
 /* Opens name in the spool directory, never through a symbolic link (O_NOFOLLOW;
  * O_CLOEXEC; O_NONBLOCK, so a FIFO cannot hold it), and checks that it opened a
  * file unsafe_file accepts. -1 with errno (ELOOP: a link; EPERM: not such a file). */
-static int open_in(const tp_spool *s, const char *name, int flags)
+static int open_at(int dir_fd, const char *name, int flags)
 {
     struct stat st;
     char buf[128];
-    int fd = openat(s->dir_fd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+    int fd = openat(dir_fd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
     if (fd >= 0 && (fstat(fd, &st) != 0 || unsafe_file(&st, buf, sizeof buf))) {
         close(fd);
         errno = EPERM;
         return -1;
     }
     return fd;
+}
+
+static int open_in(const tp_spool *s, const char *name, int flags)
+{
+    return open_at(s->dir_fd, name, flags);
 }
 
 /* errno after open_in, in words. */
@@ -453,6 +460,81 @@ tp_err tp_spool_open(const char *dir, const struct tp_spool_log *log, tp_spool *
 fail:
     tp_spool_close(s);
     return rc;
+}
+
+/* The holder's "PID SINCE" from the lock file fd into h (pid 0: not written yet). */
+static void read_holder(int fd, struct tp_run_holder *h)
+{
+    char buf[96];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    memset(h, 0, sizeof *h);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    if (sscanf(buf, "%ld %31s", &h->pid, h->since) != 2)
+        memset(h, 0, sizeof *h);
+}
+
+tp_err tp_spool_run_lock(const char *dir, int *fd, struct tp_run_holder *holder,
+                         struct tp_error *err)
+{
+    int dir_fd = -1, lock_fd = -1;
+    tp_err rc;
+    char line[96], since[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    int n;
+
+    *fd = -1;
+    memset(holder, 0, sizeof *holder);
+    if (make_dirs(dir) != 0)
+        return tp_error_set(err, TP_ERR_IO, "spool %s: cannot create the directory: %s", dir,
+                            strerror(errno));
+    if ((rc = open_dir(dir, &dir_fd, err)) != TP_OK ||
+        (rc = check_dir(dir, dir_fd, err)) != TP_OK ||
+        (rc = check_names(dir, dir_fd, err)) != TP_OK)
+        goto done;
+    rc = TP_ERR_IO;
+    if ((lock_fd = open_at(dir_fd, TP_SPOOL_RUN_LOCK, O_RDWR | O_CREAT)) < 0) {
+        tp_error_set(err, TP_ERR_IO, "spool %s: cannot open %s: %s", dir, TP_SPOOL_RUN_LOCK,
+                     open_error(errno));
+        goto done;
+    }
+    while ((n = flock(lock_fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    if (n != 0) {
+        if (errno == EWOULDBLOCK) {
+            read_holder(lock_fd, holder);
+            rc = TP_OK; /* held: *fd stays -1 */
+        } else {
+            tp_error_set(err, TP_ERR_IO, "spool %s: cannot lock %s: %s", dir, TP_SPOOL_RUN_LOCK,
+                         strerror(errno));
+        }
+        goto done;
+    }
+    if (!gmtime_r(&now, &tm) || strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(since, sizeof since, "%s", "unknown");
+    n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), since);
+    /* Who holds it, for the run that finds it held; the lock works without it. */
+    if (ftruncate(lock_fd, 0) == 0)
+        (void)write_all(lock_fd, line, (size_t)n);
+    *fd = lock_fd;
+    lock_fd = -1;
+    rc = TP_OK;
+done:
+    if (lock_fd >= 0)
+        close(lock_fd);
+    if (dir_fd >= 0)
+        close(dir_fd);
+    return rc;
+}
+
+void tp_run_holder_describe(const struct tp_run_holder *h, char *buf, size_t size)
+{
+    if (h->pid > 0)
+        snprintf(buf, size, "pid %ld since %s", h->pid, h->since);
+    else
+        snprintf(buf, size, "%s", "a process that has not written its pid yet");
 }
 
 void tp_spool_close(tp_spool *s)

@@ -89,7 +89,9 @@ enum {
     TP_OPT_PAIRING,
     TP_OPT_VARIABLE,
     TP_OPT_VARIABLES_FILE,
-    TP_OPT_SECRET
+    TP_OPT_SECRET,
+    TP_OPT_JITTER,
+    TP_OPT_MAX_RUNTIME
 };
 
 /* Variables given on the command line, shared by run and validate: --variable

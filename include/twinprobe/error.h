@@ -33,7 +33,9 @@
  * commands), /dev/urandom (the runner's ids), libxml2's error handler (set and
  * restored around each XPath compile, parse and evaluation), libcurl's global
  * state (the program calls curl_global_init once before running, as cmd_run.c
- * does) and SIGPIPE (ignored by the commands that write to Redis).
+ * does), SIGPIPE (ignored by the commands that write to Redis), and log.c's
+ * level and secrets (set by a command with tp_log_setup). The run command's
+ * SIGTERM/SIGINT flag lives in cmd_run.c and reaches the runner through its plan.
  *
  * Threads. twinprobe is single-threaded: one curl multi event loop runs every
  * transfer. No function is thread-safe; nothing locks, and the library is

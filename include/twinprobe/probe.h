@@ -55,6 +55,8 @@ struct tp_probe {
     long rounds;           /* default 1 */
     enum tp_pairing pairing;
     long max_concurrency;  /* concurrent transfers; default 64 */
+    long jitter_s;         /* random delay 0..jitter_s s before the first request; default 0 */
+    long max_runtime_s;    /* no step starts after this many seconds; 0 (default): no limit */
     struct tp_redis_conf redis;
     char *spool_dir;       /* resolved; NULL = no spool */
     double margin_pct;     /* default 10 */

@@ -38,13 +38,28 @@ struct tp_journey_result {
 
 struct tp_comparison;
 
+/* Why a run stopped before its last round. */
+enum tp_stop {
+    TP_STOP_NONE,         /* every round ran */
+    TP_STOP_MAX_RUNTIME,  /* the deadline (--max-runtime, max_runtime_s) passed */
+    TP_STOP_SIGNAL        /* SIGTERM or SIGINT */
+};
+
+/* "max_runtime", "signal", or NULL for TP_STOP_NONE: the report's words. */
+const char *tp_stop_name(enum tp_stop s);
+
 struct tp_run_report {
     char run_id[37];          /* UUID */
     const char *location;     /* "local" without a probe file */
     int64_t started_ms;
     int exit_status;          /* enum tp_exit */
-    struct tp_journey_result *journeys; /* in run order: round, journey, target */
+    struct tp_journey_result *journeys; /* in run order: round, journey, target; only
+                                           completed rounds (rounds_completed of them) */
     size_t njourneys;
+    unsigned rounds_planned;  /* the plan's rounds */
+    unsigned rounds_completed; /* rounds that ran to the end: rounds_planned unless stopped */
+    enum tp_stop stopped;     /* why rounds_completed < rounds_planned */
+    size_t transfers_cut;     /* transfers in flight cut (timeout) when it stopped */
     const struct tp_comparison *comparison; /* borrowed (compare.h), or NULL: one target */
 };
 
@@ -56,6 +71,10 @@ struct tp_run_report {
  * which masks what it reports. Call it once, when the step's result is final.
  * TP_OK or TP_ERR_NOMEM (then some fields may be masked, none lost). */
 tp_err tp_step_result_mask(struct tp_step_result *s, const tp_secrets *secrets);
+
+/* Frees what r owns (steps, responses) and zeroes it; r->journey must still be
+ * alive (it gives the step count). NULL is a no-op. */
+void tp_journey_result_clear(struct tp_journey_result *r);
 
 /* Frees what r owns (results, responses) and zeroes it; the journeys and the
  * comparison (borrowed) are left alone, but the journeys must still be alive:

@@ -7,7 +7,9 @@
 #ifndef TWINPROBE_RUNNER_H
 #define TWINPROBE_RUNNER_H
 
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "twinprobe/journey.h"
 #include "twinprobe/mask.h"
@@ -29,9 +31,21 @@ struct tp_run_plan {
     int verbose;                        /* 0; 1: every transfer on stderr, bodies cut at
                                            TP_HTTP_TRACE_BODY bytes; 2: whole bodies
                                            (tp_http_transfer_trace) */
+    int64_t deadline_ms;                /* tp_runner_clock_ms() after which no step
+                                           starts; 0: none */
+    volatile sig_atomic_t *stop;        /* borrowed, may be NULL; nonzero (a signal
+                                           handler sets it): stop as at the deadline */
 };
 
-/* Runs the plan. With plan->verbose, each transfer's trace (request, response,
+/* Milliseconds on the monotonic clock the deadline is measured on. */
+int64_t tp_runner_clock_ms(void);
+
+/* Runs the plan. The event loop looks at plan->stop and plan->deadline_ms
+ * before it starts anything and at least every 100 ms: once either says stop,
+ * no step (or retry) starts, transfers in flight are cut (recorded as
+ * `timeout`), and the round that was running is left out: out->journeys keeps
+ * the completed rounds only (out->rounds_completed of out->rounds_planned) and
+ * out->stopped says why. With plan->verbose, each transfer's trace (request, response,
  * masked, escaped) is written to stderr in one piece, headed "* journey J,
  * target T, round R, step N NAME, attempt A", once no transfer is in flight
  * (or when more than 1 MiB of traces wait), so writing never holds up a transfer

@@ -16,6 +16,7 @@
 #define TP_SPOOL_FILE "spool.jsonl"      /* the spool inside its directory */
 #define TP_SPOOL_TMP "spool.jsonl.tmp"   /* the rewrite's temporary file (created O_EXCL) */
 #define TP_SPOOL_LOCK "lock"             /* held (fcntl) while a process uses the spool */
+#define TP_SPOOL_RUN_LOCK "run.lock"     /* flock'd by a run or flush for its whole life */
 #define TP_SPOOL_QUARANTINE_TRIES 100    /* quarantine names tried before giving up */
 #define TP_SPOOL_LOCK_WAIT_MS 30000      /* how long open waits for another process */
 #define TP_SPOOL_MAX_BYTES (1024u << 20) /* a larger spool file is refused */
@@ -81,6 +82,27 @@ typedef struct tp_spool tp_spool; /* an open, locked spool directory */
 tp_err tp_spool_open(const char *dir, const struct tp_spool_log *log, tp_spool **out,
                      struct tp_error *err);
 void tp_spool_close(tp_spool *s); /* unlocks and frees; NULL is a no-op */
+
+/* Who holds a probe's run lock, as the holder wrote it into the file. */
+struct tp_run_holder {
+    long pid;        /* 0: unknown (the holder has not written it yet) */
+    char since[32];  /* UTC, "2026-12-01T03:40:00Z"; "" when unknown */
+};
+
+/* One run (or flush) per probe at a time: takes DIR/run.lock with flock
+ * (LOCK_EX, never waiting), after the checks tp_spool_open makes of DIR and
+ * its files (DIR is created when missing; the file is created 0600, never
+ * through a symbolic link). Taken: *fd is its descriptor (new; close it, or
+ * exit, to release) and "PID SINCE\n" is written into the file. Held by
+ * another: TP_OK with *fd -1 and *holder read from the file. An unsafe DIR or
+ * file is TP_ERR_INVALID (nothing opened, nothing created in it); an unusable
+ * one TP_ERR_IO; err->text names the directory and says why. Independent of
+ * DIR/lock, which guards the spool file itself during replay and append. */
+tp_err tp_spool_run_lock(const char *dir, int *fd, struct tp_run_holder *holder,
+                         struct tp_error *err);
+
+/* "pid 4242 since 2026-12-01T03:40:00Z" (or words for an unknown holder) into buf. */
+void tp_run_holder_describe(const struct tp_run_holder *h, char *buf, size_t size);
 
 /* The directory and the file, borrowed from s. */
 const char *tp_spool_dir(const tp_spool *s);

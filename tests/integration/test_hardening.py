@@ -114,7 +114,7 @@ class Hardening(BinaryTest):
         self.assertGreater(db("XLEN", "twinprobe:steps:lab:browse"), 0)  # the run's own went out
         r = run("flush", "--probe", probe)
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn(f"twinprobe flush: spool {spool}: refused: {why}", r.stderr)
+        self.assertIn(f" error spool {spool}: refused: {why}", r.stderr)
         self.assertEqual(sorted(os.listdir(spool)), before)  # no lock, no spool written
         # the records nobody left there were never sent
         runs = db("XRANGE", "twinprobe:runs:lab", "-", "+")

@@ -291,8 +291,10 @@ static void assert_keys(const json_t *obj, const char *const *keys, size_t n)
 static void test_json_keys_and_types(void **state)
 {
     struct fixture *f = *state;
-    static const char *const top[] = {"tool",       "version",     "run",      "location",
-                                      "started_ms", "exit_status", "journeys", "comparisons"};
+    static const char *const top[] = {"tool",           "version",          "run",
+                                      "location",       "started_ms",       "exit_status",
+                                      "rounds_planned", "rounds_completed", "stopped",
+                                      "journeys",       "comparisons"};
     static const char *const jkeys[] = {"journey", "target", "round", "ok", "trace_id", "steps"};
     static const char *const skeys[] = {
         "name",   "ok",           "skipped",    "status",     "failure",  "error",     "attempts",
@@ -319,6 +321,8 @@ static void test_json_keys_and_types(void **state)
     assert_int_equal(json_integer_value(json_object_get(doc, "exit_status")), 1);
     assert_type(doc, "comparisons", JSON_ARRAY);
     assert_int_equal(json_array_size(json_object_get(doc, "comparisons")), 0);
+    assert_type(doc, "rounds_completed", JSON_INTEGER);
+    assert_type(doc, "stopped", JSON_NULL); /* every round ran */
     assert_int_equal(json_array_size(json_object_get(doc, "journeys")), 2);
 
     j0 = json_array_get(json_object_get(doc, "journeys"), 0);

@@ -762,6 +762,51 @@ static void test_open_refuses_group_or_world_writable_dirs(void **state)
     }
 }
 
+/* The run lock: taken (0600, "PID SINCE" in it), then held for a second
+ * open file description (flock locks are per description, so one process
+ * sees its own lock held), released by close; an unsafe directory or lock file
+ * is refused and nothing is created in it. */
+static void test_run_lock(void **state)
+{
+    struct tmp *t = *state;
+    struct tp_run_holder h;
+    struct tp_error err;
+    struct stat st;
+    char dir[256], want[32], *text;
+    int fd = -1, fd2 = -1;
+
+    snprintf(dir, sizeof dir, "%s/spool", t->dir);
+    assert_int_equal(tp_spool_run_lock(dir, &fd, &h, &err), TP_OK); /* dir created */
+    assert_true(fd >= 0);
+    assert_int_equal(stat(path_in(t, "spool/" TP_SPOOL_RUN_LOCK), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    text = slurp(path_in(t, "spool/" TP_SPOOL_RUN_LOCK));
+    snprintf(want, sizeof want, "%ld ", (long)getpid());
+    assert_true(strncmp(text, want, strlen(want)) == 0);
+    assert_true(text[strlen(text) - 2] == 'Z' && text[strlen(text) - 1] == '\n');
+    free(text);
+
+    assert_int_equal(tp_spool_run_lock(dir, &fd2, &h, &err), TP_OK);
+    assert_int_equal(fd2, -1); /* held */
+    assert_int_equal(h.pid, (long)getpid());
+    assert_int_equal(strlen(h.since), 20); /* 2026-12-01T03:40:00Z */
+    close(fd);
+    assert_int_equal(tp_spool_run_lock(dir, &fd2, &h, &err), TP_OK);
+    assert_true(fd2 >= 0); /* released */
+    close(fd2);
+
+    assert_int_equal(chmod(dir, 0777), 0);
+    tp_error_clear(&err);
+    assert_int_equal(tp_spool_run_lock(dir, &fd, &h, &err), TP_ERR_INVALID);
+    assert_non_null(strstr(err.text, "writable by group and others"));
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(unlink(path_in(t, "spool/" TP_SPOOL_RUN_LOCK)), 0);
+    assert_int_equal(symlink("/nonexistent/twinprobe", path_in(t, "spool/" TP_SPOOL_RUN_LOCK)), 0);
+    assert_int_equal(tp_spool_run_lock(dir, &fd, &h, &err), TP_ERR_INVALID);
+    assert_non_null(strstr(err.text, "run.lock is a symbolic link"));
+    assert_int_equal(lstat("/nonexistent/twinprobe", &st), -1); /* not followed */
+}
+
 static void test_open_refuses_a_dir_of_another_user(void **state)
 {
     struct tmp *t = *state;
@@ -1000,6 +1045,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_records_quarantined_never_sent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_open_creates_private_dirs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_unusable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_then_replay_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_stops_part_way, setup, teardown),
