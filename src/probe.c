@@ -262,7 +262,7 @@ static void load_redis(struct loader *L, json_t *obj)
     if (!json_object_get(obj, "url") == !sentinels)
         tp_schema_error(&L->s, "redis",
                         "name exactly one of \"url\" (one server) and \"sentinels\" "
-                        "(Redis Sentinel), not %s", sentinels ? "both" : "neither");
+                        "(Redis Sentinel); %s", sentinels ? "both are named" : "neither is named");
     else if (json_is_array(sentinels))
         load_sentinels(L, obj, sentinels);
     for (size_t i = 0; !sentinels && i < sizeof sentinel_only / sizeof *sentinel_only; i++)
