@@ -72,8 +72,15 @@ class Sentinel(BinaryTest):
     # ---- servers
 
     def start_redis(self, port, *extra):
+        # Each server in a directory of its own, emptied first: a replica's full
+        # sync writes dump.rdb to its directory (even with --save ""), and a
+        # restarted server would load it.
+        data = os.path.join(self.tmp, f"redis-{port}")
+        shutil.rmtree(data, True)
+        os.mkdir(data)
         server = Server(["redis-server", "--save", "", "--appendonly", "no", "--port", str(port),
-                         "--bind", "127.0.0.1", *extra], ready=lambda: ping(port=port))
+                         "--bind", "127.0.0.1", "--dir", data, *extra],
+                        ready=lambda: ping(port=port))
         self.addCleanup(server.stop)
         self.servers[port] = server
 
