@@ -45,6 +45,7 @@ struct tp_redis {
     int port;
     char master[300];            /* sentinels: the master's host:port as they named it, or "" */
     int readonly;                /* a write was refused with READONLY: the server is a replica */
+    int wrote;                   /* this connection made a write that replicates (XADD, HSET) */
 };
 
 /* ---- the reply guard: RESP2 bytes against the limits, no I/O ------------------------ */
@@ -580,6 +581,7 @@ static tp_err open_sentinel_master(tp_redis *r, const char *doing, struct tp_err
 static tp_err open_session(tp_redis *r, const char *doing, struct tp_error *err)
 {
     r->readonly = 0;
+    r->wrote = 0;
     if (r->conf->nsentinels > 0)
         return open_sentinel_master(r, doing, err);
     if (r->conf->addr.kind == TP_REDIS_TCP)
@@ -837,6 +839,7 @@ static tp_err read_chunk(tp_redis *r, const struct tp_entry *entries, size_t lo,
             return conn_failed(r, "publishing", err);
         if (reply->type != REDIS_REPLY_ERROR) {
             outcome[i] = TP_OUT_STORED;
+            r->wrote |= entries[i].type != TP_ENTRY_SADD; /* SADD of a member there is no write */
         } else if (reply->str && strncmp(reply->str, "READONLY", 8) == 0) {
             r->readonly = 1; /* a failover: stays PENDING, sent again to the new master */
         } else if (entries[i].type == TP_ENTRY_XADD && reply->str &&
@@ -883,6 +886,41 @@ static tp_err send_pending(tp_redis *r, const struct tp_entry *entries, size_t n
     return rc;
 }
 
+/* Replicas whose acknowledged offset reached the master's (ROLE), polled every
+ * 100 ms for up to ms: for a connection that wrote nothing, whose WAIT would
+ * cover no write (entries only found PRESENT). The count, or -1 when the
+ * connection failed. */
+static long long replicas_caught_up(tp_redis *r, long ms)
+{
+    const char *argv[1] = {"ROLE"};
+    size_t lens[1] = {4};
+    int64_t until = mono_ms() + ms;
+    long long target = -1;
+
+    for (;;) {
+        redisReply *reply = NULL;
+        long long n = 0;
+        if (command_reply(r, 1, argv, lens, &reply) != 0)
+            return -1;
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3 &&
+            reply->element[1]->type == REDIS_REPLY_INTEGER &&
+            reply->element[2]->type == REDIS_REPLY_ARRAY) {
+            if (target < 0)
+                target = reply->element[1]->integer;
+            for (size_t i = 0; i < reply->element[2]->elements; i++) {
+                const redisReply *s = reply->element[2]->element[i];
+                n += s->type == REDIS_REPLY_ARRAY && s->elements >= 3 &&
+                     s->element[2]->type == REDIS_REPLY_STRING &&
+                     strtoll(s->element[2]->str, NULL, 10) >= target;
+            }
+        }
+        freeReplyObject(reply);
+        if (n >= r->conf->min_replicas || mono_ms() + 100 > until)
+            return n;
+        poll(NULL, 0, 100);
+    }
+}
+
 /* Sentinels: WAIT min_replicas for what this connection wrote (WAIT's own
  * timeout half the command timeout, its reply within the command deadline).
  * When fewer replicas confirm, or the connection fails, the entries taken go
@@ -905,7 +943,10 @@ static tp_err wait_replicas(tp_redis *r, size_t n, enum tp_outcome *outcome,
     snprintf(ms, sizeof ms, "%ld", timeout);
     lens[1] = strlen(want);
     lens[2] = strlen(ms);
-    if (command_reply(r, 3, argv, lens, &reply) == 0) {
+    if (!r->wrote) {
+        argv[0] = "ROLE";
+        got = replicas_caught_up(r, timeout);
+    } else if (command_reply(r, 3, argv, lens, &reply) == 0) {
         if (reply->type == REDIS_REPLY_INTEGER)
             got = reply->integer;
         freeReplyObject(reply);
@@ -917,13 +958,13 @@ static tp_err wait_replicas(tp_redis *r, size_t n, enum tp_outcome *outcome,
             outcome[i] = TP_OUT_PENDING;
     describe_at(r, what, sizeof what);
     if (got < 0)
-        tp_error_set(err, TP_ERR_IO, "%s: WAIT %s %s: %s; %zu entries kept for the spool", what,
-                     want, ms, r->c ? "an unexpected reply" : r->why, taken);
+        tp_error_set(err, TP_ERR_IO, "%s: %s %s %s: %s; %zu entries kept for the spool", what,
+                     argv[0], want, ms, r->c ? "an unexpected reply" : r->why, taken);
     else
         tp_error_set(err, TP_ERR_IO,
-                     "%s: WAIT %s %s: %lld of %ld replicas confirmed; %zu entries kept for the "
+                     "%s: %s %s %s: %lld of %ld replicas confirmed; %zu entries kept for the "
                      "spool",
-                     what, want, ms, got, r->conf->min_replicas, taken);
+                     what, argv[0], want, ms, got, r->conf->min_replicas, taken);
     mask_error(err, r->secrets, r->own);
     return TP_ERR_IO;
 }

@@ -132,7 +132,7 @@ class Sentinel(BinaryTest):
                "spool_dir": self.spool,
                "redis": dict({"sentinels": [f"127.0.0.1:{p}" for p in self.sentinels],
                               "master": MASTER, "min_replicas": 1,
-                              "connect_timeout_ms": 1000, "command_timeout_ms": 2000}, **redis)}
+                              "connect_timeout_ms": 1000, "command_timeout_ms": 3000}, **redis)}
         path = os.path.join(self.tmp, "probe.json")
         with open(path, "w") as f:
             json.dump(doc, f)
@@ -222,3 +222,29 @@ class Sentinel(BinaryTest):
         self.rejoin(self.master, self.replica)
         self.flush(probe)
         self.check_exactly_once(self.replica, [run_id])
+
+    def test_replay_of_entries_already_there_waits_for_the_replica(self):
+        # A replay that only finds its entries PRESENT writes nothing, so a WAIT
+        # would cover no write: twinprobe checks the replicas' offsets (ROLE).
+        probe = self.probe(start_shop(self))
+        replica = self.servers[self.replica].proc
+        os.kill(replica.pid, signal.SIGSTOP)
+        try:
+            run_id, r = self.run_probe(probe)
+            self.assertIn("WAIT", r.stderr)
+            path = os.path.join(self.spool, "spool.jsonl")
+            with open(path) as f:
+                kept = [line for line in f if json.loads(line)["type"] != "hset"]
+            with open(path, "w") as f:
+                f.writelines(kept)
+            r = run("flush", "--probe", probe)
+            self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+            self.assertIn("ROLE 1 1500: 0 of 1 replicas confirmed", r.stderr)
+            self.assertEqual(len(self.spool_lines()), len(kept))
+        finally:
+            os.kill(replica.pid, signal.SIGCONT)
+        r = self.flush(probe)
+        self.assertIn("0 kept in the spool", r.stdout)
+        self.check_exactly_once(self.master, [run_id])
+        wait_for("the replica has every entry", lambda: ask(self.replica, "XLEN", STEPS_KEY) ==
+                 ROUNDS * STEPS)
