@@ -17,6 +17,7 @@ import tempfile
 import time
 
 from support import BINARY, BinaryTest, Server, run, start_shop
+import test_publish  # not its Publish class by name: unittest would run its tests here too
 from test_publish import BROWSE, Resp, RespError, entries, free_port, ping
 
 MASTER = "tpmaster"
@@ -138,12 +139,7 @@ class Sentinel(BinaryTest):
             json.dump(doc, f)
         return path
 
-    def spool_lines(self):
-        path = os.path.join(self.spool, "spool.jsonl")
-        if not os.path.exists(path):
-            return []
-        with open(path) as f:
-            return [line for line in f if line.strip()]
+    spool_lines = test_publish.Publish.spool_lines  # the spool's records (it needs only self.spool)
 
     def check_exactly_once(self, port, runs):
         """The master at port holds each run's entries once: ROUNDS x STEPS step
@@ -207,17 +203,23 @@ class Sentinel(BinaryTest):
         self.flush(probe)  # twice adds nothing
         self.check_exactly_once(self.replica, [run_id])
 
-    def test_replica_stopped_then_promoted(self):
-        probe = self.probe(start_shop(self))
+    def run_replica_stopped(self, probe, then):
+        """A run with the replica stopped: WAIT is not met, so every entry stays
+        spooled; then() runs before the replica resumes. Returns the run's ID."""
         replica = self.servers[self.replica].proc
         os.kill(replica.pid, signal.SIGSTOP)
         try:
             run_id, r = self.run_probe(probe)
-            self.assertIn("WAIT", r.stderr)
+            self.assertIn("WAIT 1 1500: 0 of 1 replicas confirmed", r.stderr)
             self.assertEqual(len(self.spool_lines()), ROUNDS * STEPS + 3, r.stderr)
-            self.kill(self.master)
+            then()
         finally:
             os.kill(replica.pid, signal.SIGCONT)
+        return run_id
+
+    def test_replica_stopped_then_promoted(self):
+        probe = self.probe(start_shop(self))
+        run_id = self.run_replica_stopped(probe, lambda: self.kill(self.master))
         self.wait_failover(self.replica)
         self.rejoin(self.master, self.replica)
         self.flush(probe)
@@ -227,11 +229,8 @@ class Sentinel(BinaryTest):
         # A replay that only finds its entries PRESENT writes nothing, so a WAIT
         # would cover no write: twinprobe checks the replicas' offsets (ROLE).
         probe = self.probe(start_shop(self))
-        replica = self.servers[self.replica].proc
-        os.kill(replica.pid, signal.SIGSTOP)
-        try:
-            run_id, r = self.run_probe(probe)
-            self.assertIn("WAIT", r.stderr)
+
+        def flush_unconfirmed():
             path = os.path.join(self.spool, "spool.jsonl")
             with open(path) as f:
                 kept = [line for line in f if json.loads(line)["type"] != "hset"]
@@ -241,8 +240,8 @@ class Sentinel(BinaryTest):
             self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
             self.assertIn("ROLE 1 1500: 0 of 1 replicas confirmed", r.stderr)
             self.assertEqual(len(self.spool_lines()), len(kept))
-        finally:
-            os.kill(replica.pid, signal.SIGCONT)
+
+        run_id = self.run_replica_stopped(probe, flush_unconfirmed)
         r = self.flush(probe)
         self.assertIn("0 kept in the spool", r.stdout)
         self.check_exactly_once(self.master, [run_id])
