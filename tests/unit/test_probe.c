@@ -16,22 +16,29 @@ static struct tp_probe *load(const char *text, struct tp_diags *d)
     return tp_probe_load("probes/p.json", text, strlen(text), d);
 }
 
+/* A probe that must load without a problem (any is printed); free with tp_probe_free. */
+static struct tp_probe *load_ok(const char *text)
+{
+    struct tp_diags d = {0};
+    struct tp_probe *p = load(text, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("unexpected: %s: %s\n", d.items[i].path, d.items[i].text);
+    tp_diags_clear(&d);
+    assert_non_null(p);
+    return p;
+}
+
 #define TARGETS "\"targets\": [{\"name\": \"stable\", \"base_url\": \"http://a\"}," \
                 "{\"name\": \"canary\", \"base_url\": \"https://b\", \"headers\": {\"X-C\": \"1\"}}]"
 
 static void test_valid_probe(void **state)
 {
     (void)state;
-    struct tp_diags d = {0};
     struct tp_probe *p =
-        load("{\"location\": \"eu\", " TARGETS ", \"baseline\": \"canary\", \"journeys\": "
-             "[\"../j/a.json\", \"/abs/b.json\"], \"rounds\": 7, \"pairing\": \"alternate\","
-             "\"redis\": {\"url\": \"redis://probe@r.example:6380/2\", \"password_env\": \"RPW\"},"
-             "\"spool_dir\": \"spool\", \"compare\": {\"margin_pct\": 20}}",
-             &d);
-    for (size_t i = 0; i < d.count; i++)
-        print_message("unexpected: %s: %s\n", d.items[i].path, d.items[i].text);
-    assert_non_null(p);
+        load_ok("{\"location\": \"eu\", " TARGETS ", \"baseline\": \"canary\", \"journeys\": "
+                "[\"../j/a.json\", \"/abs/b.json\"], \"rounds\": 7, \"pairing\": \"alternate\","
+                "\"redis\": {\"url\": \"redis://probe@r.example:6380/2\", \"password_env\": \"RPW\"},"
+                "\"spool_dir\": \"spool\", \"compare\": {\"margin_pct\": 20}}");
     assert_string_equal(p->location, "eu");
     assert_int_equal(p->ntargets, 2);
     assert_int_equal(p->baseline, 1);
@@ -48,21 +55,15 @@ static void test_valid_probe(void **state)
     assert_string_equal(p->spool_dir, "probes/spool");
     assert_true(p->margin_pct == 20 && p->margin_ms == 5 && p->pass_score == 95);
     tp_probe_free(p);
-    tp_diags_clear(&d);
 }
 
 static void test_sentinel_probe(void **state)
 {
     (void)state;
-    struct tp_diags d = {0};
     struct tp_probe *p =
-        load("{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], \"redis\": "
-             "{\"sentinels\": [\"s1.example:26379\", \"[fd00::7]:26380\"], \"master\": \"mm\", "
-             "\"user\": \"probe\", \"db\": 3}}",
-             &d);
-    for (size_t i = 0; i < d.count; i++)
-        print_message("unexpected: %s: %s\n", d.items[i].path, d.items[i].text);
-    assert_non_null(p);
+        load_ok("{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], \"redis\": "
+                "{\"sentinels\": [\"s1.example:26379\", \"[fd00::7]:26380\"], "
+                "\"master\": \"mm\", \"user\": \"probe\", \"db\": 3}}");
     assert_int_equal(p->redis.nsentinels, 2);
     assert_string_equal(p->redis.sentinels[0].host, "s1.example");
     assert_int_equal(p->redis.sentinels[0].port, 26379);
@@ -74,7 +75,6 @@ static void test_sentinel_probe(void **state)
     assert_int_equal(p->redis.addr.db, 3);
     assert_string_equal(p->redis.url, "sentinel://s1.example:26379,[fd00::7]:26380/mm");
     tp_probe_free(p);
-    tp_diags_clear(&d);
 }
 
 struct bad_case {
