@@ -298,9 +298,8 @@ static int open_context(tp_redis *r)
     socklen_t len = sizeof soerr;
 
     close_context(r);
-    r->c = conf->addr.kind == TP_REDIS_UNIX
-               ? redisConnectUnixNonBlock(conf->addr.path)
-               : redisConnectNonBlock(r->host, r->port);
+    r->c = conf->addr.kind == TP_REDIS_UNIX ? redisConnectUnixNonBlock(conf->addr.path)
+                                            : redisConnectNonBlock(r->host, r->port);
     if (!r->c)
         return io_fail(r, "out of memory");
     if (r->c->err)
@@ -529,7 +528,8 @@ static int check_master(tp_redis *r, char *why, size_t size)
         return -1;
     }
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-        reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "master") == 0)
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "master") == 0)
         rc = 0;
     else
         snprintf(why, size, "ROLE: not a master (%s)",
@@ -563,6 +563,7 @@ static tp_err open_sentinel_master(tp_redis *r, const char *doing, struct tp_err
         tp_error_clear(&e);
         if (open_server(r, doing, &e) != TP_OK) {
             snprintf(why, sizeof why, "%s", e.text);
+            close_context(r);
             continue;
         }
         if (check_master(r, one, sizeof one) == 0)
@@ -925,8 +926,7 @@ static long long replicas_caught_up(tp_redis *r, long ms)
  * timeout half the command timeout, its reply within the command deadline).
  * When fewer replicas confirm, or the connection fails, the entries taken go
  * back to PENDING (to stay in, or go to, the spool) and TP_ERR_IO says why. */
-static tp_err wait_replicas(tp_redis *r, size_t n, enum tp_outcome *outcome,
-                            struct tp_error *err)
+static tp_err wait_replicas(tp_redis *r, size_t n, enum tp_outcome *outcome, struct tp_error *err)
 {
     char want[24], ms[24], what[600];
     const char *argv[3] = {"WAIT", want, ms};
