@@ -167,24 +167,113 @@ static int is_env_name(const char *s)
     return 1;
 }
 
+/* "sentinels": ["host:port", ...], "master", "min_replicas", "user", "db": the
+ * master is asked of the sentinels at connect time. r->url becomes a display
+ * form, sentinel://h:p,.../MASTER, for messages and for "publishes somewhere". */
+static void load_sentinels(struct loader *L, json_t *obj, json_t *arr)
+{
+    struct tp_redis_conf *r = &L->p->redis;
+    size_t n = json_array_size(arr), i, used;
+    json_t *v;
+    char *display = NULL, *at;
+    size_t size;
+
+    if (n == 0 || n > 64) {
+        tp_schema_error(&L->s, "redis.sentinels", "name 1 to 64 sentinels (\"host:port\")");
+        return;
+    }
+    if (!json_is_string(v = json_object_get(obj, "master")) || json_string_length(v) == 0 ||
+        strpbrk(json_string_value(v), " \t\r\n"))
+        tp_schema_error(&L->s, "redis.master",
+                        "with \"sentinels\", name the master as the sentinels know it "
+                        "(\"master\": \"NAME\", no spaces)");
+    else
+        r->master = tp_schema_strdup(&L->s, "redis.master", json_string_value(v));
+    r->sentinels = calloc(n, sizeof *r->sentinels);
+    if (!r->sentinels) {
+        tp_diags_nomem(L->s.diags, L->s.file, "redis.sentinels");
+        return;
+    }
+    size = 32 + (r->master ? strlen(r->master) : 0);
+    json_array_foreach (arr, i, v) {
+        char path[48];
+        struct tp_error err;
+        tp_err rc;
+        snprintf(path, sizeof path, "redis.sentinels[%zu]", i);
+        if (!json_is_string(v)) {
+            tp_schema_error(&L->s, path, "a sentinel is a string, \"host:port\"");
+            continue;
+        }
+        tp_error_clear(&err);
+        rc = tp_redis_hostport_parse(json_string_value(v), &r->sentinels[r->nsentinels].host,
+                                     &r->sentinels[r->nsentinels].port, &err);
+        if (rc == TP_ERR_NOMEM)
+            tp_diags_nomem(L->s.diags, L->s.file, path);
+        else if (rc != TP_OK)
+            tp_schema_error(&L->s, path, "%s", err.text);
+        else {
+            size += json_string_length(v) + 1;
+            r->nsentinels++;
+        }
+    }
+    r->addr.kind = TP_REDIS_TCP;
+    r->addr.db = (int)tp_schema_int(&L->s, obj, "db", "redis", 0, 1000000, 0);
+    if (json_is_string(v = json_object_get(obj, "user"))) {
+        if (json_string_length(v) == 0)
+            tp_schema_error(&L->s, "redis.user", "user must be non-empty (or left out)");
+        else if (!(r->addr.user = strdup(json_string_value(v))))
+            tp_diags_nomem(L->s.diags, L->s.file, "redis.user");
+    }
+    r->min_replicas = tp_schema_int(&L->s, obj, "min_replicas", "redis", 0, 100, 1);
+    if (!(display = malloc(size))) {
+        tp_diags_nomem(L->s.diags, L->s.file, "redis.sentinels");
+        return;
+    }
+    used = (size_t)snprintf(display, size, "sentinel://");
+    json_array_foreach (arr, i, v)
+        if (json_is_string(v) && used < size)
+            used += (size_t)snprintf(display + used, size - used, "%s%s", i ? "," : "",
+                                     json_string_value(v));
+    at = display + (used < size ? used : size - 1);
+    snprintf(at, size - (size_t)(at - display), "/%s", r->master ? r->master : "");
+    r->url = display;
+}
+
 static void load_redis(struct loader *L, json_t *obj)
 {
     static const struct tp_field fields[] = {
-        {"url", TP_T_STRING, 1},          {"prefix", TP_T_STRING, 0},
+        {"url", TP_T_STRING, 0},          {"prefix", TP_T_STRING, 0},
         {"maxlen", TP_T_INTEGER, 0},      {"password_env", TP_T_STRING, 0},
         {"password", TP_T_ANY, 0},        {"connect_timeout_ms", TP_T_INTEGER, 0},
-        {"command_timeout_ms", TP_T_INTEGER, 0},
+        {"command_timeout_ms", TP_T_INTEGER, 0}, {"sentinels", TP_T_ARRAY, 0},
+        {"master", TP_T_STRING, 0},       {"min_replicas", TP_T_INTEGER, 0},
+        {"user", TP_T_STRING, 0},         {"db", TP_T_INTEGER, 0},
     };
+    static const char *const sentinel_only[] = {"master", "min_replicas", "user", "db"};
     struct tp_redis_conf *r = &L->p->redis;
     struct tp_error err;
-    json_t *v;
+    json_t *v, *sentinels = json_object_get(obj, "sentinels");
 
     tp_schema_check(&L->s, obj, "redis", "redis", fields, sizeof fields / sizeof fields[0]);
     if (json_object_get(obj, "password"))
         tp_schema_error(&L->s, "redis.password",
                         "a password in a probe file is refused: put it in an environment "
                         "variable and name that in \"password_env\"");
-    if (json_is_string(v = json_object_get(obj, "url"))) {
+    if (!json_object_get(obj, "url") == !sentinels)
+        tp_schema_error(&L->s, "redis",
+                        "name exactly one of \"url\" (one server) and \"sentinels\" "
+                        "(Redis Sentinel); %s", sentinels ? "both are named" : "neither is named");
+    else if (json_is_array(sentinels))
+        load_sentinels(L, obj, sentinels);
+    for (size_t i = 0; !sentinels && i < sizeof sentinel_only / sizeof *sentinel_only; i++)
+        if (json_object_get(obj, sentinel_only[i])) {
+            char path[32];
+            snprintf(path, sizeof path, "redis.%s", sentinel_only[i]);
+            tp_schema_error(&L->s, path,
+                            "\"%s\" goes with \"sentinels\"; with \"url\" the URL carries "
+                            "the user and db (redis://user@host:port/db)", sentinel_only[i]);
+        }
+    if (!sentinels && json_is_string(v = json_object_get(obj, "url"))) {
         tp_error_clear(&err);
         tp_err rc = tp_redis_url_parse(json_string_value(v), &r->addr, &err);
         if (rc == TP_ERR_NOMEM)
@@ -409,6 +498,10 @@ void tp_probe_free(struct tp_probe *p)
         free(p->journeys[i]);
     free(p->journeys);
     free(p->redis.url);
+    for (size_t i = 0; i < p->redis.nsentinels; i++)
+        free(p->redis.sentinels[i].host);
+    free(p->redis.sentinels);
+    free(p->redis.master);
     tp_redis_url_clear(&p->redis.addr);
     free(p->redis.prefix);
     free(p->redis.password_env);

@@ -41,6 +41,11 @@ struct tp_redis {
     long deadline_ms;            /* what the current deadline allowed, for messages */
     const char *deadline_of;     /* "connect", "command" or "batch", for messages */
     char why[256];               /* why the connection failed */
+    char host[256];              /* TCP: where r->c goes (the URL's host, a sentinel, the master) */
+    int port;
+    char master[300];            /* sentinels: the master's host:port as they named it, or "" */
+    int readonly;                /* a write was refused with READONLY: the server is a replica */
+    int wrote;                   /* this connection made a write that replicates (XADD, HSET) */
 };
 
 /* ---- the reply guard: RESP2 bytes against the limits, no I/O ------------------------ */
@@ -215,6 +220,15 @@ static void describe(const struct tp_redis_conf *conf, char *buf, size_t size)
     snprintf(buf, size, "%s", conf->url ? conf->url : "redis");
 }
 
+/* The URL, or the sentinels with the master they named (when they did). */
+static void describe_at(const tp_redis *r, char *buf, size_t size)
+{
+    if (r->master[0])
+        snprintf(buf, size, "%s (master %s)", r->conf->url ? r->conf->url : "redis", r->master);
+    else
+        describe(r->conf, buf, size);
+}
+
 /* ---- the connection: deadlines, poll, the guard ------------------------------------------ */
 
 static int64_t mono_ms(void)
@@ -284,9 +298,8 @@ static int open_context(tp_redis *r)
     socklen_t len = sizeof soerr;
 
     close_context(r);
-    r->c = conf->addr.kind == TP_REDIS_UNIX
-               ? redisConnectUnixNonBlock(conf->addr.path)
-               : redisConnectNonBlock(conf->addr.host, conf->addr.port);
+    r->c = conf->addr.kind == TP_REDIS_UNIX ? redisConnectUnixNonBlock(conf->addr.path)
+                                            : redisConnectNonBlock(r->host, r->port);
     if (!r->c)
         return io_fail(r, "out of memory");
     if (r->c->err)
@@ -365,6 +378,21 @@ static int next_reply(tp_redis *r, redisReply **out)
     }
 }
 
+/* Sends one command and takes its reply (*out, new), within the command
+ * deadline. 0, or -1 when the connection failed (r->why). */
+static int command_reply(tp_redis *r, int argc, const char **argv, const size_t *lens,
+                         redisReply **out)
+{
+    *out = NULL;
+    if (!r->c)
+        return -1;
+    if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK)
+        return io_fail(r, "out of memory");
+    r->unflushed = 1;
+    set_deadline(r, r->conf->command_timeout_ms, "command");
+    return next_reply(r, out);
+}
+
 /* Sends one command and takes its reply (freed here), within the command
  * deadline; a Redis error reply is copied into why. Returns 0 on a non-error
  * reply, 1 on an error reply, -1 when the connection failed (r->why). */
@@ -373,13 +401,7 @@ static int command(tp_redis *r, int argc, const char **argv, const size_t *lens,
 {
     redisReply *reply;
     int rc = 0;
-    if (!r->c)
-        return -1;
-    if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK)
-        return io_fail(r, "out of memory");
-    r->unflushed = 1;
-    set_deadline(r, r->conf->command_timeout_ms, "command");
-    if (next_reply(r, &reply) != 0)
+    if (command_reply(r, argc, argv, lens, &reply) != 0)
         return -1;
     if (reply->type == REDIS_REPLY_ERROR) {
         snprintf(why, size, "%s", reply->str ? reply->str : "error");
@@ -406,7 +428,7 @@ static tp_err setup(tp_redis *r, struct tp_error *err)
             lens[i] = strlen(argv[i]);
         rc = command(r, argc, argv, lens, why, sizeof why);
         if (rc != 0) {
-            describe(conf, what, sizeof what);
+            describe_at(r, what, sizeof what);
             if (rc < 0)
                 return tp_error_set(err, TP_ERR_IO, "%s: AUTH: %s", what, r->why);
             if (conf->addr.user)
@@ -426,7 +448,7 @@ static tp_err setup(tp_redis *r, struct tp_error *err)
         lens[1] = strlen(db);
         rc = command(r, 2, argv, lens, why, sizeof why);
         if (rc != 0) {
-            describe(conf, what, sizeof what);
+            describe_at(r, what, sizeof what);
             return tp_error_set(err, TP_ERR_IO, "%s: SELECT %s: %s", what, db,
                                 rc < 0 ? r->why : why);
         }
@@ -434,18 +456,138 @@ static tp_err setup(tp_redis *r, struct tp_error *err)
     return TP_OK;
 }
 
-/* Connects (again), then AUTH and SELECT: within the connect and command
- * deadlines, and the batch's when there is one. */
-static tp_err open_session(tp_redis *r, const char *doing, struct tp_error *err)
+/* Connects to r->host:port (or the UNIX socket), then AUTH and SELECT: within
+ * the connect and command deadlines, and the batch's when there is one. */
+static tp_err open_server(tp_redis *r, const char *doing, struct tp_error *err)
 {
     set_deadline(r, r->conf->connect_timeout_ms, "connect");
     if (open_context(r) != 0) {
         char what[600];
-        describe(r->conf, what, sizeof what);
+        describe_at(r, what, sizeof what);
         tp_error_set(err, TP_ERR_IO, "%s: %s: %s", what, doing, r->why);
         return TP_ERR_IO;
     }
     return setup(r, err);
+}
+
+static void set_target(tp_redis *r, const char *host, int port)
+{
+    snprintf(r->host, sizeof r->host, "%s", host);
+    r->port = port;
+}
+
+/* Asks the sentinel at r->host:port for the master's address (SENTINEL
+ * get-master-addr-by-name), within the connect and command deadlines. 0 with
+ * r->master set and r->host:port at the master, or -1 with why. The sentinel
+ * connection is closed either way. */
+static int ask_sentinel(tp_redis *r, char *why, size_t size)
+{
+    const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", r->conf->master};
+    size_t lens[3] = {8, 23, strlen(r->conf->master)};
+    redisReply *reply = NULL;
+    long port = 0;
+    char *end = NULL;
+    int rc = -1;
+
+    set_deadline(r, r->conf->connect_timeout_ms, "connect");
+    if (open_context(r) != 0 || command_reply(r, 3, argv, lens, &reply) != 0) {
+        snprintf(why, size, "%s", r->why);
+        close_context(r);
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ERROR)
+        snprintf(why, size, "%s", reply->str ? reply->str : "error");
+    else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+             reply->element[0]->type != REDIS_REPLY_STRING ||
+             reply->element[1]->type != REDIS_REPLY_STRING)
+        snprintf(why, size, "it knows no master named %s", r->conf->master);
+    else if ((port = strtol(reply->element[1]->str, &end, 10)) < 1 || port > 65535 || *end ||
+             reply->element[0]->len == 0 || reply->element[0]->len >= sizeof r->host)
+        snprintf(why, size, "a bad address for %s", r->conf->master);
+    else {
+        const char *host = reply->element[0]->str;
+        snprintf(r->master, sizeof r->master, strchr(host, ':') ? "[%s]:%ld" : "%s:%ld", host,
+                 port);
+        set_target(r, host, (int)port);
+        rc = 0;
+    }
+    freeReplyObject(reply);
+    close_context(r);
+    return rc;
+}
+
+/* ROLE on the open connection: 0 when the server is a master, else -1 with why. */
+static int check_master(tp_redis *r, char *why, size_t size)
+{
+    const char *argv[1] = {"ROLE"};
+    size_t lens[1] = {4};
+    redisReply *reply = NULL;
+    int rc = -1;
+    if (command_reply(r, 1, argv, lens, &reply) != 0) {
+        snprintf(why, size, "ROLE: %s", r->why);
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "master") == 0)
+        rc = 0;
+    else
+        snprintf(why, size, "ROLE: not a master (%s)",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str
+                 : reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+                         reply->element[0]->type == REDIS_REPLY_STRING
+                     ? reply->element[0]->str
+                     : "an unexpected reply");
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* Sentinels: each in turn, until one names a master that answers AUTH, SELECT
+ * and ROLE as a master. Every step within its deadline (and the batch's). */
+static tp_err open_sentinel_master(tp_redis *r, const char *doing, struct tp_error *err)
+{
+    const struct tp_redis_conf *conf = r->conf;
+    char why[1200] = "no sentinel", what[600];
+
+    for (size_t i = 0; i < conf->nsentinels; i++) {
+        char one[300];
+        struct tp_error e;
+        const struct tp_redis_sentinel *s = &conf->sentinels[i];
+        r->master[0] = '\0';
+        set_target(r, s->host, s->port);
+        if (ask_sentinel(r, one, sizeof one) != 0) {
+            snprintf(why, sizeof why, "sentinel %s%s%s:%d: %s", strchr(s->host, ':') ? "[" : "",
+                     s->host, strchr(s->host, ':') ? "]" : "", s->port, one);
+            continue;
+        }
+        tp_error_clear(&e);
+        if (open_server(r, doing, &e) != TP_OK) {
+            snprintf(why, sizeof why, "%s", e.text);
+            close_context(r);
+            continue;
+        }
+        if (check_master(r, one, sizeof one) == 0)
+            return TP_OK;
+        describe_at(r, what, sizeof what);
+        snprintf(why, sizeof why, "%s: %s", what, one);
+        close_context(r);
+    }
+    describe(conf, what, sizeof what);
+    snprintf(r->why, sizeof r->why, "no sentinel named a reachable master");
+    return tp_error_set(err, TP_ERR_IO, "%s: %s: no sentinel named a reachable master (last: %s)",
+                        what, doing, why);
+}
+
+/* Connects (again): to the URL's server, or to the master the sentinels name. */
+static tp_err open_session(tp_redis *r, const char *doing, struct tp_error *err)
+{
+    r->readonly = 0;
+    r->wrote = 0;
+    if (r->conf->nsentinels > 0)
+        return open_sentinel_master(r, doing, err);
+    if (r->conf->addr.kind == TP_REDIS_TCP)
+        set_target(r, r->conf->addr.host, r->conf->addr.port);
+    return open_server(r, doing, err);
 }
 
 tp_err tp_redis_connect(const struct tp_redis_opts *o, tp_redis **out, struct tp_error *err)
@@ -623,7 +765,7 @@ static tp_err nomem(tp_redis *r, struct tp_error *err)
 static tp_err conn_failed(tp_redis *r, const char *doing, struct tp_error *err)
 {
     char what[600];
-    describe(r->conf, what, sizeof what);
+    describe_at(r, what, sizeof what);
     tp_error_set(err, TP_ERR_IO, "%s: %s: %s", what, doing, r->why);
     mask_error(err, r->secrets, r->own);
     return TP_ERR_IO;
@@ -698,6 +840,9 @@ static tp_err read_chunk(tp_redis *r, const struct tp_entry *entries, size_t lo,
             return conn_failed(r, "publishing", err);
         if (reply->type != REDIS_REPLY_ERROR) {
             outcome[i] = TP_OUT_STORED;
+            r->wrote |= entries[i].type != TP_ENTRY_SADD; /* SADD of a member there is no write */
+        } else if (reply->str && strncmp(reply->str, "READONLY", 8) == 0) {
+            r->readonly = 1; /* a failover: stays PENDING, sent again to the new master */
         } else if (entries[i].type == TP_ENTRY_XADD && reply->str &&
                    strstr(reply->str, DUP_REPLY)) {
             dup[i] = 1;
@@ -735,7 +880,93 @@ static tp_err send_pending(tp_redis *r, const struct tp_entry *entries, size_t n
     }
     for (size_t lo = 0; rc == TP_OK && lo < n; lo = chunk_end(lo, n))
         rc = confirm(r, entries, lo, chunk_end(lo, n), dup, outcome, err);
+    if (rc == TP_OK && r->readonly) {
+        io_fail(r, "READONLY: the server is a replica now (a failover)");
+        rc = conn_failed(r, "publishing", err);
+    }
     return rc;
+}
+
+/* Replicas whose acknowledged offset reached the master's (ROLE), polled every
+ * 100 ms for up to ms: for a connection that wrote nothing, whose WAIT would
+ * cover no write (entries only found PRESENT). The count, or -1 when the
+ * connection failed. */
+static long long replicas_caught_up(tp_redis *r, long ms)
+{
+    const char *argv[1] = {"ROLE"};
+    size_t lens[1] = {4};
+    int64_t until = mono_ms() + ms;
+    long long target = -1;
+
+    for (;;) {
+        redisReply *reply = NULL;
+        long long n = 0;
+        if (command_reply(r, 1, argv, lens, &reply) != 0)
+            return -1;
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3 &&
+            reply->element[1]->type == REDIS_REPLY_INTEGER &&
+            reply->element[2]->type == REDIS_REPLY_ARRAY) {
+            if (target < 0)
+                target = reply->element[1]->integer;
+            for (size_t i = 0; i < reply->element[2]->elements; i++) {
+                const redisReply *s = reply->element[2]->element[i];
+                n += s->type == REDIS_REPLY_ARRAY && s->elements >= 3 &&
+                     s->element[2]->type == REDIS_REPLY_STRING &&
+                     strtoll(s->element[2]->str, NULL, 10) >= target;
+            }
+        }
+        freeReplyObject(reply);
+        if (n >= r->conf->min_replicas || mono_ms() + 100 > until)
+            return n;
+        poll(NULL, 0, 100);
+    }
+}
+
+/* Sentinels: WAIT min_replicas for what this connection wrote (WAIT's own
+ * timeout half the command timeout, its reply within the command deadline).
+ * When fewer replicas confirm, or the connection fails, the entries taken go
+ * back to PENDING (to stay in, or go to, the spool) and TP_ERR_IO says why. */
+static tp_err wait_replicas(tp_redis *r, size_t n, enum tp_outcome *outcome, struct tp_error *err)
+{
+    char want[24], ms[24], what[600];
+    const char *argv[3] = {"WAIT", want, ms};
+    size_t lens[3] = {4, 0, 0}, taken = 0;
+    long timeout = r->conf->command_timeout_ms / 2 > 0 ? r->conf->command_timeout_ms / 2 : 1;
+    redisReply *reply = NULL;
+    long long got = -1;
+
+    for (size_t i = 0; i < n; i++)
+        taken += outcome[i] == TP_OUT_STORED || outcome[i] == TP_OUT_PRESENT;
+    if (r->conf->nsentinels == 0 || r->conf->min_replicas == 0 || taken == 0)
+        return TP_OK;
+    snprintf(want, sizeof want, "%ld", r->conf->min_replicas);
+    snprintf(ms, sizeof ms, "%ld", timeout);
+    lens[1] = strlen(want);
+    lens[2] = strlen(ms);
+    if (!r->wrote) {
+        argv[0] = "ROLE";
+        got = replicas_caught_up(r, timeout);
+    } else if (command_reply(r, 3, argv, lens, &reply) == 0) {
+        if (reply->type == REDIS_REPLY_INTEGER)
+            got = reply->integer;
+        freeReplyObject(reply);
+    }
+    if (got >= r->conf->min_replicas)
+        return TP_OK;
+    for (size_t i = 0; i < n; i++)
+        if (outcome[i] == TP_OUT_STORED || outcome[i] == TP_OUT_PRESENT)
+            outcome[i] = TP_OUT_PENDING;
+    describe_at(r, what, sizeof what);
+    if (got < 0)
+        tp_error_set(err, TP_ERR_IO, "%s: %s %s %s: %s; %zu entries kept for the spool", what,
+                     argv[0], want, ms, r->c ? "an unexpected reply" : r->why, taken);
+    else
+        tp_error_set(err, TP_ERR_IO,
+                     "%s: %s %s %s: %lld of %ld replicas confirmed; %zu entries kept for the "
+                     "spool",
+                     what, argv[0], want, ms, got, r->conf->min_replicas, taken);
+    mask_error(err, r->secrets, r->own);
+    return TP_ERR_IO;
 }
 
 tp_err tp_redis_send(void *ctx, const struct tp_entry *entries, size_t n, enum tp_outcome *outcome,
@@ -763,6 +994,8 @@ tp_err tp_redis_send(void *ctx, const struct tp_entry *entries, size_t n, enum t
         }
     }
     r->limit = NO_DEADLINE;
+    if (rc == TP_OK)
+        rc = wait_replicas(r, n, outcome, err);
     free(flags);
     return rc;
 }

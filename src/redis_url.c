@@ -145,6 +145,35 @@ done:
     return rc;
 }
 
+tp_err tp_redis_hostport_parse(const char *s, char **host, int *port, struct tp_error *err)
+{
+    const char *colon, *h = s;
+    size_t hlen;
+    long n;
+
+    *host = NULL;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        colon = close && close[1] == ':' ? close + 1 : NULL;
+        h = s + 1;
+        hlen = close ? (size_t)(close - h) : 0;
+    } else {
+        colon = strrchr(s, ':');
+        hlen = colon ? (size_t)(colon - s) : 0;
+        if (colon && memchr(s, ':', hlen))
+            colon = NULL; /* an IPv6 address needs its brackets */
+    }
+    if (!colon || hlen == 0 || strpbrk(s, "/@? \t") ||
+        parse_int(colon + 1, strlen(colon + 1), 1, 65535, &n) != 0)
+        return tp_error_set(err, TP_ERR_INVALID,
+                            "a sentinel is host:port or [IPv6]:port (port 1 to 65535), got \"%s\"",
+                            s);
+    if (!(*host = strndup(h, hlen)))
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    *port = (int)n;
+    return TP_OK;
+}
+
 void tp_redis_url_clear(struct tp_redis_url *u)
 {
     if (!u)

@@ -32,9 +32,20 @@ struct tp_target {
                             Templates, expanded in each journey run (request.h) */
 };
 
+/* A Redis Sentinel, host:port as the probe file names it. */
+struct tp_redis_sentinel {
+    char *host; /* an IPv6 address without its brackets */
+    int port;   /* 1 to 65535 */
+};
+
 struct tp_redis_conf {
-    char *url;             /* as written; NULL when the probe publishes nowhere */
-    struct tp_redis_url addr;
+    char *url;             /* as written, or "sentinel://h:p,.../MASTER" for sentinels;
+                              NULL when the probe publishes nowhere */
+    struct tp_redis_url addr; /* sentinels: kind TCP, user and db only (host from them) */
+    struct tp_redis_sentinel *sentinels; /* asked in turn for the master; NULL: use url */
+    size_t nsentinels;
+    char *master;          /* the master's name at the sentinels (sentinels only) */
+    long min_replicas;     /* sentinels: replicas WAIT must confirm; default 1, 0 = no WAIT */
     char *prefix;          /* default "twinprobe" */
     long maxlen;           /* MAXLEN ~ for every stream; default 100000 */
     char *password_env;    /* NULL: no AUTH */

@@ -74,7 +74,11 @@ struct tp_redis_opts {
 
 /* Connects (within the connect deadline), sends AUTH (AUTH user password when
  * the URL names a user, else AUTH password) and SELECT db, each within the
- * command deadline. *out is new (tp_redis_free). Any failure is TP_ERR_IO
+ * command deadline. With conf->sentinels, first asks each sentinel in turn
+ * (SENTINEL get-master-addr-by-name, without AUTH; connect and command
+ * deadlines) for the master, and takes the first that accepts AUTH and SELECT
+ * and answers ROLE as a master; every reconnect asks again (a failover).
+ * *out is new (tp_redis_free). Any failure is TP_ERR_IO
  * (TP_ERR_NOMEM) with err->text naming the server and the reason (hiredis's,
  * Redis's, a deadline or a reply limit); never the password. */
 tp_err tp_redis_connect(const struct tp_redis_opts *o, tp_redis **out, struct tp_error *err);
@@ -91,7 +95,13 @@ void tp_redis_free(tp_redis *r); /* closes; NULL is a no-op */
  * reply over the limits count as failures) it reconnects once, if the batch's
  * deadline leaves time (AUTH and SELECT again), and sends what has no answer
  * yet; commands are idempotent, so one that reached Redis before the failure
- * is found PRESENT. Returns TP_OK when every entry has an outcome, else
+ * is found PRESENT. A READONLY reply (the server became a replica) counts as
+ * a failed connection. With sentinels and conf->min_replicas > 0, the entries
+ * STORED or PRESENT count only once WAIT min_replicas (command_timeout_ms / 2,
+ * after the batch's deadline, its reply within the command deadline) confirms
+ * them; a connection that wrote nothing polls ROLE for the replicas' offsets
+ * instead, for as long. When fewer confirm, those entries go back to PENDING
+ * and the call fails. Returns TP_OK when every entry has an outcome, else
  * TP_ERR_IO (the rest stay PENDING). */
 tp_err tp_redis_send(void *r, const struct tp_entry *entries, size_t n, enum tp_outcome *outcome,
                      struct tp_error *err);
@@ -109,7 +119,7 @@ const char *tp_publish_password(const struct tp_redis_conf *conf, int *missing);
 
 /* A delivery: where to publish and where to spool. */
 struct tp_publish_conf {
-    const struct tp_redis_conf *redis; /* borrowed; redis->url set */
+    const struct tp_redis_conf *redis; /* borrowed; redis->url set (sentinels: their display) */
     const char *password;              /* borrowed; NULL: no AUTH */
     const char *unreachable;           /* non-NULL: do not connect, take Redis as away for
                                           this reason (the password variable is unset) */

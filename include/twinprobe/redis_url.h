@@ -24,6 +24,11 @@ struct tp_redis_url {
  * err->text, or TP_ERR_NOMEM; out is then zeroed. */
 tp_err tp_redis_url_parse(const char *url, struct tp_redis_url *out, struct tp_error *err);
 
+/* Parses a sentinel's address, host:port or [IPv6]:port (the port required,
+ * 1 to 65535; no scheme, user or path). *host is new (an IPv6 address without
+ * its brackets). TP_ERR_INVALID with err->text, or TP_ERR_NOMEM. */
+tp_err tp_redis_hostport_parse(const char *s, char **host, int *port, struct tp_error *err);
+
 /* Frees what u owns and zeroes it; NULL is a no-op. */
 void tp_redis_url_clear(struct tp_redis_url *u);
 

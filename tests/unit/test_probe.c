@@ -16,22 +16,29 @@ static struct tp_probe *load(const char *text, struct tp_diags *d)
     return tp_probe_load("probes/p.json", text, strlen(text), d);
 }
 
+/* A probe that must load without a problem (any is printed); free with tp_probe_free. */
+static struct tp_probe *load_ok(const char *text)
+{
+    struct tp_diags d = {0};
+    struct tp_probe *p = load(text, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("unexpected: %s: %s\n", d.items[i].path, d.items[i].text);
+    tp_diags_clear(&d);
+    assert_non_null(p);
+    return p;
+}
+
 #define TARGETS "\"targets\": [{\"name\": \"stable\", \"base_url\": \"http://a\"}," \
                 "{\"name\": \"canary\", \"base_url\": \"https://b\", \"headers\": {\"X-C\": \"1\"}}]"
 
 static void test_valid_probe(void **state)
 {
     (void)state;
-    struct tp_diags d = {0};
     struct tp_probe *p =
-        load("{\"location\": \"eu\", " TARGETS ", \"baseline\": \"canary\", \"journeys\": "
-             "[\"../j/a.json\", \"/abs/b.json\"], \"rounds\": 7, \"pairing\": \"alternate\","
-             "\"redis\": {\"url\": \"redis://probe@r.example:6380/2\", \"password_env\": \"RPW\"},"
-             "\"spool_dir\": \"spool\", \"compare\": {\"margin_pct\": 20}}",
-             &d);
-    for (size_t i = 0; i < d.count; i++)
-        print_message("unexpected: %s: %s\n", d.items[i].path, d.items[i].text);
-    assert_non_null(p);
+        load_ok("{\"location\": \"eu\", " TARGETS ", \"baseline\": \"canary\", \"journeys\": "
+                "[\"../j/a.json\", \"/abs/b.json\"], \"rounds\": 7, \"pairing\": \"alternate\","
+                "\"redis\": {\"url\": \"redis://probe@r.example:6380/2\", \"password_env\": \"RPW\"},"
+                "\"spool_dir\": \"spool\", \"compare\": {\"margin_pct\": 20}}");
     assert_string_equal(p->location, "eu");
     assert_int_equal(p->ntargets, 2);
     assert_int_equal(p->baseline, 1);
@@ -48,7 +55,26 @@ static void test_valid_probe(void **state)
     assert_string_equal(p->spool_dir, "probes/spool");
     assert_true(p->margin_pct == 20 && p->margin_ms == 5 && p->pass_score == 95);
     tp_probe_free(p);
-    tp_diags_clear(&d);
+}
+
+static void test_sentinel_probe(void **state)
+{
+    (void)state;
+    struct tp_probe *p =
+        load_ok("{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], \"redis\": "
+                "{\"sentinels\": [\"s1.example:26379\", \"[fd00::7]:26380\"], "
+                "\"master\": \"mm\", \"user\": \"probe\", \"db\": 3}}");
+    assert_int_equal(p->redis.nsentinels, 2);
+    assert_string_equal(p->redis.sentinels[0].host, "s1.example");
+    assert_int_equal(p->redis.sentinels[0].port, 26379);
+    assert_string_equal(p->redis.sentinels[1].host, "fd00::7");
+    assert_int_equal(p->redis.sentinels[1].port, 26380);
+    assert_string_equal(p->redis.master, "mm");
+    assert_int_equal(p->redis.min_replicas, 1);
+    assert_string_equal(p->redis.addr.user, "probe");
+    assert_int_equal(p->redis.addr.db, 3);
+    assert_string_equal(p->redis.url, "sentinel://s1.example:26379,[fd00::7]:26380/mm");
+    tp_probe_free(p);
 }
 
 struct bad_case {
@@ -92,6 +118,32 @@ static const struct bad_case bad_cases[] = {
      "pairing", "\"simultaneous\" or \"alternate\""},
     {"missing location", "{" TARGETS ", \"journeys\": [\"a\"]}", "",
      "missing required key \"location\""},
+    {"url and sentinels", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                          "\"redis\": {\"url\": \"redis://x\", \"sentinels\": [\"a:1\"], "
+                          "\"master\": \"m\"}}",
+     "redis", "exactly one of \"url\" (one server) and \"sentinels\" (Redis Sentinel); both"},
+    {"neither url nor sentinels", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                                  "\"redis\": {\"prefix\": \"p\"}}",
+     "redis", "neither is named"},
+    {"sentinels without master", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                                 "\"redis\": {\"sentinels\": [\"a:1\"]}}",
+     "redis.master", "name the master"},
+    {"sentinel without port", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                              "\"redis\": {\"sentinels\": [\"a:1\", \"b\"], \"master\": \"m\"}}",
+     "redis.sentinels[1]", "host:port or [IPv6]:port (port 1 to 65535), got \"b\""},
+    {"sentinel bare IPv6", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                           "\"redis\": {\"sentinels\": [\"::1:26379\"], \"master\": \"m\"}}",
+     "redis.sentinels[0]", "host:port or [IPv6]:port"},
+    {"no sentinels", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                     "\"redis\": {\"sentinels\": [], \"master\": \"m\"}}",
+     "redis.sentinels", "name 1 to 64 sentinels"},
+    {"user with url", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                      "\"redis\": {\"url\": \"redis://x\", \"user\": \"u\"}}",
+     "redis.user", "the URL carries the user and db"},
+    {"min_replicas range", "{\"location\": \"eu\", " TARGETS ", \"journeys\": [\"a\"], "
+                           "\"redis\": {\"sentinels\": [\"a:1\"], \"master\": \"m\", "
+                           "\"min_replicas\": 101}}",
+     "redis.min_replicas", "out of range"},
 };
 
 static void test_bad_case(void **state)
@@ -127,9 +179,10 @@ static void test_relative_paths(void **state)
 int main(void)
 {
     enum { NBAD = sizeof bad_cases / sizeof bad_cases[0] };
-    struct CMUnitTest tests[NBAD + 2];
+    struct CMUnitTest tests[NBAD + 3];
     size_t n = 0;
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_valid_probe);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_sentinel_probe);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_relative_paths);
     for (size_t i = 0; i < NBAD; i++)
         tests[n++] = (struct CMUnitTest){bad_cases[i].label, test_bad_case, NULL, NULL,
