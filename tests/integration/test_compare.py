@@ -178,8 +178,12 @@ class Compare(BinaryTest):
         root = ET.parse(out).getroot()
         suite = [s for s in root.findall("testsuite") if s.get("name") == "browse: canary vs stable"]
         self.assertEqual(len(suite), 1)
-        failures = suite[0].findall("testcase/failure")
-        self.assertEqual([f.get("type") for f in failures], ["HIGH"])
+        failures = {c.get("name"): c.find("failure").get("type")
+                    for c in suite[0].findall("testcase") if c.find("failure") is not None}
+        # search is slower and its count changed; on a loaded machine another step's
+        # latency may also be judged, but a failure is always a verdict that fails
+        self.assertEqual(failures.get("search"), "HIGH", failures)
+        self.assertTrue(set(failures.values()) <= {"HIGH", "CRITICAL"}, failures)
 
     def test_probe_file_compares(self):
         stable = start_shop(self)
