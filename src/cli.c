@@ -68,6 +68,11 @@ static const struct tp_cli_option verdict_options[] = {
     {"fail-on", TP_OPT_FAIL_ON, 1, "WHAT", "which verdicts exit 1: high (default: HIGH, "
                                            "REGIONAL, CRITICAL) or inconclusive (also "
                                            "INCONCLUSIVE, NODATA)"},
+    {"publish", TP_OPT_PUBLISH, 0, NULL, "also add the combined verdicts to the stream "
+                                         "{prefix}:verdicts"},
+    {"exec-on", TP_OPT_EXEC_ON, 1, "VERDICTS CMD", "run CMD (sh -c) with the JSON verdict on "
+                                                   "its standard input when a journey's "
+                                                   "verdict is one of VERDICTS (comma list)"},
 };
 
 static const struct tp_cli_command commands[] = {

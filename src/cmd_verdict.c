@@ -2,6 +2,8 @@
  * The command line only: reading is fetch.c's, judging cross.c's, rendering
  * report_verdict.c's. */
 #include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,43 @@ struct verdict_opts {
     const char *journeys[MAX_FILTERS], *locations[MAX_FILTERS];
     size_t njourneys, nlocations;
     int fail_inconclusive;
+    int publish;
+    const char *exec_verdicts, *exec_cmd; /* --exec-on VERDICTS CMD */
 };
+
+static const char *const verdict_names[] = {"PASS", "HIGH", "LOW", "INCONCLUSIVE", "NODATA",
+                                            "CRITICAL", "REGIONAL"};
+
+/* Whether name is in the comma list (exact, case-sensitive). */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* The first word of the comma list that names no verdict, or NULL. */
+static const char *bad_verdict(const char *list, char *buf, size_t size)
+{
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ","), k;
+        for (k = 0; k < sizeof verdict_names / sizeof verdict_names[0]; k++)
+            if (strlen(verdict_names[k]) == len && strncmp(p, verdict_names[k], len) == 0)
+                break;
+        if (k == sizeof verdict_names / sizeof verdict_names[0]) {
+            snprintf(buf, size, "%.*s", (int)len, p);
+            return buf;
+        }
+        if (!p[len])
+            return NULL;
+        p += len + 1;
+    }
+}
 
 static void warn_line(void *ctx, const char *msg)
 {
@@ -70,6 +108,19 @@ static int parse(const struct tp_cli_command *cmd, int argc, char **argv, struct
             else
                 o->journeys[o->njourneys++] = arg;
             break;
+        case TP_OPT_PUBLISH: o->publish = 1; break;
+        case TP_OPT_EXEC_ON: {
+            char word[64];
+            if (optind >= argc) /* the second argument, CMD */
+                status = tp_cli_usage_error(cmd, "--exec-on takes VERDICTS and CMD");
+            else if (bad_verdict(arg, word, sizeof word))
+                status = tp_cli_usage_error(cmd, "--exec-on: '%s' is no verdict (PASS, HIGH, "
+                                            "LOW, INCONCLUSIVE, NODATA, CRITICAL, REGIONAL)",
+                                            word);
+            o->exec_verdicts = arg;
+            o->exec_cmd = optind < argc ? argv[optind++] : NULL;
+            break;
+        }
         case TP_OPT_FAIL_ON:
             if (strcmp(arg, "high") == 0)
                 o->fail_inconclusive = 0;
@@ -113,6 +164,47 @@ static int exit_status(const struct tp_cross_result *x, int fail_inconclusive)
     return status;
 }
 
+/* --exec-on: runs cmd through sh -c with json on its standard input when a
+ * journey's verdict is in verdicts. Its failure is a warning, not our status. */
+static void exec_on(const struct tp_cross_result *x, const char *verdicts, const char *cmd,
+                    const char *json)
+{
+    int fds[2], wstatus = 0, hit = 0;
+    pid_t pid;
+    for (size_t j = 0; j < x->njourneys; j++)
+        hit |= in_list(verdicts, tp_cross_verdict_name(x->journeys[j].verdict,
+                                                       x->journeys[j].regional));
+    if (!hit && x->njourneys == 0)
+        hit = in_list(verdicts, "NODATA");
+    if (!hit)
+        return;
+    fflush(stdout);
+    if (pipe(fds) != 0 || (pid = fork()) < 0) {
+        fprintf(stderr, "twinprobe verdict: --exec-on: cannot start '%s'\n", cmd);
+        return;
+    }
+    if (pid == 0) {
+        dup2(fds[0], STDIN_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[0]);
+    for (size_t off = 0, len = strlen(json); off < len;) {
+        ssize_t n = write(fds[1], json + off, len - off);
+        if (n <= 0)
+            break; /* the command does not read it: fine */
+        off += (size_t)n;
+    }
+    close(fds[1]);
+    while (waitpid(pid, &wstatus, 0) < 0)
+        ;
+    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+        fprintf(stderr, "twinprobe verdict: --exec-on: '%s' exited with status %d\n", cmd,
+                WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
+}
+
 static int write_out(const char *path, const char *text)
 {
     FILE *f = path ? fopen(path, "w") : stdout;
@@ -146,7 +238,7 @@ int tp_cmd_verdict(int argc, char **argv)
     tp_secrets *secrets = NULL;
     tp_redis *r = NULL;
     const char *password = NULL;
-    char *text = NULL;
+    char *text = NULL, *json = NULL;
     int64_t now = now_ms(), since = now - 3600000, until = now;
     int status = TP_EXIT_OK, missing = 0;
 
@@ -227,12 +319,23 @@ int tp_cmd_verdict(int argc, char **argv)
         status = TP_EXIT_RUNTIME;
         goto done;
     }
+    if (o.publish) {
+        if (tp_fetch_publish(r, o.prefix ? o.prefix : conf->prefix ? conf->prefix : "twinprobe",
+                             x, since, until, &err) != TP_OK) {
+            char *m = tp_secrets_mask(secrets, err.text);
+            fprintf(stderr, "twinprobe verdict: --publish: %s\n", m ? m : err.text);
+            free(m);
+            status = TP_EXIT_RUNTIME;
+            goto done;
+        }
+    }
+    json = tp_report_verdict_json(x, since, until);
     if (o.format && strcmp(o.format, "json") == 0)
-        text = tp_report_verdict_json(x, since, until);
+        text = json ? strdup(json) : NULL;
     else
         text = tp_report_verdict_text(x, since, until,
                                       !o.output && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
-    if (!text) {
+    if (!text || !json) {
         fprintf(stderr, "twinprobe verdict: out of memory\n");
         status = TP_EXIT_RUNTIME;
         goto done;
@@ -240,7 +343,10 @@ int tp_cmd_verdict(int argc, char **argv)
     status = write_out(o.output, text);
     if (status == TP_EXIT_OK)
         status = exit_status(x, o.fail_inconclusive);
+    if (status != TP_EXIT_RUNTIME && o.exec_cmd)
+        exec_on(x, o.exec_verdicts, o.exec_cmd, json);
 done:
+    free(json);
     free(text);
     tp_redis_free(r);
     tp_cross_free(x);

@@ -2,6 +2,7 @@
 #include "twinprobe/fetch.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,5 +217,79 @@ tp_err tp_fetch_steps(tp_redis *r, const struct tp_fetch_opts *o, struct tp_cros
     for (size_t i = 0; i < n; i++)
         free(keys[i]);
     free(keys);
+    return rc;
+}
+
+/* A number as a plain decimal string ("" when it does not exist). */
+static void number(char *buf, size_t size, double v)
+{
+    if (isfinite(v))
+        snprintf(buf, size, "%.3f", v);
+    else
+        snprintf(buf, size, "%s", "");
+}
+
+#define MUST_ARGS 40
+
+/* One command whose reply must not be an error. */
+static tp_err must(tp_redis *r, int argc, const char **argv, struct tp_error *err)
+{
+    size_t lens[MUST_ARGS];
+    redisReply *reply = NULL;
+    tp_err rc;
+    if (argc > MUST_ARGS)
+        return tp_error_set(err, TP_ERR_INTERNAL, "%d arguments for %s", argc, argv[0]);
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    if ((rc = tp_redis_command(r, argc, argv, lens, &reply, err)) != TP_OK)
+        return rc;
+    if (reply->type == REDIS_REPLY_ERROR)
+        rc = tp_error_set(err, TP_ERR_IO, "%s %s: %s", argv[0], argv[1], reply->str);
+    freeReplyObject(reply);
+    return rc;
+}
+
+tp_err tp_fetch_publish(tp_redis *r, const char *prefix, const struct tp_cross_result *x,
+                        int64_t since_ms, int64_t until_ms, struct tp_error *err)
+{
+    char key[512], index[512], maxlen[24], since[24], until[24], score[32], delta[32], low[32],
+        high[32], locs[1024];
+    tp_err rc = TP_OK;
+
+    snprintf(key, sizeof key, "%s:verdicts", prefix);
+    snprintf(index, sizeof index, "%s:index", prefix);
+    snprintf(maxlen, sizeof maxlen, "%d", TP_FETCH_VERDICTS_MAXLEN);
+    snprintf(since, sizeof since, "%" PRId64, since_ms);
+    snprintf(until, sizeof until, "%" PRId64, until_ms);
+    for (size_t j = 0; rc == TP_OK && j < x->njourneys; j++) {
+        const struct tp_cross_journey *jr = &x->journeys[j];
+        number(score, sizeof score, jr->score);
+        for (size_t s = 0; rc == TP_OK && s < jr->nsteps; s++) {
+            const struct tp_cross_step *st = &jr->steps[s];
+            size_t used = 0;
+            const char *argv[] = {
+                "XADD", key, "MAXLEN", "~", maxlen, "*",
+                "journey", jr->name, "step", st->name,
+                "verdict", tp_cross_verdict_name(st->verdict, st->regional),
+                "journey_verdict", tp_cross_verdict_name(jr->verdict, jr->regional),
+                "score", score, "delta_pct", delta, "ci_low_pct", low, "ci_high_pct", high,
+                "regional", st->regional ? x->locations[st->regional_location] : "",
+                "locations", locs, "since_ms", since, "until_ms", until, "reason", st->reason};
+            locs[0] = '\0';
+            for (size_t l = 0; l < x->nlocations && used < sizeof locs; l++) {
+                int n = snprintf(locs + used, sizeof locs - used, "%s%s=%s", l ? "," : "",
+                                 x->locations[l], tp_verdict_name(st->cells[l].verdict));
+                used += n > 0 ? (size_t)n : 0;
+            }
+            number(delta, sizeof delta, st->delta_pct);
+            number(low, sizeof low, st->ci_low_pct);
+            number(high, sizeof high, st->ci_high_pct);
+            rc = must(r, (int)(sizeof argv / sizeof argv[0]), argv, err);
+        }
+    }
+    if (rc == TP_OK) {
+        const char *argv[] = {"SADD", index, key};
+        rc = must(r, 3, argv, err);
+    }
     return rc;
 }

@@ -94,7 +94,9 @@ enum {
     TP_OPT_PREFIX,
     TP_OPT_SINCE,
     TP_OPT_UNTIL,
-    TP_OPT_JOURNEY
+    TP_OPT_JOURNEY,
+    TP_OPT_PUBLISH,
+    TP_OPT_EXEC_ON
 };
 
 /* Variables given on the command line, shared by run and validate: --variable

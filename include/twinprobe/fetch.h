@@ -1,7 +1,8 @@
 /* Reading the steps streams back for `twinprobe verdict` (docs/verdict.md): the
  * stream keys from {prefix}:index, then XRANGE over the entry-ID window in
- * pages, every entry handed to the pure pool (cross.h). The I/O half of the
- * verdict command; the connection is publish.h's. */
+ * pages, every entry handed to the pure pool (cross.h); and writing the combined
+ * verdicts back (--publish). The I/O half of the verdict command; the
+ * connection is publish.h's. */
 #ifndef TWINPROBE_FETCH_H
 #define TWINPROBE_FETCH_H
 
@@ -37,5 +38,17 @@ struct tp_fetch_opts {
  * TP_ERR_LIMIT. */
 tp_err tp_fetch_steps(tp_redis *r, const struct tp_fetch_opts *o, struct tp_cross_result *x,
                       struct tp_error *err);
+
+#define TP_FETCH_VERDICTS_MAXLEN 100000 /* MAXLEN ~ of {prefix}:verdicts */
+
+/* --publish: one XADD {prefix}:verdicts MAXLEN ~ TP_FETCH_VERDICTS_MAXLEN *
+ * per journey x step of x (judged), fields as docs/redis-schema.md (journey,
+ * step, verdict, journey_verdict, score, delta_pct, ci_low_pct, ci_high_pct,
+ * regional, locations, since_ms, until_ms, reason), then SADD {prefix}:index
+ * {prefix}:verdicts. IDs are Redis's (*): several readers may publish. TP_OK, or
+ * TP_ERR_IO (the connection failed or Redis refused an entry; err->text),
+ * TP_ERR_NOMEM. */
+tp_err tp_fetch_publish(tp_redis *r, const char *prefix, const struct tp_cross_result *x,
+                        int64_t since_ms, int64_t until_ms, struct tp_error *err);
 
 #endif
