@@ -253,6 +253,39 @@ class Verdict(BinaryTest):
         self.assertEqual(doc["journeys"][0]["steps"][0]["locations"]["eu"]["errors"], 8)
         self.assertIn(doc["journeys"][0]["verdict"], ("HIGH", "CRITICAL", "REGIONAL"))
 
+    def test_publish_and_exec_on(self):
+        t0 = 1764150000000
+        self.fill("eu", "shop", t0, 30, 0.97)
+        self.fill("us", "shop", t0, 30, 1.25)  # the pooled evidence stays below the margin
+        out = os.path.join(self.tmp, "stdin.json")
+        window = ("--since", str(t0), "--until", str(t0 + 100000))
+        r = self.verdict(*window, "--publish", "--exec-on", "REGIONAL,CRITICAL",
+                         f"cat > {out}; exit 4")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("exited with status 4", r.stderr)
+        with open(out) as f:
+            self.assertEqual(json.load(f)["journeys"][0]["verdict"], "REGIONAL")
+        entries = self.redis("XRANGE", "twinprobe:verdicts", "-", "+")
+        self.assertEqual(len(entries), 1)
+        fields = dict(zip(entries[0][1][::2], entries[0][1][1::2]))
+        fields = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes)
+                  else v for k, v in fields.items()}
+        self.assertEqual(fields["journey"], "shop")
+        self.assertEqual(fields["verdict"], "REGIONAL")
+        self.assertEqual(fields["regional"], "us")
+        self.assertEqual(fields["locations"], "eu=PASS,us=HIGH")
+        self.assertEqual(fields["since_ms"], str(t0))
+        index = self.redis("SMEMBERS", "twinprobe:index")
+        self.assertIn(b"twinprobe:verdicts" if isinstance(index[0], bytes)
+                      else "twinprobe:verdicts", index)
+        # not a listed verdict: CMD does not run
+        os.unlink(out)
+        r = self.verdict(*window, "--exec-on", "PASS", f"cat > {out}")
+        self.assertEqual(r.returncode, 1)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(self.verdict("--exec-on", "SLOW", "true").returncode, 2)
+        self.assertEqual(self.verdict("--exec-on", "HIGH").returncode, 2)
+
 
 if __name__ == "__main__":
     unittest.main()
