@@ -371,6 +371,20 @@ static void what_decides(const struct tp_cross_cell *c, const char *location, do
                  used ? "; " : "", location, pairs - c->rounds, 100.0 * c->sigma, c->delta_pct);
 }
 
+/* The locations whose cell is v, comma separated, into buf. */
+static const char *names_with(const struct tp_cross_result *x, const struct tp_cross_step *st,
+                              enum tp_verdict v, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t l = 0; l < x->nlocations && used < size; l++)
+        if (st->cells[l].verdict == v) {
+            int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", x->locations[l]);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    return buf;
+}
+
 static tp_err judge_step(struct tp_cross_result *x, struct tp_cross_step *st,
                          const struct tp_verdict_opts *o, struct tp_error *err)
 {
@@ -428,12 +442,12 @@ static tp_err judge_step(struct tp_cross_result *x, struct tp_cross_step *st,
         snprintf(st->reason, sizeof st->reason, "no rounds of this step in the window");
     } else if (crit > 0) {
         st->verdict = TP_V_CRITICAL;
-        snprintf(st->reason, sizeof st->reason, "CRITICAL in %zu location%s", crit,
-                 crit == 1 ? "" : "s");
+        snprintf(st->reason, sizeof st->reason, "CRITICAL in %s",
+                 names_with(x, st, TP_V_CRITICAL, decide, sizeof decide));
     } else if (high >= 2) {
         st->verdict = TP_V_HIGH;
-        snprintf(st->reason, sizeof st->reason, "HIGH in %zu of %zu locations with data", high,
-                 data);
+        snprintf(st->reason, sizeof st->reason, "HIGH in %zu of %zu locations with data: %s",
+                 high, data, names_with(x, st, TP_V_HIGH, decide, sizeof decide));
     } else if (pv == TP_V_HIGH && low == 0) {
         st->verdict = TP_V_HIGH;
         snprintf(st->reason, sizeof st->reason,
@@ -451,8 +465,8 @@ static tp_err judge_step(struct tp_cross_result *x, struct tp_cross_step *st,
         snprintf(st->reason, sizeof st->reason, "PASS in every location with data (%zu)", data);
     } else if (pass + low == data) {
         st->verdict = TP_V_LOW;
-        snprintf(st->reason, sizeof st->reason, "LOW in %zu location%s, PASS in the rest", low,
-                 low == 1 ? "" : "s");
+        snprintf(st->reason, sizeof st->reason, "LOW in %s, PASS in the rest",
+                 names_with(x, st, TP_V_LOW, decide, sizeof decide));
     } else {
         st->verdict = TP_V_INCONCLUSIVE;
         for (size_t l = 0; l < nl; l++)

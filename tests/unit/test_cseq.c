@@ -181,6 +181,7 @@ static void test_high_and_inconclusive(void **state)
     assert_int_equal(tp_cross_judge(x, NULL, &err), TP_OK);
     assert_int_equal(x->journeys[0].steps[0].verdict, TP_V_HIGH);
     assert_false(x->journeys[0].steps[0].regional);
+    assert_string_equal(x->journeys[0].steps[0].reason, "HIGH in 2 of 2 locations with data: b, a");
     assert_int_equal(x->journeys[0].verdict, TP_V_HIGH);
     assert_false(x->journeys[0].regional);
     assert_int_equal(x->journeys[1].steps[0].verdict, TP_V_INCONCLUSIVE);
