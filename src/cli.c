@@ -61,6 +61,27 @@ static const struct tp_cli_option flush_options[] = {
     {"quiet", 'q', 0, NULL, "log errors only (no info or warn lines on stderr)"},
 };
 
+static const struct tp_cli_option verdict_options[] = {
+    {"redis", TP_OPT_REDIS, 1, "URL", "the Redis to read (password: $TWINPROBE_REDIS_PASSWORD)"},
+    {"probe", 'p', 1, "FILE", "read the Redis (and password_env) a probe file names"},
+    {"prefix", TP_OPT_PREFIX, 1, "P", "key prefix (default: the probe's, else twinprobe)"},
+    {"since", TP_OPT_SINCE, 1, "DURATION|TIME", "window start: 30m, 2h, 1d back, ms since the "
+                                                "epoch or YYYY-MM-DDTHH:MM[:SS]Z (default 1h)"},
+    {"until", TP_OPT_UNTIL, 1, "TIME", "window end, included (default: now)"},
+    {"journey", TP_OPT_JOURNEY, 1, "NAME", "only this journey (repeatable)"},
+    {"location", 'l', 1, "NAME", "only this location (repeatable)"},
+    {"format", 'f', 1, "FORMAT", "text (default) or json"},
+    {"output", 'o', 1, "FILE", "write the verdict to FILE instead of standard output"},
+    {"fail-on", TP_OPT_FAIL_ON, 1, "WHAT", "which verdicts exit 1: high (default: HIGH, "
+                                           "REGIONAL, CRITICAL) or inconclusive (also "
+                                           "INCONCLUSIVE, NODATA)"},
+    {"publish", TP_OPT_PUBLISH, 0, NULL, "also add the combined verdicts to the stream "
+                                         "{prefix}:verdicts"},
+    {"exec-on", TP_OPT_EXEC_ON, 1, "VERDICTS CMD", "run CMD (sh -c) with the JSON verdict on "
+                                                   "its standard input when a journey's "
+                                                   "verdict is one of VERDICTS (comma list)"},
+};
+
 static const struct tp_cli_command commands[] = {
     {"run", "[JOURNEY...]", "run journeys against targets and report every step", run_options,
      sizeof run_options / sizeof run_options[0], tp_cmd_run},
@@ -68,6 +89,8 @@ static const struct tp_cli_command commands[] = {
      validate_options, sizeof validate_options / sizeof validate_options[0], tp_cmd_validate},
     {"flush", "", "send the spooled Redis entries of a probe now", flush_options,
      sizeof flush_options / sizeof flush_options[0], tp_cmd_flush},
+    {"verdict", "", "the cross-region verdict over every run in a time window",
+     verdict_options, sizeof verdict_options / sizeof verdict_options[0], tp_cmd_verdict},
 };
 
 const struct tp_cli_command *tp_cli_commands(size_t *count)

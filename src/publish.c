@@ -1034,6 +1034,21 @@ tp_err tp_redis_tops(tp_redis *r, const char *const *keys, size_t n, struct tp_s
     return rc;
 }
 
+tp_err tp_redis_command(tp_redis *r, int argc, const char **argv, const size_t *lens,
+                        redisReply **reply, struct tp_error *err)
+{
+    *reply = NULL;
+    if (!r->c)
+        return conn_failed(r, argv[0], err);
+    if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK)
+        return nomem(r, err);
+    r->unflushed = 1;
+    set_deadline(r, r->conf->command_timeout_ms, "command");
+    if (next_reply(r, reply) != 0)
+        return conn_failed(r, argv[0], err);
+    return TP_OK;
+}
+
 /* ---- delivery ------------------------------------------------------------------------ */
 
 const char *tp_publish_password(const struct tp_redis_conf *conf, int *missing)

@@ -91,7 +91,14 @@ enum {
     TP_OPT_VARIABLES_FILE,
     TP_OPT_SECRET,
     TP_OPT_JITTER,
-    TP_OPT_MAX_RUNTIME
+    TP_OPT_MAX_RUNTIME,
+    TP_OPT_REDIS,
+    TP_OPT_PREFIX,
+    TP_OPT_SINCE,
+    TP_OPT_UNTIL,
+    TP_OPT_JOURNEY,
+    TP_OPT_PUBLISH,
+    TP_OPT_EXEC_ON
 };
 
 /* Variables given on the command line, shared by run and validate: --variable
@@ -115,5 +122,6 @@ void tp_cli_vars_clear(struct tp_cli_vars *v);
 int tp_cmd_run(int argc, char **argv);
 int tp_cmd_validate(int argc, char **argv);
 int tp_cmd_flush(int argc, char **argv);
+int tp_cmd_verdict(int argc, char **argv);
 
 #endif

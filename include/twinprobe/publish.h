@@ -112,6 +112,16 @@ tp_err tp_redis_send(void *r, const struct tp_entry *entries, size_t n, enum tp_
 tp_err tp_redis_tops(tp_redis *r, const char *const *keys, size_t n, struct tp_stream_tops *tops,
                      struct tp_error *err);
 
+struct redisReply;
+
+/* Sends one command (argv[0..argc), lengths lens; borrowed) and takes its reply
+ * within the command deadline, every byte through the reply guard. *reply is
+ * new (freeReplyObject), a Redis error reply included. TP_OK, or TP_ERR_IO (the
+ * connection is then closed; err->text names the server and why) or
+ * TP_ERR_NOMEM. */
+tp_err tp_redis_command(tp_redis *r, int argc, const char **argv, const size_t *lens,
+                        struct redisReply **reply, struct tp_error *err);
+
 /* The password: the value of the environment variable conf->password_env
  * names (borrowed from the environment), or NULL. *missing is 1 when a
  * variable is named but not set (then NULL). */
