@@ -14,6 +14,7 @@
 
 #include "twinprobe/doctree.h"
 #include "twinprobe/extract.h"
+#include "twinprobe/rematch.h"
 #include "twinprobe/response.h"
 #include "twinprobe/strbuf.h"
 
@@ -277,11 +278,12 @@ struct differ {
     const struct tp_compare *cmp;   /* ignore labels and line patterns, or NULL */
     struct tp_pathset *learn;       /* learning: paths are added here, nothing is recorded */
     size_t work;                    /* alignment comparisons left (TP_DIFF_MAX_WORK) */
+    unsigned long regex_budget;     /* /regex/ ignore steps left (TP_REGEX_BUDGET) */
     struct tp_strbuf path;          /* the path being compared */
 };
 
 #define DIFFER(out, keep, noise, cmp, learn) \
-    {(out), (keep), NULL, (noise), (cmp), (learn), TP_DIFF_MAX_WORK, {NULL, 0, 0}}
+    {(out), (keep), NULL, (noise), (cmp), (learn), TP_DIFF_MAX_WORK, TP_REGEX_BUDGET, {NULL, 0, 0}}
 
 static int dropped(const struct differ *d, const char *path)
 {
@@ -296,13 +298,18 @@ static int label_ignored(const struct tp_compare *cmp, const char *path)
     return 0;
 }
 
-/* 1 when a line or HTML text matches one of compare.ignore's /regex/ entries. */
-static int text_ignored(const struct tp_compare *cmp, const char *s, size_t len)
+/* 1 when a line or HTML text matches one of compare.ignore's /regex/ entries.
+ * Every match of one tp_diff_step or tp_diff_learn takes its steps from one
+ * budget (d->regex_budget); once it is spent, no text is ignored by a pattern
+ * any more: the differences are reported, never hidden. */
+static int text_ignored(struct differ *d, const char *s, size_t len)
 {
+    const struct tp_compare *cmp = d->cmp;
     size_t start, n;
 
-    for (size_t i = 0; s && cmp && i < cmp->nignore_lines; i++)
-        if (tp_regex_search(cmp->ignore_lines[i], s, len, &start, &n) == 1)
+    for (size_t i = 0; s && cmp && i < cmp->nignore_lines && d->regex_budget > 0; i++)
+        if (tp_regex_search_budget(cmp->ignore_lines[i], s, len, &d->regex_budget, &start, &n) ==
+            1)
             return 1;
     return 0;
 }
@@ -733,8 +740,8 @@ static tp_err line_mismatch(struct differ *d, enum tp_mismatch_kind kind, size_t
 {
     char path[64];
 
-    if (text_ignored(d->cmp, a ? a->s : NULL, a ? a->len : 0) ||
-        text_ignored(d->cmp, b ? b->s : NULL, b ? b->len : 0))
+    if (text_ignored(d, a ? a->s : NULL, a ? a->len : 0) ||
+        text_ignored(d, b ? b->s : NULL, b ? b->len : 0))
         return TP_OK;
     if (kind == TP_MM_LINE_ADDED)
         snprintf(path, sizeof path, "line %zu+%zu", number, after);
@@ -835,7 +842,7 @@ static tp_err node_only(struct markup *h, int side, size_t x)
     tp_err rc = TP_OK;
 
     if (tp_doctree_selected(t, t->n[x].node) ||
-        (t->n[x].is_text && text_ignored(d->cmp, t->texts.data + t->n[x].text, t->n[x].len)))
+        (t->n[x].is_text && text_ignored(d, t->texts.data + t->n[x].text, t->n[x].len)))
         return TP_OK;
     if (tp_doctree_add_step(&d->path, t, x))
         return TP_ERR_NOMEM;
@@ -918,8 +925,8 @@ static tp_err diff_texts(struct markup *h, size_t a, size_t b)
     tp_err rc;
 
     if (x->hash == y->hash || tp_doctree_selected(&h->t[0], x->node) ||
-        tp_doctree_selected(&h->t[1], y->node) || text_ignored(d->cmp, tx, x->len) ||
-        text_ignored(d->cmp, ty, y->len))
+        tp_doctree_selected(&h->t[1], y->node) || text_ignored(d, tx, x->len) ||
+        text_ignored(d, ty, y->len))
         return TP_OK;
     if (tp_doctree_add_step(&d->path, &h->t[0], a))
         return TP_ERR_NOMEM;
