@@ -11,7 +11,7 @@
 #include "twinprobe/schema.h"
 #include "twinprobe/utf8.h"
 
-#define SHOW_MAX 200            /* bytes of a value shown before it is cut */
+#define SHOW_MAX TP_CHECK_SHOW_MAX /* bytes of a value shown before it is cut */
 #define ELLIPSIS "\xE2\x80\xA6" /* U+2026, marks a cut value */
 #define SHOW_FLAGS (JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
 

@@ -11,7 +11,7 @@
 #include "twinprobe/check.h"
 
 #define SOURCE_MAX 512   /* a described source ("xpath //form/input...") */
-#define MESSAGE_MAX 1024 /* one predicate's message */
+#define MESSAGE_MAX (2 * TP_CHECK_SHOW_MAX + 1024) /* one predicate's message (heap) */
 
 static char *format_new(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -193,17 +193,20 @@ static tp_err run_predicate(const struct tp_predicate *p, const char *src,
         a->expected = json_incref(p->expected);
         a->message = format_new("%s: not checked: capture %s found nothing", src, dep);
     } else {
-        char msg[MESSAGE_MAX];
+        char *msg;
         int templated = 0, r = 0;
         tp_err rc = tp_check_expected(p, env, &a->expected, &templated, err);
         if (rc != TP_OK)
             return rc;
+        if (!(msg = malloc(MESSAGE_MAX)))
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         if (src_error)
             a->message = format_new("%s: %s", src, src_error);
-        else if ((r = tp_check(p, a->expected, templated, val, msg, sizeof msg)) == 1)
+        else if ((r = tp_check(p, a->expected, templated, val, msg, MESSAGE_MAX)) == 1)
             a->ok = 1;
         else
             a->message = format_new("%s: %s", src, msg);
+        free(msg);
         if (r < 0)
             *expensive = 1;
     }

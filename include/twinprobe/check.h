@@ -35,7 +35,10 @@ tp_err tp_check_expected(const struct tp_predicate *p, const struct tp_template_
  * type name ("integer" is a number without fraction). Nothing found fails every predicate except
  * exists:false, not_equals and not_contains, and `count`, which sees 0 nodes
  * (`{"jsonpath": "$.errors[*]", "count": 0}` passes on an empty list). Values in
- * msg are compact JSON, cut after about 200 bytes with "…"; msg is "" on success. */
+ * msg are compact JSON, cut after TP_CHECK_SHOW_MAX bytes with "…"; msg is "" on success. */
+#define TP_CHECK_SHOW_MAX 65536 /* bytes of one value in msg: far past any secret, so
+                                   the masking that follows (tp_step_result_mask)
+                                   sees secrets whole, and cuts after */
 int tp_check(const struct tp_predicate *p, const json_t *expected, int from_template,
              const struct tp_value *actual, char *msg, size_t size);
 
