@@ -165,6 +165,20 @@ class Hostile(BinaryTest):
         self.assertEqual(r.returncode, 2, r.stderr[-2000:])
         self.assertIn("nested too deeply", r.stdout + r.stderr)
 
+    def test_journey_text_is_never_executed(self):
+        """Journey files are data: shell syntax in a URL, a header, a body and a
+        capture's pattern goes to the server as bytes, and no command runs."""
+        marker = os.path.join(self.tmp, "executed")
+        cmd = f"$(touch {marker})`touch {marker}`;touch {marker}"
+        path = self.journey("data", {"steps": [{
+            "name": "s",
+            "request": {"method": "POST", "url": "/?q=" + cmd, "headers": {"X-Cmd": cmd},
+                        "body": cmd},
+            "capture": {"c": {"regex": "(?C1)x"}}}]})
+        run("validate", path)
+        run("run", "--rounds", "1", "--target", f"t={self.server.url}", path)
+        self.assertFalse(os.path.exists(marker))
+
 
 if __name__ == "__main__":
     unittest.main()
