@@ -16,7 +16,7 @@ import threading
 import unittest
 import urllib.parse
 
-from support import BinaryTest, run
+from support import BinaryTest, run, send_body
 from test_run import make_cert
 
 SECRET = "s3cr3t-Key_9f1c2e7a"
@@ -42,13 +42,7 @@ def recorder(seen, other=None):
             self.reply(200, b'{"ok": true}')
 
         def reply(self, status, body, location=None, ctype="application/json"):
-            self.send_response(status)
-            if location:
-                self.send_header("Location", location)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_body(self, status, body, ctype, [("Location", location)] if location else ())
 
         def log_message(self, *args):
             pass
