@@ -65,13 +65,14 @@ VALGRIND_OPTS ?= --quiet --error-exitcode=99 --leak-check=full \
                  --errors-for-leak-kinds=definite --show-leak-kinds=definite
 valgrind: deps
 	$(MAKE) --no-print-directory unit
-	@passed=0; failed=0; \
+	@mkdir -p $(BUILD)/valgrind; passed=0; failed=0; \
 	for t in $(UNIT_BIN); do \
-	    if $(VALGRIND) $(VALGRIND_OPTS) --log-file=$$t.valgrind $$t >$$t.valgrind.out 2>&1; then \
+	    log=$(BUILD)/valgrind/$$(basename $$t); \
+	    if $(VALGRIND) $(VALGRIND_OPTS) --log-file=$$log.log $$t >$$log.out 2>&1; then \
 	        passed=$$((passed + 1)); \
 	    else \
 	        failed=$$((failed + 1)); echo "valgrind: $$t failed"; \
-	        tail -40 $$t.valgrind; tail -20 $$t.valgrind.out; \
+	        tail -40 $$log.log; tail -20 $$log.out; \
 	    fi; \
 	done; \
 	echo "$$passed passed, $$failed failed"; test $$failed -eq 0
