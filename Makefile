@@ -27,7 +27,7 @@ LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check unit asan fuzz bench install clean deps demo
+.PHONY: all test check unit asan valgrind fuzz bench install clean deps demo
 all: $(BUILD)/twinprobe
 
 $(BUILD)/libtwinprobe.a: $(LIB_OBJ)
@@ -57,6 +57,25 @@ check: all unit
 
 asan: deps
 	$(MAKE) --no-print-directory BUILD=build/asan SAN=1 CFLAGS='-O1 -g' check
+
+# The unit tests under valgrind memcheck: any error, or a block definitely lost,
+# fails that binary. Ends with one line "N passed, N failed" (binaries).
+VALGRIND ?= valgrind
+VALGRIND_OPTS ?= --quiet --error-exitcode=99 --leak-check=full \
+                 --errors-for-leak-kinds=definite --show-leak-kinds=definite
+valgrind: deps
+	$(MAKE) --no-print-directory unit
+	@mkdir -p $(BUILD)/valgrind; passed=0; failed=0; \
+	for t in $(UNIT_BIN); do \
+	    log=$(BUILD)/valgrind/$$(basename $$t); \
+	    if $(VALGRIND) $(VALGRIND_OPTS) --log-file=$$log.log $$t >$$log.out 2>&1; then \
+	        passed=$$((passed + 1)); \
+	    else \
+	        failed=$$((failed + 1)); echo "valgrind: $$t failed"; \
+	        tail -40 $$log.log; tail -20 $$log.out; \
+	    fi; \
+	done; \
+	echo "$$passed passed, $$failed failed"; test $$failed -eq 0
 
 fuzz: deps
 	$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk BUILD=build/fuzz

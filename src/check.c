@@ -11,7 +11,7 @@
 #include "twinprobe/schema.h"
 #include "twinprobe/utf8.h"
 
-#define SHOW_MAX 200            /* bytes of a value shown before it is cut */
+#define SHOW_MAX TP_CHECK_SHOW_MAX /* bytes of a value shown before it is cut */
 #define ELLIPSIS "\xE2\x80\xA6" /* U+2026, marks a cut value */
 #define SHOW_FLAGS (JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
 
@@ -278,7 +278,8 @@ static int contains(const json_t *actual, const json_t *expected, int from_templ
     return -1;
 }
 
-/* 1 matches, 0 not, -1 not a string or number, -2 the match failed. */
+/* 1 matches, 0 not, -1 not a string or number, -2 the match failed, -3 it went
+ * past its bounds (rematch.h). */
 static int regex_matches(const struct tp_regex *re, const json_t *actual)
 {
     size_t start, len;
@@ -299,7 +300,7 @@ static int regex_matches(const struct tp_regex *re, const json_t *actual)
     } else {
         return -1;
     }
-    return r < 0 ? -2 : r;
+    return r == -2 ? -3 : r < 0 ? -2 : r;
 }
 
 /* `matches`: p->regex, or (a pattern with placeholders) the expanded expected
@@ -315,7 +316,9 @@ static int matches(const struct tp_predicate *p, const json_t *expected, const j
     if (p->regex || !json_is_string(expected)) {
         r = regex_matches(p->regex, actual);
         if (r == -2)
-            *note = " (the match failed: limit reached or no pattern)";
+            *note = " (the match failed: no pattern or no memory)";
+        if (r == -3)
+            *note = " (the match went past its bounds)";
         return r;
     }
     tp_error_clear(&err);
@@ -327,7 +330,9 @@ static int matches(const struct tp_predicate *p, const json_t *expected, const j
     r = regex_matches(re, actual);
     tp_regex_free(re);
     if (r == -2)
-        *note = " (the match failed: limit reached)";
+        *note = " (the match failed: no memory)";
+    if (r == -3)
+        *note = " (the match went past its bounds)";
     return r;
 }
 
@@ -496,7 +501,7 @@ int tp_check(const struct tp_predicate *p, const json_t *expected, int from_temp
     char why[600];
     size_t i;
     json_t *item;
-    int ok = 0, r;
+    int ok = 0, expensive = 0, r;
 
     if (size > 0)
         msg[0] = '\0';
@@ -532,6 +537,7 @@ int tp_check(const struct tp_predicate *p, const json_t *expected, int from_temp
     case TP_PRED_MATCHES:
         r = matches(p, expected, a, &note, why, sizeof why);
         ok = r == 1;
+        expensive = r == -3;
         break;
     case TP_PRED_EXISTS:
         ok = json_is_false(expected) ? a == NULL : a != NULL;
@@ -573,5 +579,5 @@ int tp_check(const struct tp_predicate *p, const json_t *expected, int from_temp
 done:
     if (size > 0)
         msg[tp_utf8_clip(msg, m.used)] = '\0';
-    return 0;
+    return expensive ? -1 : 0;
 }

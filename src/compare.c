@@ -106,7 +106,13 @@ static tp_err mask_mismatch(const tp_secrets *secrets, struct tp_mismatch *m)
     return rc;
 }
 
-/* The learned noise of one step, for the report: each path masked (new). */
+static int by_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The learned noise of one step, for the report: each path masked (new), in
+ * strcmp order of the unmasked paths (the set keeps the order they were found). */
 static tp_err copy_noise(const tp_secrets *secrets, const struct tp_pathset *noise,
                          struct tp_step_cmp *sc)
 {
@@ -115,10 +121,13 @@ static tp_err copy_noise(const tp_secrets *secrets, const struct tp_pathset *noi
     if (!(sc->noise = calloc(noise->count, sizeof *sc->noise)))
         return TP_ERR_NOMEM;
     for (size_t i = 0; i < noise->count; i++) {
-        tp_err rc;
         if (!(sc->noise[i] = strdup(noise->items[i])))
             return TP_ERR_NOMEM;
         sc->nnoise++;
+    }
+    qsort(sc->noise, sc->nnoise, sizeof *sc->noise, by_strcmp);
+    for (size_t i = 0; i < sc->nnoise; i++) {
+        tp_err rc;
         if ((rc = mask_path(secrets, &sc->noise[i])) != TP_OK)
             return rc;
     }

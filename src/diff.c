@@ -14,6 +14,7 @@
 
 #include "twinprobe/doctree.h"
 #include "twinprobe/extract.h"
+#include "twinprobe/rematch.h"
 #include "twinprobe/response.h"
 #include "twinprobe/strbuf.h"
 
@@ -122,37 +123,79 @@ void tp_mismatches_clear(struct tp_mismatches *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Where the first n bytes of key belong in s's sorted items; *found when an item
- * equals them. */
-static size_t pathset_find(const struct tp_pathset *s, const char *key, size_t n, int *found)
+/* FNV-1a over bytes, continued from h (start at FNV_BASIS). */
+#define FNV_BASIS 14695981039346656037ULL
+static uint64_t fnv(uint64_t h, const char *s, size_t n)
 {
-    size_t lo = 0, hi = s->count;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strncmp(s->items[mid], key, n);
-        if (c == 0)
-            c = s->items[mid][n] != '\0';
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+/* The slot of the member equal to the first n bytes of key (hash h), or of the
+ * empty slot where it would go. s->slots holds item index + 1, 0 for empty; it
+ * is never more than half full, so the probe ends. */
+static size_t pathset_slot(const struct tp_pathset *s, const char *key, size_t n, uint64_t h,
+                           int *found)
+{
+    size_t mask = s->nslots - 1, at = (size_t)h & mask;
+
+    for (;; at = (at + 1) & mask) {
+        size_t k = s->slots[at];
+        if (k == 0) {
+            *found = 0;
+            return at;
+        }
+        if (strncmp(s->items[k - 1], key, n) == 0 && s->items[k - 1][n] == '\0') {
+            *found = 1;
+            return at;
+        }
     }
-    *found = lo < s->count && strncmp(s->items[lo], key, n) == 0 && s->items[lo][n] == '\0';
-    return lo;
+}
+
+static int pathset_has(const struct tp_pathset *s, const char *key, size_t n, uint64_t h)
+{
+    int found;
+    if (s->nslots == 0)
+        return 0;
+    pathset_slot(s, key, n, h, &found);
+    return found;
+}
+
+static tp_err pathset_grow(struct tp_pathset *s)
+{
+    size_t nslots = s->nslots ? s->nslots * 2 : 16;
+    size_t *slots;
+
+    if (nslots > SIZE_MAX / sizeof *slots || !(slots = calloc(nslots, sizeof *slots)))
+        return TP_ERR_NOMEM;
+    free(s->slots);
+    s->slots = slots;
+    s->nslots = nslots;
+    for (size_t i = 0; i < s->count; i++) {
+        int found;
+        size_t len = strlen(s->items[i]);
+        s->slots[pathset_slot(s, s->items[i], len, fnv(FNV_BASIS, s->items[i], len), &found)] =
+            i + 1;
+    }
+    return TP_OK;
 }
 
 tp_err tp_pathset_add(struct tp_pathset *s, const char *path)
 {
-    size_t at;
+    size_t len, at;
+    uint64_t h;
     int found;
     char *copy;
 
     if (!s || !path)
         return TP_ERR_INVALID;
-    at = pathset_find(s, path, strlen(path), &found);
-    if (found)
+    len = strlen(path);
+    h = fnv(FNV_BASIS, path, len);
+    if (pathset_has(s, path, len, h))
         return TP_OK;
+    if ((s->count + 1) * 2 > s->nslots && pathset_grow(s) != TP_OK)
+        return TP_ERR_NOMEM;
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
         char **p;
@@ -163,35 +206,36 @@ tp_err tp_pathset_add(struct tp_pathset *s, const char *path)
     }
     if (!(copy = strdup(path)))
         return TP_ERR_NOMEM;
-    memmove(s->items + at + 1, s->items + at, (s->count - at) * sizeof *s->items);
-    s->items[at] = copy;
-    s->count++;
+    at = pathset_slot(s, path, len, h, &found);
+    s->items[s->count++] = copy;
+    s->slots[at] = s->count;
     return TP_OK;
 }
 
 /* A member covers path when it equals path or is a whole-segment prefix of it:
  * for a JSON path one followed by "[", for a node path one followed by "/". The
  * paths diff.c writes quote every name, so a member (a complete path) never
- * ends inside a segment of another, and trying every "[" or "/" is exact. */
+ * ends inside a segment of another, and trying every "[" or "/" is exact. The
+ * prefixes' hashes are one running hash: O(length of path) in all. */
 int tp_pathset_covers(const struct tp_pathset *s, const char *path)
 {
     char sep;
-    int found;
+    uint64_t h = FNV_BASIS;
+    size_t done = 0, i;
 
     if (!s || !path || s->count == 0)
         return 0;
-    pathset_find(s, path, strlen(path), &found);
-    if (found)
-        return 1;
     sep = path[0] == '$' ? '[' : path[0] == '/' ? '/' : '\0';
-    for (size_t i = 1; sep && path[i]; i++) {
+    for (i = 1; sep && path[i]; i++) {
         if (path[i] != sep)
             continue;
-        pathset_find(s, path, i, &found);
-        if (found)
+        h = fnv(h, path + done, i - done);
+        done = i;
+        if (pathset_has(s, path, i, h))
             return 1;
     }
-    return 0;
+    i = done + strlen(path + done);
+    return pathset_has(s, path, i, fnv(h, path + done, i - done));
 }
 
 void tp_pathset_clear(struct tp_pathset *s)
@@ -201,6 +245,7 @@ void tp_pathset_clear(struct tp_pathset *s)
     for (size_t i = 0; i < s->count; i++)
         free(s->items[i]);
     free(s->items);
+    free(s->slots);
     memset(s, 0, sizeof *s);
 }
 
@@ -233,11 +278,12 @@ struct differ {
     const struct tp_compare *cmp;   /* ignore labels and line patterns, or NULL */
     struct tp_pathset *learn;       /* learning: paths are added here, nothing is recorded */
     size_t work;                    /* alignment comparisons left (TP_DIFF_MAX_WORK) */
+    unsigned long regex_budget;     /* /regex/ ignore steps left (TP_REGEX_BUDGET) */
     struct tp_strbuf path;          /* the path being compared */
 };
 
 #define DIFFER(out, keep, noise, cmp, learn) \
-    {(out), (keep), NULL, (noise), (cmp), (learn), TP_DIFF_MAX_WORK, {NULL, 0, 0}}
+    {(out), (keep), NULL, (noise), (cmp), (learn), TP_DIFF_MAX_WORK, TP_REGEX_BUDGET, {NULL, 0, 0}}
 
 static int dropped(const struct differ *d, const char *path)
 {
@@ -252,13 +298,18 @@ static int label_ignored(const struct tp_compare *cmp, const char *path)
     return 0;
 }
 
-/* 1 when a line or HTML text matches one of compare.ignore's /regex/ entries. */
-static int text_ignored(const struct tp_compare *cmp, const char *s, size_t len)
+/* 1 when a line or HTML text matches one of compare.ignore's /regex/ entries.
+ * Every match of one tp_diff_step or tp_diff_learn takes its steps from one
+ * budget (d->regex_budget); once it is spent, no text is ignored by a pattern
+ * any more: the differences are reported, never hidden. */
+static int text_ignored(struct differ *d, const char *s, size_t len)
 {
+    const struct tp_compare *cmp = d->cmp;
     size_t start, n;
 
-    for (size_t i = 0; s && cmp && i < cmp->nignore_lines; i++)
-        if (tp_regex_search(cmp->ignore_lines[i], s, len, &start, &n) == 1)
+    for (size_t i = 0; s && cmp && i < cmp->nignore_lines && d->regex_budget > 0; i++)
+        if (tp_regex_search_budget(cmp->ignore_lines[i], s, len, &d->regex_budget, &start, &n) ==
+            1)
             return 1;
     return 0;
 }
@@ -689,8 +740,8 @@ static tp_err line_mismatch(struct differ *d, enum tp_mismatch_kind kind, size_t
 {
     char path[64];
 
-    if (text_ignored(d->cmp, a ? a->s : NULL, a ? a->len : 0) ||
-        text_ignored(d->cmp, b ? b->s : NULL, b ? b->len : 0))
+    if (text_ignored(d, a ? a->s : NULL, a ? a->len : 0) ||
+        text_ignored(d, b ? b->s : NULL, b ? b->len : 0))
         return TP_OK;
     if (kind == TP_MM_LINE_ADDED)
         snprintf(path, sizeof path, "line %zu+%zu", number, after);
@@ -791,7 +842,7 @@ static tp_err node_only(struct markup *h, int side, size_t x)
     tp_err rc = TP_OK;
 
     if (tp_doctree_selected(t, t->n[x].node) ||
-        (t->n[x].is_text && text_ignored(d->cmp, t->texts.data + t->n[x].text, t->n[x].len)))
+        (t->n[x].is_text && text_ignored(d, t->texts.data + t->n[x].text, t->n[x].len)))
         return TP_OK;
     if (tp_doctree_add_step(&d->path, t, x))
         return TP_ERR_NOMEM;
@@ -874,8 +925,8 @@ static tp_err diff_texts(struct markup *h, size_t a, size_t b)
     tp_err rc;
 
     if (x->hash == y->hash || tp_doctree_selected(&h->t[0], x->node) ||
-        tp_doctree_selected(&h->t[1], y->node) || text_ignored(d->cmp, tx, x->len) ||
-        text_ignored(d->cmp, ty, y->len))
+        tp_doctree_selected(&h->t[1], y->node) || text_ignored(d, tx, x->len) ||
+        text_ignored(d, ty, y->len))
         return TP_OK;
     if (tp_doctree_add_step(&d->path, &h->t[0], a))
         return TP_ERR_NOMEM;
@@ -1115,7 +1166,7 @@ static tp_err compare_headers(struct differ *d, const struct tp_compare *cmp,
 static tp_err compare_bodies(struct differ *d, const struct tp_compare *cmp, struct tp_response *a,
                              struct tp_response *b)
 {
-    struct tp_pathset skip = {NULL, 0, 0};
+    struct tp_pathset skip = {0};
     json_t *ja = tp_response_json(a), *jb = tp_response_json(b);
     tp_err rc;
 

@@ -9,6 +9,8 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 
+#include "twinprobe/extract.h"
+
 uint64_t tp_hash_bytes(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
@@ -249,6 +251,9 @@ static xmlXPathObjectPtr eval_quietly(void *comp, xmlXPathContextPtr ctx)
     xmlXPathObjectPtr res;
 
     ctx->error = quiet_structured;
+    ctx->opLimit = TP_XPATH_MAX_OPS; /* bounded as an xpath source is (extract.h) */
+    ctx->opCount = 0;
+    ctx->depth = 0;
     xmlSetGenericErrorFunc(NULL, quiet_generic);
     res = xmlXPathCompiledEval(comp, ctx);
     xmlSetGenericErrorFunc(saved_ctx, saved);

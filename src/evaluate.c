@@ -11,7 +11,7 @@
 #include "twinprobe/check.h"
 
 #define SOURCE_MAX 512   /* a described source ("xpath //form/input...") */
-#define MESSAGE_MAX 1024 /* one predicate's message */
+#define MESSAGE_MAX (2 * TP_CHECK_SHOW_MAX + 1024) /* one predicate's message (heap) */
 
 static char *format_new(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -107,7 +107,7 @@ static int fatal(tp_err rc, const struct tp_error *src_err, struct tp_error *err
 /* Runs the step's captures; names of those that found nothing go into failed. */
 static tp_err run_captures(const struct tp_step *step, struct tp_response *resp, tp_vars *vars,
                            struct tp_step_eval *out, const char **failed, size_t *nfailed,
-                           char **capture_msg, struct tp_error *err)
+                           char **capture_msg, char **expensive_msg, struct tp_error *err)
 {
     char src[SOURCE_MAX];
     struct tp_value val = {NULL, 0};
@@ -121,6 +121,14 @@ static tp_err run_captures(const struct tp_step *step, struct tp_response *resp,
         rc = tp_source_eval(&c->source, resp, &val, &serr);
         if (fatal(rc, &serr, err))
             goto done;
+        if (rc == TP_ERR_LIMIT && !*expensive_msg) {
+            tp_source_describe(&c->source, src, sizeof src);
+            *expensive_msg = format_new("capture %s: %s: %s", c->name, src, serr.text);
+            if (!*expensive_msg) {
+                rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+        }
         if (rc != TP_OK || !val.value) {
             failed[(*nfailed)++] = c->name;
             if (!*capture_msg) {
@@ -171,7 +179,8 @@ static tp_err note_first(char **slot, const char *message, struct tp_error *err)
 static tp_err run_predicate(const struct tp_predicate *p, const char *src,
                             const struct tp_value *val, const char *src_error,
                             const struct tp_template_env *env, const char *const *failed,
-                            size_t nfailed, struct tp_assertion *a, struct tp_error *err)
+                            size_t nfailed, struct tp_assertion *a, int *expensive,
+                            struct tp_error *err)
 {
     const char *dep = pred_uses_failed(p, failed, nfailed);
 
@@ -184,17 +193,22 @@ static tp_err run_predicate(const struct tp_predicate *p, const char *src,
         a->expected = json_incref(p->expected);
         a->message = format_new("%s: not checked: capture %s found nothing", src, dep);
     } else {
-        char msg[MESSAGE_MAX];
-        int templated = 0;
+        char *msg;
+        int templated = 0, r = 0;
         tp_err rc = tp_check_expected(p, env, &a->expected, &templated, err);
         if (rc != TP_OK)
             return rc;
+        if (!(msg = malloc(MESSAGE_MAX)))
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         if (src_error)
             a->message = format_new("%s: %s", src, src_error);
-        else if (tp_check(p, a->expected, templated, val, msg, sizeof msg))
+        else if ((r = tp_check(p, a->expected, templated, val, msg, MESSAGE_MAX)) == 1)
             a->ok = 1;
         else
             a->message = format_new("%s: %s", src, msg);
+        free(msg);
+        if (r < 0)
+            *expensive = 1;
     }
     if (!a->ok && !a->message)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
@@ -208,7 +222,7 @@ tp_err tp_step_evaluate(const struct tp_step *step, struct tp_response *resp,
     char src[SOURCE_MAX];
     const char **failed = NULL;
     size_t nfailed = 0, total = 0;
-    char *http_msg = NULL, *capture_msg = NULL, *assert_msg = NULL;
+    char *http_msg = NULL, *capture_msg = NULL, *assert_msg = NULL, *expensive_msg = NULL;
     struct tp_value val = {NULL, 0};
     struct tp_error serr;
     tp_err rc = TP_OK;
@@ -225,7 +239,8 @@ tp_err tp_step_evaluate(const struct tp_step *step, struct tp_response *resp,
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto done;
     }
-    rc = run_captures(step, resp, vars, out, failed, &nfailed, &capture_msg, err);
+    rc = run_captures(step, resp, vars, out, failed, &nfailed, &capture_msg, &expensive_msg,
+                      err);
     if (rc != TP_OK)
         goto done;
 
@@ -237,13 +252,16 @@ tp_err tp_step_evaluate(const struct tp_step *step, struct tp_response *resp,
         if (fatal(rc, &serr, err))
             goto done;
         int src_failed = rc != TP_OK;
+        int expensive = rc == TP_ERR_LIMIT;
         rc = TP_OK;
         for (size_t j = 0; j < x->npreds; j++) {
             struct tp_assertion *a = &out->assertions[out->nassertions++];
             rc = run_predicate(&x->preds[j], src, &val, src_failed ? serr.text : NULL, env, failed,
-                               nfailed, a, err);
+                               nfailed, a, &expensive, err);
             if (rc == TP_OK && !a->ok)
-                rc = note_first(x->source.kind == TP_SRC_STATUS ? &http_msg : &assert_msg,
+                rc = note_first(expensive                          ? &expensive_msg
+                                : x->source.kind == TP_SRC_STATUS ? &http_msg
+                                                                  : &assert_msg,
                                 a->message, err);
             if (rc != TP_OK)
                 goto done;
@@ -263,6 +281,10 @@ tp_err tp_step_evaluate(const struct tp_step *step, struct tp_response *resp,
         out->failure = TP_FAIL_HTTP;
         out->error = http_msg;
         http_msg = NULL;
+    } else if (expensive_msg) {
+        out->failure = TP_FAIL_TOO_EXPENSIVE;
+        out->error = expensive_msg;
+        expensive_msg = NULL;
     } else if (capture_msg) {
         out->failure = TP_FAIL_CAPTURE;
         out->error = capture_msg;
@@ -278,6 +300,7 @@ done:
     free(http_msg);
     free(capture_msg);
     free(assert_msg);
+    free(expensive_msg);
     return rc;
 }
 

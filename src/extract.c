@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/rematch.h"
 #include "twinprobe/response.h"
 #include "twinprobe/utf8.h"
 
@@ -65,7 +66,7 @@ tp_err tp_regex_compile(const char *pattern, struct tp_regex **out, struct tp_er
     if (!re)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                             PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &offset, NULL);
+                             PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | TP_REGEX_COMPILE_OPTIONS, &code, &offset, NULL);
     if (!re->code && code == PCRE2_ERROR_HEAP_FAILED) {
         free(re);
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
@@ -142,17 +143,39 @@ static void xml_restore(const struct xml_handlers *saved)
     xmlSetGenericErrorFunc(saved->generic_ctx, saved->generic);
 }
 
+/* The xmlError code libxml2 gives an xmlXPathError (as xmlXPathErr computes it). */
+#define XPATH_CODE(e) ((int)XML_XPATH_EXPRESSION_OK + (int)(e) - (int)XPATH_EXPRESSION_OK)
+
 static tp_err compile_xpath(const char *expr, void **out, struct tp_error *err)
 {
     struct xml_errbuf buf = {{0}, 0};
     struct xml_handlers saved;
     xmlXPathCompExprPtr comp;
+    xmlXPathContextPtr ctx;
+    int too_deep;
 
+    /* A context makes libxml2 count the parser's recursion (XPATH_MAX_RECURSION_DEPTH,
+     * 5000 frames, about 500 nested parentheses): without one, 200,000 "(" overflow
+     * the stack. */
+    ctx = xmlXPathNewContext(NULL);
+    if (!ctx)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     xml_quiet(&saved, &buf);
-    comp = xmlXPathCompile((const xmlChar *)expr);
+    comp = xmlXPathCtxtCompile(ctx, (const xmlChar *)expr);
     xml_restore(&saved);
+    too_deep = ctx->lastError.code == XPATH_CODE(XPATH_RECURSION_LIMIT_EXCEEDED);
+    if (ctx->lastError.code == XML_ERR_NO_MEMORY ||
+        ctx->lastError.code == XPATH_CODE(XPATH_MEMORY_ERROR))
+        buf.nomem = 1;
+    if (!buf.text[0] && ctx->lastError.message)
+        xml_error_handler(&buf, &ctx->lastError);
+    xmlXPathFreeContext(ctx);
     if (!comp && buf.nomem)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    if (!comp && too_deep)
+        return tp_error_set(err, TP_ERR_INVALID, "XPath does not compile: nested too deeply "
+                            "(about %d levels of parentheses or predicates at most)",
+                            TP_XPATH_MAX_NESTING);
     if (!comp)
         return tp_error_set(err, TP_ERR_INVALID, "XPath does not compile: %s",
                             buf.text[0] ? buf.text : "invalid expression");
@@ -305,6 +328,34 @@ static const char *media_charset(const struct tp_response *resp, char *buf, size
     return buf;
 }
 
+/* Whether doc is too big for XPath: n nodes and p ancestor-descendant pairs (the
+ * sum of every node's depth). A descendant step merges into a node set of at
+ * most n nodes at most p nodes it found, and libxml2 checks each against the set
+ * for duplicates: n * p bounds that work, which libxml2's opLimit does not count. */
+static int too_big_for_xpath(xmlDocPtr doc)
+{
+    unsigned long long n = 0, p = 0, depth = 0;
+    xmlNodePtr cur = doc->children;
+
+    while (cur) {
+        n++;
+        p += depth;
+        if (cur->children && cur->type == XML_ELEMENT_NODE) {
+            cur = cur->children;
+            depth++;
+            continue;
+        }
+        while (cur && !cur->next) {
+            cur = cur->parent;
+            if (!cur || cur == (xmlNodePtr)doc)
+                return n * p > TP_XPATH_MAX_SHAPE;
+            depth--;
+        }
+        cur = cur->next;
+    }
+    return n * p > TP_XPATH_MAX_SHAPE;
+}
+
 /* HTML (with recovery) or XML; never network access, entity expansion or DTD
  * loading. A body that does not parse leaves xml_state -1 (nothing found). */
 static void parse_markup(struct tp_response *resp)
@@ -320,6 +371,10 @@ static void parse_markup(struct tp_response *resp)
     resp->xml_state = -1;
     if (!resp->body || resp->body_len == 0 || resp->body_len > INT_MAX)
         return;
+    if (resp->body_len > TP_XPATH_MAX_BODY) {
+        resp->xml_state = -2;
+        return;
+    }
     tp_response_media_type(resp, media, sizeof media);
     html = strcmp(media, "text/html") == 0 || strcmp(media, "application/xhtml+xml") == 0 ||
            looks_like_html(resp->body, resp->body_len);
@@ -337,6 +392,11 @@ static void parse_markup(struct tp_response *resp)
     xml_restore(&saved);
     if (!doc)
         return;
+    if (too_big_for_xpath(doc)) {
+        xmlFreeDoc(doc);
+        resp->xml_state = -2;
+        return;
+    }
     resp->xml_doc = doc;
     resp->xml_state = 1;
 }
@@ -367,6 +427,10 @@ static tp_err eval_xpath(const struct tp_source *src, struct tp_response *resp,
     tp_err rc = TP_OK;
 
     parse_markup(resp);
+    if (resp->xml_state == -2)
+        return tp_error_set(err, TP_ERR_LIMIT, "body too large or too deep for "
+                            "XPath (%zu bytes; caps %u bytes, nodes x ancestor pairs %llu)",
+                            resp->body_len, TP_XPATH_MAX_BODY, (unsigned long long)TP_XPATH_MAX_SHAPE);
     if (resp->xml_state != 1)
         return TP_OK;
     /* One context per document: a new one costs more than most evaluations. */
@@ -380,10 +444,19 @@ static tp_err eval_xpath(const struct tp_source *src, struct tp_response *resp,
     ctx->node = (xmlNodePtr)resp->xml_doc;
     ctx->contextSize = -1;
     ctx->proximityPosition = -1;
+    ctx->opLimit = TP_XPATH_MAX_OPS;
+    ctx->opCount = 0;
+    ctx->depth = 0;
     xmlResetError(&ctx->lastError);
     xml_quiet(&saved, &buf);
     res = xmlXPathCompiledEval(src->xpath, ctx);
     xml_restore(&saved);
+    if (ctx->lastError.code == XPATH_CODE(XPATH_OP_LIMIT_EXCEEDED) ||
+        ctx->lastError.code == XPATH_CODE(XPATH_RECURSION_LIMIT_EXCEEDED)) {
+        rc = tp_error_set(err, TP_ERR_LIMIT, "XPath over its bounds (%lu "
+                          "operations)", (unsigned long)TP_XPATH_MAX_OPS);
+        goto done;
+    }
     if (!res) {
         rc = tp_error_set(err, TP_ERR_INVALID, "XPath evaluation failed: %s",
                           buf.text[0] ? buf.text : "no result");
@@ -439,7 +512,12 @@ static tp_err eval_jsonpath(const struct tp_source *src, struct tp_response *res
     if (rc != TP_OK || resp->json_state != 1)
         return rc;
     memset(&nodes, 0, sizeof nodes);
-    if (tp_jsonpath_eval(src->jsonpath, resp->json, 0, &nodes) != TP_OK)
+    rc = tp_jsonpath_eval(src->jsonpath, resp->json, 0, &nodes);
+    if (rc == TP_ERR_LIMIT)
+        return tp_error_set(err, TP_ERR_LIMIT, "match()/search() over their bounds "
+                            "(%lu regex steps, %u bytes of subject)", TP_REGEX_BUDGET,
+                            TP_REGEX_MAX_SUBJECT);
+    if (rc != TP_OK)
         return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     if (nodes.count > 0) {
         out->value = json_incref(nodes.values[0]);
@@ -456,9 +534,11 @@ static tp_err eval_regex(const struct tp_source *src, const struct tp_response *
     const char *body = resp->body ? resp->body : "";
     int m = tp_regex_search(src->regex, body, resp->body ? resp->body_len : 0, &start, &len);
 
+    if (m == -2)
+        return tp_error_set(err, TP_ERR_LIMIT, "regex over its bounds (%lu steps, "
+                            "%u bytes of subject)", TP_REGEX_BUDGET, TP_REGEX_MAX_SUBJECT);
     if (m < 0)
-        return tp_error_set(err, TP_ERR_INVALID,
-                            "regex matching failed (match limit reached or out of memory)");
+        return tp_error_set(err, TP_ERR_INVALID, "regex matching failed (out of memory)");
     if (m == 0)
         return TP_OK;
     out->value = tp_value_string(body + start, len);
@@ -576,6 +656,13 @@ const char *tp_source_describe(const struct tp_source *src, char *buf, size_t si
 int tp_regex_search(const struct tp_regex *re, const char *subject, size_t len, size_t *start,
                     size_t *match_len)
 {
+    unsigned long budget = TP_REGEX_BUDGET;
+    return tp_regex_search_budget(re, subject, len, &budget, start, match_len);
+}
+
+int tp_regex_search_budget(const struct tp_regex *re, const char *subject, size_t len,
+                           unsigned long *budget, size_t *start, size_t *match_len)
+{
     pcre2_match_data *md;
     PCRE2_SIZE *ov;
     int rc, result;
@@ -589,13 +676,13 @@ int tp_regex_search(const struct tp_regex *re, const char *subject, size_t len, 
     md = pcre2_match_data_create_from_pattern(re->code, NULL);
     if (!md)
         return -1;
-    rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, NULL);
+    rc = tp_rematch(re->code, subject, len, md, budget);
     if (rc == PCRE2_ERROR_NOMATCH) {
         result = 0;
         goto done;
     }
     if (rc < 0) {
-        result = -1;
+        result = rc == TP_REMATCH_LIMIT ? -2 : -1;
         goto done;
     }
     ov = pcre2_get_ovector_pointer(md);

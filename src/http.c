@@ -51,6 +51,13 @@ struct tp_http_transfer {
     size_t sent_body_len;          /* multipart bytes sent in all */
     char *status_line;             /* the final response's status line */
     int later_hop;                 /* a redirect hop went out: the first request is kept */
+    /* Redirects (follow_redirects): the hop's status and URL, to see where a
+     * Location leads before libcurl follows it. */
+    int hop_status;
+    char *hop_url;                   /* the current hop's URL (NULL: req.url) */
+    struct curl_slist *cross_headers; /* req.headers without the journey's own */
+    int cross_origin;                /* a hop left the first origin: cross_headers sent */
+    int downgrade;                   /* refused: a redirect from https to http */
 };
 
 void tp_http_request_clear(struct tp_http_request *req)
@@ -128,6 +135,89 @@ static char *copy_range(const char *s, size_t n)
     return p;
 }
 
+/* Headers twinprobe sends to any origin: its own (DESIGN.md) and the body's
+ * framing. Every other header came from the journey, the step or the target
+ * (X-Api-Key, Authorization, a canary's selector) and goes to the first origin
+ * only. */
+static int sent_everywhere(const char *line)
+{
+    static const char *const names[] = {"User-Agent", "traceparent", "Content-Type", "Expect"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i]);
+        if (strncasecmp(line, names[i], n) == 0 && (line[n] == ':' || line[n] == ';'))
+            return 1;
+    }
+    return 0;
+}
+
+/* scheme, host and port (the default one when none is given) of url, each
+ * new; 0, or -1 when url does not parse (or no memory). */
+static int origin_of(CURLU *u, char **scheme, char **host, char **port)
+{
+    *scheme = *host = *port = NULL;
+    if (curl_url_get(u, CURLUPART_SCHEME, scheme, 0) ||
+        curl_url_get(u, CURLUPART_HOST, host, 0) ||
+        curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT)) {
+        curl_free(*scheme);
+        curl_free(*host);
+        curl_free(*port);
+        *scheme = *host = *port = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* A Location of a 3xx hop that libcurl is about to follow: resolved against the
+ * hop's URL and compared with the request's first URL. From https to http: 0
+ * (the transfer ends, failure protocol). To another scheme, host or port: from
+ * then on only the headers twinprobe sends everywhere go out (the journey's,
+ * the step's and the target's headers and cookie header stay with the first
+ * origin; libcurl's cookie jar keeps to its domains by itself). Else 1. */
+static int check_redirect(struct tp_http_transfer *x, const char *location, size_t len)
+{
+    CURLU *first = curl_url(), *next = curl_url();
+    char *loc = copy_range(location, len), *url = NULL;
+    char *s0 = NULL, *h0 = NULL, *p0 = NULL, *s1 = NULL, *h1 = NULL, *p1 = NULL;
+    int ok = 1;
+
+    if (!first || !next || !loc || curl_url_set(first, CURLUPART_URL, x->req.url, 0) ||
+        curl_url_set(next, CURLUPART_URL, x->hop_url ? x->hop_url : x->req.url, 0) ||
+        curl_url_set(next, CURLUPART_URL, loc, 0) ||
+        curl_url_get(next, CURLUPART_URL, &url, 0) || origin_of(first, &s0, &h0, &p0) ||
+        origin_of(next, &s1, &h1, &p1))
+        goto done; /* libcurl refuses what does not parse; nothing to decide here */
+    if (strcasecmp(s0, "https") == 0 && strcasecmp(s1, "http") == 0) {
+        x->downgrade = 1;
+        ok = 0;
+        goto done;
+    }
+    if (!x->cross_origin &&
+        (strcasecmp(s0, s1) != 0 || strcasecmp(h0, h1) != 0 || strcmp(p0, p1) != 0)) {
+        x->cross_origin = 1;
+        /* read by libcurl when it builds the next hop's request */
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->cross_headers);
+        curl_easy_setopt(x->easy, CURLOPT_COOKIE, NULL);
+    }
+    free(x->hop_url);
+    x->hop_url = strdup(url);
+    if (!x->hop_url) {
+        x->oom = 1;
+        ok = 0;
+    }
+done:
+    curl_free(s0);
+    curl_free(h0);
+    curl_free(p0);
+    curl_free(s1);
+    curl_free(h1);
+    curl_free(p1);
+    curl_free(url);
+    free(loc);
+    curl_url_cleanup(first);
+    curl_url_cleanup(next);
+    return ok;
+}
+
 /* A status line starts a new response (redirect hop, 1xx): the headers so far
  * are dropped. "Name: value" lines are kept trimmed; folded lines ignored. */
 static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
@@ -141,6 +231,14 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
         if (!x->got_response)
             clock_gettime(CLOCK_MONOTONIC, &x->first_status); /* a timestamp, no parsing */
         x->got_response = 1;
+        x->hop_status = 0;
+        for (size_t i = 5; i + 3 < n; i++)
+            if (line[i] == ' ') {
+                if (line[i + 1] >= '1' && line[i + 1] <= '5')
+                    x->hop_status = (line[i + 1] - '0') * 100 + (line[i + 2] - '0') * 10 +
+                                    (line[i + 3] - '0');
+                break;
+            }
         if (x->req.trace) {
             while (end > 0 && is_blank(line[end - 1]))
                 end--;
@@ -157,6 +255,13 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
         ;
     if (colon == 0 || colon == end)
         return n;
+    if (x->req.follow_redirects && x->hop_status >= 300 && x->hop_status <= 399 &&
+        colon == 8 && strncasecmp(line, "Location", 8) == 0) {
+        for (vstart = colon + 1; vstart < end && is_blank(line[vstart]); vstart++)
+            ;
+        if (vstart < end && !check_redirect(x, line + vstart, end - vstart))
+            return 0;
+    }
     if (n > HEADER_BYTES_MAX - x->header_bytes) {
         x->headers_capped = 1;
         return 0;
@@ -379,6 +484,16 @@ tp_err tp_http_transfer_start(CURL *easy, struct tp_http_request *req, tp_http_t
             goto fail;
         }
     }
+    for (struct curl_slist *h = x->req.follow_redirects ? x->req.headers : NULL; h; h = h->next) {
+        struct curl_slist *next;
+        if (!sent_everywhere(h->data))
+            continue;
+        if (!(next = curl_slist_append(x->cross_headers, h->data))) {
+            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        x->cross_headers = next;
+    }
     if (x->req.parts) {
         rc = build_mime(x, err);
         if (rc)
@@ -444,6 +559,8 @@ static enum tp_failure classify(const struct tp_http_transfer *x, CURLcode resul
     if (result == CURLE_OK)
         return TP_FAIL_NONE;
     if (result == CURLE_WRITE_ERROR) {
+        if (x->downgrade)
+            return TP_FAIL_PROTOCOL;
         if (x->body_capped)
             return TP_FAIL_BODY_TOO_LARGE;
         if (x->headers_capped)
@@ -523,6 +640,8 @@ static void describe(const struct tp_http_transfer *x, CURLcode result, enum tp_
             char scheme[40];
             snprintf(msg, size, "protocol: redirect to a disallowed scheme (%s)",
                      scheme_prefix(url, scheme, sizeof scheme));
+        } else if (x->downgrade) {
+            snprintf(msg, size, "protocol: refused a redirect from https to http (%s)", hp);
         } else if (result == CURLE_TOO_MANY_REDIRECTS)
             snprintf(msg, size, "protocol: more than %ld redirects (%s)", x->req.max_redirects, hp);
         else if (x->headers_capped)
@@ -961,6 +1080,8 @@ void tp_http_transfer_free(tp_http_transfer *x)
     curl_easy_reset(x->easy);
     curl_mime_free(x->mime);
     curl_slist_free_all(x->connect_to);
+    curl_slist_free_all(x->cross_headers);
+    free(x->hop_url);
     tp_http_request_clear(&x->req);
     drop_headers(x);
     free(x->headers);

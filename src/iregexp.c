@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/rematch.h"
 #include "twinprobe/utf8.h"
 
 /* What an escape sets *cp to for a \p{..} or \P{..} category: no code point. */
@@ -288,7 +289,7 @@ tp_err tp_iregexp_compile(const char *pattern, size_t len, int whole, tp_iregexp
     if (!*out)
         goto done;
     /* "$" matches only at the very end, as in ECMAScript, not before a final newline */
-    (*out)->code = pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY,
+    (*out)->code = pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | TP_REGEX_COMPILE_OPTIONS,
                                  &errcode, &erroff, NULL);
     if ((*out)->code) {
         rc = TP_OK;
@@ -303,16 +304,19 @@ done:
     return rc;
 }
 
-int tp_iregexp_match(const tp_iregexp *re, const char *subject, size_t len)
+int tp_iregexp_match(const tp_iregexp *re, const char *subject, size_t len,
+                     unsigned long *budget)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
     int r;
 
     if (!md)
         return -1;
-    r = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, NULL);
+    r = tp_rematch(re->code, subject, len, md, budget);
     pcre2_match_data_free(md);
-    return r >= 0; /* no match, or a match error such as the match limit */
+    if (r == TP_REMATCH_LIMIT)
+        return -2;
+    return r == PCRE2_ERROR_NOMEMORY ? -1 : r >= 0; /* else no match, or bad UTF-8 */
 }
 
 void tp_iregexp_free(tp_iregexp *re)

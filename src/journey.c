@@ -17,7 +17,7 @@
 
 static const char *const failure_names[TP_FAIL_COUNT_] = {
     NULL,   "dns",       "connect", "tls",           "timeout",  "http",
-    "assertion", "capture", "body_too_large", "protocol", "internal",
+    "assertion", "capture", "body_too_large", "protocol", "internal", "too_expensive",
 };
 
 const char *tp_failure_name(enum tp_failure f)
@@ -405,7 +405,8 @@ static void load_retry(struct loader *L, const json_t *obj, const char *path,
             else
                 tp_schema_error(&L->s, item,
                                 "expected a failure class (dns, connect, tls, timeout, http, "
-                                "assertion, capture, body_too_large, protocol, internal)");
+                                "assertion, capture, body_too_large, protocol, internal, "
+                                "too_expensive)");
             continue;
         }
         out->on |= 1u << f;

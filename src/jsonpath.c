@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "twinprobe/iregexp.h"
+#include "twinprobe/rematch.h"
 #include "twinprobe/strbuf.h"
 #include "twinprobe/utf8.h"
 
@@ -99,7 +100,8 @@ struct val {
 
 struct evalctx {
     json_t *root;
-    tp_err rc; /* first failure: TP_ERR_NOMEM */
+    tp_err rc; /* first failure: TP_ERR_NOMEM, TP_ERR_LIMIT */
+    unsigned long regex_budget; /* match()/search() steps left (rematch.h) */
 };
 
 typedef void (*fn_impl)(struct evalctx *ctx, const struct expr *call, struct val *args,
@@ -1965,8 +1967,11 @@ static void regex_test(struct evalctx *ctx, const struct expr *call, struct val 
             return;
         re = own;
     }
-    r = tp_iregexp_match(re, json_string_value(subject), json_string_length(subject));
-    if (r < 0)
+    r = tp_iregexp_match(re, json_string_value(subject), json_string_length(subject),
+                         &ctx->regex_budget);
+    if (r == -2 && ctx->rc == TP_OK)
+        ctx->rc = TP_ERR_LIMIT;
+    else if (r < 0)
         ctx->rc = TP_ERR_NOMEM;
     else
         out->logical = r;
@@ -1997,6 +2002,7 @@ tp_err tp_jsonpath_eval(const tp_jsonpath *q, json_t *root, int want_paths,
         return TP_ERR_INTERNAL;
     ctx.root = root;
     ctx.rc = TP_OK;
+    ctx.regex_budget = TP_REGEX_BUDGET;
     mark = out->count;
     eval_query(&ctx, q->query, root, want_paths ? "$" : NULL, out);
     if (ctx.rc != TP_OK)

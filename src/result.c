@@ -6,6 +6,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twinprobe/utf8.h"
+
+#define ELLIPSIS "\xE2\x80\xA6" /* U+2026, marks a cut text */
+
+/* *text cut to TP_RESULT_TEXT_MAX bytes on a character boundary, "…" added.
+ * Run after masking: a cut made before it could keep the first bytes of a
+ * secret that no longer matches whole. */
+static tp_err cut_text(char **text)
+{
+    size_t len = *text ? strlen(*text) : 0, keep;
+    char *cut;
+
+    if (len <= TP_RESULT_TEXT_MAX)
+        return TP_OK;
+    keep = tp_utf8_clip(*text, TP_RESULT_TEXT_MAX);
+    if (!(cut = malloc(keep + sizeof ELLIPSIS)))
+        return TP_ERR_NOMEM;
+    memcpy(cut, *text, keep);
+    memcpy(cut + keep, ELLIPSIS, sizeof ELLIPSIS);
+    free(*text);
+    *text = cut;
+    return TP_OK;
+}
+
+static tp_err cut_texts(struct tp_step_result *s)
+{
+    tp_err rc = cut_text(&s->error);
+    if (rc == TP_OK)
+        rc = cut_text(&s->eval.error);
+    for (size_t i = 0; rc == TP_OK && i < s->eval.nassertions; i++)
+        rc = cut_text(&s->eval.assertions[i].message);
+    return rc;
+}
+
 static void step_result_clear(struct tp_step_result *s)
 {
     free(s->error);
@@ -44,8 +78,10 @@ static tp_err mask_fact(const tp_secrets *secrets, char *fact, size_t size)
 tp_err tp_step_result_mask(struct tp_step_result *s, const tp_secrets *secrets)
 {
     tp_err rc = TP_OK;
-    if (!s || tp_secrets_none(secrets))
+    if (!s)
         return TP_OK;
+    if (tp_secrets_none(secrets))
+        return cut_texts(s);
     rc = tp_secrets_mask_inplace(secrets, &s->error);
     if (rc == TP_OK)
         rc = tp_secrets_mask_inplace(secrets, &s->eval.error);
@@ -65,6 +101,8 @@ tp_err tp_step_result_mask(struct tp_step_result *s, const tp_secrets *secrets)
         rc = mask_fact(secrets, s->response.primary_ip, sizeof s->response.primary_ip);
     if (rc == TP_OK)
         rc = mask_fact(secrets, s->response.http_version, sizeof s->response.http_version);
+    if (rc == TP_OK)
+        rc = cut_texts(s);
     return rc;
 }
 

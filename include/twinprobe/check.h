@@ -21,7 +21,8 @@ tp_err tp_check_expected(const struct tp_predicate *p, const struct tp_template_
                          json_t **out, int *from_template, struct tp_error *err);
 
 /* Applies predicate p with the expanded expected value to actual. Returns 1 when it
- * holds, 0 when not; then msg says why, in the form DESIGN.md uses:
+ * holds, 0 when not, -1 when not because `matches` went past the bounds of
+ * rematch.h (the step fails too_expensive); then msg says why, in the form DESIGN.md uses:
  * `expected "A-100", got "A-101"`, `expected one of [302, 303], got 500`,
  * `expected < 800, got 912.4`, `expected to exist, found nothing`. Semantics:
  * equals/not_equals: JSON equality (numbers by value: 1 == 1.0); lt/le/gt/ge:
@@ -34,7 +35,10 @@ tp_err tp_check_expected(const struct tp_predicate *p, const struct tp_template_
  * type name ("integer" is a number without fraction). Nothing found fails every predicate except
  * exists:false, not_equals and not_contains, and `count`, which sees 0 nodes
  * (`{"jsonpath": "$.errors[*]", "count": 0}` passes on an empty list). Values in
- * msg are compact JSON, cut after about 200 bytes with "…"; msg is "" on success. */
+ * msg are compact JSON, cut after TP_CHECK_SHOW_MAX bytes with "…"; msg is "" on success. */
+#define TP_CHECK_SHOW_MAX 65536 /* bytes of one value in msg: far past any secret, so
+                                   the masking that follows (tp_step_result_mask)
+                                   sees secrets whole, and cuts after */
 int tp_check(const struct tp_predicate *p, const json_t *expected, int from_template,
              const struct tp_value *actual, char *msg, size_t size);
 

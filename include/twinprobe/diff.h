@@ -87,12 +87,16 @@ void tp_mismatches_clear(struct tp_mismatches *m); /* frees and zeroes */
  * "/html/body/div[2]" covers "/html/body/div[2]/@class" and
  * "/html/body/div[2]/p/text()", not "/html/body/div[2]0" or "/html/body/div". Other
  * entries ("status", "header etag", "capture id", "body", "line 7") match
- * exactly. Items are kept sorted (strcmp); adding and covering cost
- * O(log count) comparisons per segment of the path. */
+ * exactly. Items are kept in the order they were added, with a hash index:
+ * adding costs O(length of path), covering O(length of path) too (one running
+ * hash over its prefixes), so a set of every path of an 8 MiB body is built and
+ * asked in time linear in the body (STYLE 14). */
 struct tp_pathset {
-    char **items;
+    char **items;   /* the members, in the order added (owned) */
     size_t count;
     size_t cap;
+    size_t *slots;  /* open-addressing index: item index + 1, 0 for empty (owned) */
+    size_t nslots;  /* a power of two, at least 2 * count */
 };
 
 /* Adds a copy of path (nothing when it is there). TP_OK, TP_ERR_NOMEM, or

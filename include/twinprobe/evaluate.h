@@ -21,7 +21,7 @@ struct tp_assertion {
 };
 
 struct tp_step_eval {
-    enum tp_failure failure;  /* TP_FAIL_NONE, HTTP, CAPTURE or ASSERTION */
+    enum tp_failure failure;  /* TP_FAIL_NONE, HTTP, TOO_EXPENSIVE, CAPTURE or ASSERTION */
     char *error;              /* the first failure's message (new), or NULL */
     json_t *captures;         /* object name -> captured JSON value (new) */
     struct tp_assertion *assertions;
@@ -32,7 +32,8 @@ struct tp_step_eval {
  * (strings as they are, other values as compact JSON) before the expectations
  * are evaluated; env expands expected values and must read vars. Failure class:
  * `http` when a status expectation fails, or when the step has none and the
- * status is outside 200-399; else `capture` when a capture found nothing; else
+ * status is outside 200-399; else `too_expensive` when a source or a `matches`
+ * went past its bounds (extract.h, rematch.h); else `capture` when a capture found nothing; else
  * `assertion` when any other expectation fails. A source that cannot be read (an
  * XPath that fails at evaluation) fails its capture or assertions with the reason;
  * an expectation whose template uses a capture of this step that found nothing

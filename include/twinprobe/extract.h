@@ -65,6 +65,31 @@ void tp_source_clear(struct tp_source *src);
 
 struct tp_response;
 
+/* Bounds of an XPath source (STYLE 14), enforced by tp_source_compile and
+ * tp_source_eval:
+ *   TP_XPATH_MAX_BODY     bytes of body parsed as HTML or XML for XPath; a larger
+ *                         body is not parsed (the source fails too_expensive; the
+ *                         body diff compares it by line);
+ *   TP_XPATH_MAX_SHAPE    nodes x ancestor-descendant pairs (the sum of the nodes'
+ *                         depths) of the parsed document: what one descendant
+ *                         step (//d//d) can cost libxml2's duplicate checks, which
+ *                         its opLimit does not count. 70 KB of <d> nested 250 deep
+ *                         (1.25e10, 4.5 s) is refused; a page of 5,000 nodes 15
+ *                         deep (4e8) is far below. A larger document fails the
+ *                         XPath source too_expensive (the body diff compares it);
+ *   TP_XPATH_MAX_OPS      libxml2 operations (steps and nodes visited) of one
+ *                         evaluation (xmlXPathContext.opLimit): count(//d//d) over
+ *                         thousands of nested elements stops there, within about
+ *                         half a second;
+ *   TP_XPATH_MAX_NESTING  parentheses and predicates nested in an expression
+ *                         (libxml2's recursion limit, counted when compiling with a
+ *                         context): deeper ones are a compile error, not a stack
+ *                         overflow. */
+#define TP_XPATH_MAX_BODY (4u << 20)
+#define TP_XPATH_MAX_SHAPE 2000000000ULL
+#define TP_XPATH_MAX_OPS 20000000UL
+#define TP_XPATH_MAX_NESTING 500
+
 /* What a source read: value is a new reference (string, number, boolean, null,
  * array or object), or NULL when nothing was found (no such header or cookie, an
  * empty node list, no regex match, a body that is not JSON for jsonpath). count
@@ -80,7 +105,9 @@ struct tp_value {
  * strings; jsonpath the first node's JSON value; xpath the string value of the
  * first node, or the number/boolean/string an expression yields; regex group 1,
  * else the whole match. Returns TP_OK (found or not), or TP_ERR_NOMEM /
- * TP_ERR_INVALID (an XPath that fails at evaluation) with err->text. */
+ * TP_ERR_INVALID (an XPath that fails at evaluation) / TP_ERR_LIMIT (the work
+ * went past a bound: rematch.h for regex, TP_XPATH_* below for XPath; the step
+ * fails too_expensive) with err->text. */
 tp_err tp_source_eval(const struct tp_source *src, struct tp_response *resp,
                       struct tp_value *out, struct tp_error *err);
 
@@ -98,9 +125,16 @@ void tp_value_clear(struct tp_value *v);
 const char *tp_source_describe(const struct tp_source *src, char *buf, size_t size);
 
 /* Matches subject against re: returns 1 and sets *start and *match_len to group 1
- * (else the whole match) when it matches, 0 when not, -1 on a matching error. */
+ * (else the whole match) when it matches, 0 when not, -2 when the match went past
+ * the bounds of rematch.h (TP_REGEX_BUDGET steps across all start positions,
+ * TP_REGEX_MAX_SUBJECT bytes, PCRE2's match, depth and heap limits), -1 on another
+ * matching error (no memory). tp_regex_search has a budget of its own;
+ * tp_regex_search_budget takes its steps from *budget, shared by the matches of
+ * one evaluation (diff.c's ignore lines). */
 int tp_regex_search(const struct tp_regex *re, const char *subject, size_t len, size_t *start,
                     size_t *match_len);
+int tp_regex_search_budget(const struct tp_regex *re, const char *subject, size_t len,
+                           unsigned long *budget, size_t *start, size_t *match_len);
 
 /* A new JSON string from len bytes that need not be valid UTF-8 (response bodies):
  * each byte that is not part of a well-formed UTF-8 sequence becomes U+FFFD

@@ -28,11 +28,13 @@ int tp_iregexp_translate(const char *re, size_t len, struct tp_strbuf *out);
  * NULL. No message: callers turn these into their own results. */
 tp_err tp_iregexp_compile(const char *pattern, size_t len, int whole, tp_iregexp **out);
 
-/* Matches the len bytes of subject (NULs allowed) against re (borrowed). Returns
- * 1 on a match, 0 on none or on a matching error (a subject that is not valid
- * UTF-8, PCRE2's default match limit of 10,000,000 steps, which bounds the work a
- * hostile pattern can cause), -1 when out of memory. */
-int tp_iregexp_match(const tp_iregexp *re, const char *subject, size_t len);
+/* Matches the len bytes of subject (NULs allowed) against re (borrowed), taking
+ * its steps from *budget (rematch.h: one budget for all the calls of one query
+ * evaluation). Returns 1 on a match, 0 on none or on a subject that is not valid
+ * UTF-8, -2 when the match went past the bounds of rematch.h (the budget, the
+ * subject cap, PCRE2's limits), -1 when out of memory. */
+int tp_iregexp_match(const tp_iregexp *re, const char *subject, size_t len,
+                     unsigned long *budget);
 
 /* Frees re; NULL is a no-op. */
 void tp_iregexp_free(tp_iregexp *re);

@@ -33,6 +33,7 @@ enum tp_failure {
     TP_FAIL_BODY_TOO_LARGE,
     TP_FAIL_PROTOCOL,
     TP_FAIL_INTERNAL,
+    TP_FAIL_TOO_EXPENSIVE, /* a regex, XPath or JSONPath match() went past its bounds */
     TP_FAIL_COUNT_
 };
 

@@ -47,7 +47,9 @@ const char *tp_jsonpath_source(const tp_jsonpath *q);
 
 /* Evaluates q against root (borrowed). out must be zeroed or previously cleared;
  * it is appended to. With want_paths, also records each node's normalized path.
- * Returns TP_OK or TP_ERR_NOMEM; on failure out is left as it was. */
+ * Returns TP_OK, TP_ERR_NOMEM, or TP_ERR_LIMIT when match() and search() went
+ * past the bounds of rematch.h (one TP_REGEX_BUDGET for all their calls in this
+ * evaluation); on failure out is left as it was. */
 tp_err tp_jsonpath_eval(const tp_jsonpath *q, json_t *root, int want_paths,
                         struct tp_jsonpath_nodes *out);
 

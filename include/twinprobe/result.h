@@ -68,8 +68,13 @@ struct tp_run_report {
  * names), the assertions' sources, expected and actual values and messages, and
  * the primary IP and HTTP version (each replaced whole by "***" when it holds a
  * secret). The response itself (body, headers) is left for the comparison,
- * which masks what it reports. Call it once, when the step's result is final.
- * TP_OK or TP_ERR_NOMEM (then some fields may be masked, none lost). */
+ * which masks what it reports. Then, secrets or not, the error texts and the
+ * assertions' messages are cut to TP_RESULT_TEXT_MAX bytes (on a character
+ * boundary, "…" added): check.c writes values whole (up to TP_CHECK_SHOW_MAX),
+ * so no cut ever falls inside a secret before it is masked. Call it once, when
+ * the step's result is final. TP_OK or TP_ERR_NOMEM (then some fields may be
+ * masked, none lost). */
+#define TP_RESULT_TEXT_MAX 600
 tp_err tp_step_result_mask(struct tp_step_result *s, const tp_secrets *secrets);
 
 /* Frees what r owns (steps, responses) and zeroes it; r->journey must still be

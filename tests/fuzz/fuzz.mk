@@ -27,9 +27,9 @@ HARNESS_CFLAGS := $(BASE_CFLAGS) $(WARNINGS) -fsanitize=fuzzer,$(SAN)
 # The library modules the harnesses reach (none does I/O). They go into one archive
 # and the linker takes what each harness needs. A new dependency shows up as an
 # undefined tp_* symbol at link time: add its module here.
-LIB_MODULES := diag error escape extract iregexp journey jsonpath mask strbuf probe redis_url response schema template utf8 vars
+LIB_MODULES := check compare diag diff doctree error escape evaluate extract fileio iregexp journey jsonpath mask strbuf probe redis_url rematch response result schema spool stats streams template utf8 vars verdict
 LIB_OBJ := $(LIB_MODULES:%=$(BUILD)/obj/%.o)
-NAMES := journey probe jsonpath template extract
+NAMES := journey probe jsonpath template extract diff_json diff_html spool regex
 BINS := $(NAMES:%=$(BUILD)/fuzz_%)
 
 .PHONY: fuzz fuzz-build $(NAMES:%=run-%)

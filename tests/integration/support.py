@@ -36,6 +36,18 @@ def run(*args, env=None, cwd=ROOT, timeout=120, input=None):
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
+def send_body(handler, status, body, ctype, headers=()):
+    """A whole HTTP/1.1 answer from a BaseHTTPRequestHandler: status, the
+    headers given, Content-Type and Content-Length, body."""
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class Server:
     """A child process stopped with SIGTERM (then SIGKILL) at cleanup."""
 

@@ -220,40 +220,53 @@ static void test_every_predicate_covered(void **state)
 
 /* ---- long values, small buffers ----------------------------------------- */
 
+/* Values are shown whole up to TP_CHECK_SHOW_MAX bytes (far past any secret:
+ * tp_step_result_mask masks, then cuts the message). */
 static void test_long_values_are_cut(void **state)
 {
     (void)state;
+    enum { CUT = TP_CHECK_SHOW_MAX };
     struct tp_predicate p;
     struct tp_value actual = {NULL, 1};
-    char msg[1024], big[2000];
+    char *msg = malloc(2 * CUT), *big = malloc(CUT + 800);
 
-    memset(big, 'a', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    big[199] = '\xc3'; /* "é" across the 200-byte cut: left out whole */
-    big[200] = '\xa9';
+    assert_non_null(msg);
+    assert_non_null(big);
+    memset(big, 'a', CUT + 799);
+    big[CUT + 799] = '\0';
+    big[CUT - 1] = '\xc3'; /* "é" across the cut: left out whole */
+    big[CUT] = '\xa9';
     actual.value = json_string(big);
     assert_non_null(actual.value);
     make_pred(&p, "equals", "\"short\"");
-    assert_int_equal(tp_check(&p, p.expected, 0, &actual, msg, sizeof msg), 0);
+    assert_int_equal(tp_check(&p, p.expected, 0, &actual, msg, 2 * CUT), 0);
     size_t len = strlen(msg);
-    assert_true(len < 300);
+    assert_true(len > CUT - 10 && len < CUT + 100);
     assert_non_null(strstr(msg, "expected \"short\", got \"aaa"));
     assert_string_equal(msg + len - 5, "a\xe2\x80\xa6\""); /* ends a…" */
     assert_null(strchr(msg, '\xc3'));
     json_t *utf8 = json_stringn(msg, len); /* still UTF-8 */
     assert_non_null(utf8);
     json_decref(utf8);
+    /* a 200-byte value is shown whole */
+    big[200] = '\0';
+    json_decref(actual.value);
+    actual.value = json_string(big);
+    assert_int_equal(tp_check(&p, p.expected, 0, &actual, msg, 2 * CUT), 0);
+    assert_int_equal(strlen(msg), strlen("expected \"short\", got \"\"") + 200);
 
     /* a long array is cut the same way */
     json_t *arr = json_array();
-    for (int i = 0; i < 300; i++)
+    for (int i = 0; i < 20000; i++)
         json_array_append_new(arr, json_integer(i));
     json_decref(actual.value);
     actual.value = arr;
-    assert_int_equal(tp_check(&p, p.expected, 0, &actual, msg, sizeof msg), 0);
+    assert_int_equal(tp_check(&p, p.expected, 0, &actual, msg, 2 * CUT), 0);
     len = strlen(msg);
-    assert_true(len < 300);
+    assert_true(len < CUT + 100);
     assert_string_equal(msg + len - 3, "\xe2\x80\xa6");
+    free(msg);
+    free(big);
 
     /* a tiny buffer: truncated, terminated, never inside a character */
     json_decref(actual.value);

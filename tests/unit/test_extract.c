@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "twinprobe/extract.h"
+#include "twinprobe/rematch.h"
 #include "twinprobe/response.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -493,6 +494,59 @@ static void test_regex_search(void **state)
     tp_regex_free(re);
 }
 
+/* Bounded work (STYLE 14, rematch.h): (a+)+$ over 21 KB of "aaa...a!" runs costs
+ * PCRE2 less than its match limit at each start position but 10^9 steps in all;
+ * the budget across positions ends it with -2, and a shared budget spent stops
+ * the next search at once. A subject over TP_REGEX_MAX_SUBJECT is refused. */
+static void test_regex_budget(void **state)
+{
+    (void)state;
+    struct tp_regex *re = NULL;
+    struct tp_error err;
+    size_t n = 1100 * 19, s, l;
+    char *subject = malloc(TP_REGEX_MAX_SUBJECT + 1);
+    unsigned long budget = TP_REGEX_BUDGET;
+
+    assert_non_null(subject);
+    for (size_t i = 0; i < n; i++)
+        subject[i] = i % 19 == 18 ? '!' : 'a';
+    tp_error_clear(&err);
+    assert_int_equal(tp_regex_compile("(a+)+$", &re, &err), TP_OK);
+    assert_int_equal(tp_regex_search(re, subject, n, &s, &l), -2);
+    assert_int_equal(tp_regex_search_budget(re, subject, n, &budget, &s, &l), -2);
+    assert_int_equal(budget, 0);
+    assert_int_equal(tp_regex_search_budget(re, "aaa", 3, &budget, &s, &l), -2);
+    tp_regex_free(re);
+    assert_int_equal(tp_regex_compile("x", &re, &err), TP_OK);
+    memset(subject, 'a', TP_REGEX_MAX_SUBJECT + 1);
+    assert_int_equal(tp_regex_search(re, subject, TP_REGEX_MAX_SUBJECT + 1, &s, &l), -2);
+    assert_int_equal(tp_regex_search(re, subject, TP_REGEX_MAX_SUBJECT, &s, &l), 0);
+    tp_regex_free(re);
+    free(subject);
+}
+
+/* An XPath nested deeper than libxml2's recursion limit is a compile error (it
+ * overflowed the stack when compiled without a context). */
+static void test_xpath_nesting_limit(void **state)
+{
+    (void)state;
+    enum { DEEP = 200000 };
+    struct tp_source src;
+    struct tp_error err;
+    char *expr = malloc(2 * DEEP + 2);
+
+    assert_non_null(expr);
+    memset(expr, '(', DEEP);
+    expr[DEEP] = '1';
+    memset(expr + DEEP + 1, ')', DEEP);
+    expr[2 * DEEP + 1] = '\0';
+    tp_error_clear(&err);
+    assert_int_equal(tp_source_compile(&src, TP_SRC_XPATH, expr, &err), TP_ERR_INVALID);
+    assert_non_null(strstr(err.text, "nested too deeply"));
+    tp_source_clear(&src);
+    free(expr);
+}
+
 static void test_value_string(void **state)
 {
     (void)state;
@@ -568,6 +622,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_table),
+        cmocka_unit_test(test_regex_budget),
+        cmocka_unit_test(test_xpath_nesting_limit),
         cmocka_unit_test(test_bodies_parsed_once),
         cmocka_unit_test(test_value_outlives_response),
         cmocka_unit_test(test_xml_hostile_bodies),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "twinprobe/iregexp.h"
+#include "twinprobe/rematch.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -98,6 +99,7 @@ static void test_compile_and_match(void **state)
     (void)state;
     for (size_t i = 0; i < COUNT_OF(match_cases); i++) {
         const struct match_case *c = &match_cases[i];
+        unsigned long budget = TP_REGEX_BUDGET;
         tp_iregexp *re = (tp_iregexp *)&re; /* must become NULL on failure */
         tp_err rc = tp_iregexp_compile(c->re, strlen(c->re), c->whole, &re);
 
@@ -108,9 +110,9 @@ static void test_compile_and_match(void **state)
         }
         assert_int_equal(rc, TP_OK);
         assert_non_null(re);
-        if (tp_iregexp_match(re, c->subject, strlen(c->subject)) != c->want)
+        if (tp_iregexp_match(re, c->subject, strlen(c->subject), &budget) != c->want)
             print_message("case \"%s\" on \"%s\"\n", c->re, c->subject);
-        assert_int_equal(tp_iregexp_match(re, c->subject, strlen(c->subject)), c->want);
+        assert_int_equal(tp_iregexp_match(re, c->subject, strlen(c->subject), &budget), c->want);
         tp_iregexp_free(re);
     }
 }
@@ -118,14 +120,15 @@ static void test_compile_and_match(void **state)
 /* The pattern and the subject are counted, not NUL-terminated. */
 static void test_lengths_and_nul(void **state)
 {
+    unsigned long budget = TP_REGEX_BUDGET;
     tp_iregexp *re = NULL;
     (void)state;
     assert_int_equal(tp_iregexp_compile("abXXX", 2, 1, &re), TP_OK);
-    assert_int_equal(tp_iregexp_match(re, "abc", 2), 1);
-    assert_int_equal(tp_iregexp_match(re, "abc", 3), 0);
+    assert_int_equal(tp_iregexp_match(re, "abc", 2, &budget), 1);
+    assert_int_equal(tp_iregexp_match(re, "abc", 3, &budget), 0);
     tp_iregexp_free(re);
     assert_int_equal(tp_iregexp_compile("a.b", 3, 1, &re), TP_OK);
-    assert_int_equal(tp_iregexp_match(re, "a\0b", 3), 1);
+    assert_int_equal(tp_iregexp_match(re, "a\0b", 3, &budget), 1);
     tp_iregexp_free(re);
     tp_iregexp_free(NULL);
 }
