@@ -102,9 +102,10 @@ class Sentinel(BinaryTest):
         proc.wait()
 
     def wait_replicated(self, master):
+        # a full sync forks and writes an RDB: slow on a loaded machine
         wait_for(f"a replica in sync with {master}", lambda: "connected_slaves:1" in
                  (ask(master, "INFO", "replication") or "") and
-                 "state=online" in (ask(master, "INFO", "replication") or ""))
+                 "state=online" in (ask(master, "INFO", "replication") or ""), timeout=90)
 
     def wait_failover(self, new_master):
         """Every sentinel names new_master, and it says it is a master."""
