@@ -9,9 +9,9 @@
 #include "twinprobe/report_verdict.h"
 #include "twinprobe/strbuf.h"
 
-#define CHART_W 640     /* SVG size in px */
+#define CHART_W 640 /* SVG size in px */
 #define CHART_H 180
-#define PAD_L 56        /* room for the ms axis labels */
+#define PAD_L 56 /* room for the ms axis labels */
 #define PAD_R 12
 #define PAD_T 12
 #define PAD_B 28        /* room for the time axis labels */
@@ -35,12 +35,24 @@ static int esc(struct tp_strbuf *b, const char *s)
     int fail = 0;
     for (const char *p = s; *p && !fail; p++) {
         switch (*p) {
-        case '&': fail = tp_strbuf_str(b, "&amp;"); break;
-        case '<': fail = tp_strbuf_str(b, "&lt;"); break;
-        case '>': fail = tp_strbuf_str(b, "&gt;"); break;
-        case '"': fail = tp_strbuf_str(b, "&quot;"); break;
-        case '\'': fail = tp_strbuf_str(b, "&#39;"); break;
-        default: fail = tp_strbuf_add(b, p, 1); break;
+        case '&':
+            fail = tp_strbuf_str(b, "&amp;");
+            break;
+        case '<':
+            fail = tp_strbuf_str(b, "&lt;");
+            break;
+        case '>':
+            fail = tp_strbuf_str(b, "&gt;");
+            break;
+        case '"':
+            fail = tp_strbuf_str(b, "&quot;");
+            break;
+        case '\'':
+            fail = tp_strbuf_str(b, "&#39;");
+            break;
+        default:
+            fail = tp_strbuf_add(b, p, 1);
+            break;
         }
     }
     return fail;
@@ -82,8 +94,10 @@ static int series_svg(struct tp_strbuf *b, const struct tp_cross_point *p, size_
 {
     const char *color = cand ? "#d9661f" : "#1f6fb4";
     double span = t1 > t0 ? (double)(t1 - t0) : 1.0;
-    int fail = tp_strbuf_addf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
-                                 "points=\"", color);
+    int fail = tp_strbuf_addf(b,
+                              "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
+                              "points=\"",
+                              color);
     for (size_t i = 0; i < n && !fail; i++) {
         double v = cand ? p[i].cand_ms : p[i].base_ms;
         if (!isfinite(v))
@@ -149,13 +163,13 @@ static int chart(struct tp_strbuf *b, const struct tp_cross_result *x,
         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">0 ms</text>"
         "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>"
         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>",
-        PAD_L, PAD_T, CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B, PAD_L - 4, PAD_T + 10,
-        ymax, PAD_L - 4, CHART_H - PAD_B, PAD_L, CHART_H - 8, from, CHART_W - PAD_R, CHART_H - 8,
-        to);
+        PAD_L, PAD_T, CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B, PAD_L - 4, PAD_T + 10, ymax,
+        PAD_L - 4, CHART_H - PAD_B, PAD_L, CHART_H - 8, from, CHART_W - PAD_R, CHART_H - 8, to);
     fail |= series_svg(b, p, n, 0, t0, t1, ymax);
     fail |= series_svg(b, p, n, 1, t0, t1, ymax);
-    fail |= tp_strbuf_str(b, "</svg><div class=\"legend\"><span class=\"base\">&#9632; baseline</span>"
-                             "<span class=\"cand\">&#9632; candidate</span>");
+    fail |=
+        tp_strbuf_str(b, "</svg><div class=\"legend\"><span class=\"base\">&#9632; baseline</span>"
+                         "<span class=\"cand\">&#9632; candidate</span>");
     if (failed)
         fail |= tp_strbuf_addf(b, "<span>%zu failed rounds not drawn</span>", failed);
     fail |= tp_strbuf_str(b, "</div><div>");
@@ -230,8 +244,9 @@ static int journey_html(struct tp_strbuf *b, const struct tp_cross_result *x,
             if (st->diffs_dropped) {
                 fail |= tp_strbuf_str(b, "<tr><td>");
                 fail |= esc(b, st->name);
-                fail |= tp_strbuf_addf(b, "</td><td></td><td>%zu</td><td>more mismatching "
-                                          "rounds, their paths not kept</td></tr>\n",
+                fail |= tp_strbuf_addf(b,
+                                       "</td><td></td><td>%zu</td><td>more mismatching "
+                                       "rounds, their paths not kept</td></tr>\n",
                                        st->diffs_dropped);
             }
         }
