@@ -4,7 +4,7 @@
 set -eu
 packages="make gcc pkg-config libcurl4-openssl-dev libjansson-dev libxml2-dev
 libhiredis-dev libpcre2-dev libcmocka-dev redis-server redis-tools python3 clang
-libfuzzer-14-dev nginx stunnel4 openssl ca-certificates"
+libfuzzer-14-dev nginx stunnel4 openssl ca-certificates chromium"
 missing=""
 for p in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

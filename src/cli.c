@@ -70,7 +70,7 @@ static const struct tp_cli_option verdict_options[] = {
     {"until", TP_OPT_UNTIL, 1, "TIME", "window end, included (default: now)"},
     {"journey", TP_OPT_JOURNEY, 1, "NAME", "only this journey (repeatable)"},
     {"location", 'l', 1, "NAME", "only this location (repeatable)"},
-    {"format", 'f', 1, "FORMAT", "text (default) or json"},
+    {"format", 'f', 1, "FORMAT", "text (default), json or html"},
     {"output", 'o', 1, "FILE", "write the verdict to FILE instead of standard output"},
     {"fail-on", TP_OPT_FAIL_ON, 1, "WHAT", "which verdicts exit 1: high (default: HIGH, "
                                            "REGIONAL, CRITICAL) or inconclusive (also "

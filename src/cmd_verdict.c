@@ -18,6 +18,7 @@
 #include "twinprobe/publish.h"
 #include "twinprobe/redis_url.h"
 #include "twinprobe/report_verdict.h"
+#include "twinprobe/report_verdict_html.h"
 
 #define MAX_FILTERS 64 /* --journey and --location, each */
 #define PASSWORD_ENV "TWINPROBE_REDIS_PASSWORD"
@@ -144,8 +145,9 @@ static int parse(const struct tp_cli_command *cmd, int argc, char **argv, struct
         return tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
     if (!o->redis == !o->probe)
         return tp_cli_usage_error(cmd, "name either --redis URL or --probe FILE");
-    if (o->format && strcmp(o->format, "text") != 0 && strcmp(o->format, "json") != 0)
-        return tp_cli_usage_error(cmd, "--format takes text or json, not '%s'", o->format);
+    if (o->format && strcmp(o->format, "text") != 0 && strcmp(o->format, "json") != 0 &&
+        strcmp(o->format, "html") != 0)
+        return tp_cli_usage_error(cmd, "--format takes text, json or html, not '%s'", o->format);
     return -1;
 }
 
@@ -332,6 +334,8 @@ int tp_cmd_verdict(int argc, char **argv)
     json = tp_report_verdict_json(x, since, until);
     if (o.format && strcmp(o.format, "json") == 0)
         text = json ? strdup(json) : NULL;
+    else if (o.format && strcmp(o.format, "html") == 0)
+        text = tp_report_verdict_html(x, since, until);
     else
         text = tp_report_verdict_text(x, since, until,
                                       !o.output && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));

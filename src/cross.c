@@ -19,6 +19,8 @@ struct tp_cross_samples {
     struct tp_cseq cs;
     char *last_run;      /* the run of the last pair: runs are contiguous in a stream */
     size_t runs, errors, base_errors, mismatches;
+    struct tp_cross_point *pts; /* the series, <= TP_CROSS_MAX_POINTS */
+    size_t npts, stride, timed;  /* keep every stride-th timed pair; timed pairs seen */
 };
 
 struct tp_cross_result *tp_cross_create(void)
@@ -31,6 +33,7 @@ static void samples_clear(struct tp_cross_samples *s)
     free(s->base);
     free(s->cand);
     free(s->last_run);
+    free(s->pts);
 }
 
 void tp_cross_free(struct tp_cross_result *x)
@@ -43,6 +46,9 @@ void tp_cross_free(struct tp_cross_result *x)
             for (size_t l = 0; l < jr->steps[s].nsamples; l++)
                 samples_clear(&jr->steps[s].samples[l]);
             free(jr->steps[s].samples);
+            for (size_t d = 0; d < jr->steps[s].ndiffs; d++)
+                free(jr->steps[s].diffs[d].diff);
+            free(jr->steps[s].diffs);
             free(jr->steps[s].cells);
             free(jr->steps[s].name);
         }
@@ -185,10 +191,75 @@ static double log_ratio(double base, double cand)
     return log(cand > 0.001 ? cand : 0.001) - log(base > 0.001 ? base : 0.001);
 }
 
+/* One more timed pair for the series: kept when it falls on the stride. */
+static int add_point(struct tp_cross_samples *s, int64_t at_ms, double base, double cand)
+{
+    if (s->stride == 0)
+        s->stride = 1;
+    if (s->timed++ % s->stride != 0)
+        return 0;
+    if (!s->pts && !(s->pts = malloc(TP_CROSS_MAX_POINTS * sizeof *s->pts)))
+        return -1;
+    if (s->npts == TP_CROSS_MAX_POINTS) {
+        size_t k = 0;
+        for (size_t i = 0; i < s->npts; i += 2)
+            s->pts[k++] = s->pts[i];
+        s->npts = k;
+        s->stride *= 2;
+        if ((s->timed - 1) % s->stride != 0)
+            return 0;
+    }
+    s->pts[s->npts++] = (struct tp_cross_point){at_ms, base, cand};
+    return 0;
+}
+
+/* Counts a mismatch's diff at loc: a known one, a new one, or a dropped one. */
+static int add_diff(struct tp_cross_step *st, size_t loc, const char *diff)
+{
+    struct tp_cross_diff *d;
+    for (size_t i = 0; i < st->ndiffs; i++)
+        if (st->diffs[i].location == loc && strcmp(st->diffs[i].diff, diff) == 0) {
+            st->diffs[i].count++;
+            return 0;
+        }
+    if (st->ndiffs == TP_CROSS_MAX_DIFFS) {
+        st->diffs_dropped++;
+        return 0;
+    }
+    if (!st->diffs && !(st->diffs = calloc(TP_CROSS_MAX_DIFFS, sizeof *st->diffs)))
+        return -1;
+    d = &st->diffs[st->ndiffs];
+    if (!(d->diff = dup_str(diff)))
+        return -1;
+    d->location = loc;
+    d->count = 1;
+    st->ndiffs++;
+    return 0;
+}
+
+size_t tp_cross_series(const struct tp_cross_step *st, size_t loc,
+                       const struct tp_cross_point **points)
+{
+    if (loc >= st->nsamples || st->samples[loc].npts == 0) {
+        *points = NULL;
+        return 0;
+    }
+    *points = st->samples[loc].pts;
+    return st->samples[loc].npts;
+}
+
 tp_err tp_cross_add(struct tp_cross_result *x, const char *location, const char *journey,
                     const char *const *names, const char *const *values, size_t n,
                     struct tp_error *err)
 {
+    return tp_cross_add_at(x, location, journey, -1, names, values, n, err);
+}
+
+tp_err tp_cross_add_at(struct tp_cross_result *x, const char *location, const char *journey,
+                       int64_t at_ms, const char *const *names, const char *const *values,
+                       size_t n, struct tp_error *err)
+{
+    const char *diff;
     static const char *const need[] = {"run",     "step",   "cand",  "base_ok",
                                        "cand_ok", "base_ms", "cand_ms", "match"};
     const char *v[sizeof need / sizeof need[0]];
@@ -245,6 +316,10 @@ tp_err tp_cross_add(struct tp_cross_result *x, const char *location, const char 
     s->errors += !cok;
     s->base_errors += !bok;
     s->mismatches += !match;
+    if (at_ms >= 0 && add_point(s, at_ms, s->base[s->n - 1], s->cand[s->n - 1]) != 0)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    if (!match && (diff = field(names, values, n, "diff")) && *diff && add_diff(st, loc, diff) != 0)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
     return TP_OK;
 }
 

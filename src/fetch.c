@@ -145,7 +145,7 @@ static tp_err take_entry(const struct tp_fetch_opts *o, const char *key, const c
         values[i] = v->type == REDIS_REPLY_STRING ? v->str : NULL;
     }
     tp_error_clear(&bad);
-    rc = tp_cross_add(x, loc, journey, names, values, nf, &bad);
+    rc = tp_cross_add_at(x, loc, journey, (int64_t)last->ms, names, values, nf, &bad);
     if (rc == TP_ERR_INVALID) {
         warn(o, "skipping %s %s: %s", key, e->element[0]->str, bad.text);
         rc = TP_OK;

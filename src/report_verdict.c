@@ -45,7 +45,7 @@ static int cell(struct tp_strbuf *b, enum tp_verdict v, int regional, double del
     return tp_strbuf_addf(b, "%-*s", width, text);
 }
 
-static void utc(int64_t ms, char *buf, size_t size)
+void tp_report_verdict_utc(int64_t ms, char *buf, size_t size)
 {
     int64_t days = ms / 86400000, rem = ms % 86400000;
     /* civil_from_days (H. Hinnant) */
@@ -68,8 +68,8 @@ char *tp_report_verdict_text(const struct tp_cross_result *x, int64_t since_ms, 
     char from[80], to[80];
     int fail = 0, name_w = 4;
 
-    utc(since_ms, from, sizeof from);
-    utc(until_ms, to, sizeof to);
+    tp_report_verdict_utc(since_ms, from, sizeof from);
+    tp_report_verdict_utc(until_ms, to, sizeof to);
     fail |= tp_strbuf_addf(&b, "window %s .. %s\n", from, to);
     if (x->njourneys == 0)
         fail |= tp_strbuf_addf(&b, "\nNODATA: no steps entries in the window\n");

@@ -14,6 +14,21 @@
 #include "twinprobe/verdict.h"
 
 #define TP_CROSS_MAX_PAIRS ((size_t)1 << 22) /* pairs pooled per step and location; more: TP_ERR_LIMIT */
+#define TP_CROSS_MAX_POINTS 2000 /* latency points kept per step and location, down-sampled evenly */
+#define TP_CROSS_MAX_DIFFS 20    /* distinct mismatch paths kept per step; more are only counted */
+
+/* One round's latencies for the charts: the entry's time (its ID's ms). */
+struct tp_cross_point {
+    int64_t at_ms;
+    double base_ms, cand_ms;  /* +inf for a failed side */
+};
+
+/* A mismatch: the steps entry's diff ("PATH KIND BASE -> CAND", masked by the writer). */
+struct tp_cross_diff {
+    size_t location;          /* index into tp_cross_result.locations */
+    char *diff;
+    size_t count;             /* rounds at that location with this diff */
+};
 
 /* One step at one location over the window. */
 struct tp_cross_cell {
@@ -38,6 +53,8 @@ struct tp_cross_step {
     double delta_pct, ci_low_pct, ci_high_pct; /* the pooled evidence of every location */
     char reason[512];
     struct tp_cross_cell *cells; /* one per location (tp_cross_result.locations) */
+    struct tp_cross_diff *diffs; /* distinct mismatches, first seen first (<= TP_CROSS_MAX_DIFFS) */
+    size_t ndiffs, diffs_dropped; /* diffs_dropped: mismatch rounds whose diff was not kept */
     /* private: the pooled samples, per location */
     struct tp_cross_samples *samples;
     size_t nsamples;
@@ -75,6 +92,20 @@ void tp_cross_free(struct tp_cross_result *x);
 tp_err tp_cross_add(struct tp_cross_result *x, const char *location, const char *journey,
                     const char *const *names, const char *const *values, size_t n,
                     struct tp_error *err);
+
+/* tp_cross_add for an entry written at at_ms (its stream ID's time): the pair
+ * also joins the step's latency series at that location, which keeps at most
+ * TP_CROSS_MAX_POINTS points: when full, every other point is dropped and from
+ * then on only every 2^k-th pair is kept, so the points stay evenly spaced in
+ * pair order. Same errors as tp_cross_add. */
+tp_err tp_cross_add_at(struct tp_cross_result *x, const char *location, const char *journey,
+                       int64_t at_ms, const char *const *names, const char *const *values,
+                       size_t n, struct tp_error *err);
+
+/* The latency series of step st at location loc (borrowed, in entry order,
+ * valid until the pool changes); returns its length, 0 when none. */
+size_t tp_cross_series(const struct tp_cross_step *st, size_t loc,
+                       const struct tp_cross_point **points);
 
 /* Judges every step and journey (idempotent). Per location: NODATA without
  * pairs; CRITICAL when the interval's low is at or above opts->critical_pct;

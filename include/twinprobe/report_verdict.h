@@ -19,4 +19,7 @@ char *tp_report_verdict_text(const struct tp_cross_result *x, int64_t since_ms, 
  * are NaN or infinite are null. New string (free), NULL on no memory. */
 char *tp_report_verdict_json(const struct tp_cross_result *x, int64_t since_ms, int64_t until_ms);
 
+/* ms since the epoch as "YYYY-MM-DDTHH:MM:SSZ" into buf (size bytes, 21 enough). */
+void tp_report_verdict_utc(int64_t ms, char *buf, size_t size);
+
 #endif

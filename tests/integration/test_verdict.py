@@ -240,7 +240,7 @@ class Verdict(BinaryTest):
 
     def test_exit_statuses(self):
         self.assertEqual(run("verdict").returncode, 2)
-        self.assertEqual(run("verdict", "--redis", self.url, "--format", "html").returncode, 2)
+        self.assertEqual(run("verdict", "--redis", self.url, "--format", "xml").returncode, 2)
         self.assertEqual(self.verdict("--since", "yesterday").returncode, 2)
         self.assertEqual(self.verdict("--fail-on", "never").returncode, 2)
         r = run("verdict", "--redis", f"redis://127.0.0.1:{free_port()}/0")

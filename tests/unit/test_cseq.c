@@ -217,6 +217,33 @@ static void test_bad_entries(void **state)
     tp_cross_free(NULL);
 }
 
+/* The series keeps <= TP_CROSS_MAX_POINTS evenly spaced points; diffs are counted. */
+static void test_series_and_diffs(void **state)
+{
+    struct tp_cross_result *x = tp_cross_create();
+    const char *names[] = {"run", "step", "cand", "base_ok", "cand_ok", "base_ms", "cand_ms",
+                           "match", "diff"};
+    const char *miss[] = {"r", "s", "c", "1", "1", "10.0", "11.0", "0", "$.a value_changed 1 -> 2"};
+    const struct tp_cross_point *p;
+    struct tp_error err;
+    size_t n;
+    (void)state;
+    tp_error_clear(&err);
+    for (int64_t i = 0; i < 5000; i++)
+        assert_int_equal(tp_cross_add_at(x, "a", "j", 1000 * i, names, miss, 9, &err), TP_OK);
+    assert_int_equal(tp_cross_add(x, "b", "j", names, miss, 9, &err), TP_OK);
+    n = tp_cross_series(&x->journeys[0].steps[0], 0, &p);
+    assert_true(n > 1000 && n <= TP_CROSS_MAX_POINTS);
+    for (size_t i = 1; i < n; i++)
+        assert_true(p[i].at_ms - p[i - 1].at_ms == p[1].at_ms - p[0].at_ms);
+    assert_true(p[0].at_ms == 0 && p[0].base_ms == 10.0 && p[0].cand_ms == 11.0);
+    assert_int_equal(tp_cross_series(&x->journeys[0].steps[0], 1, &p), 0);
+    assert_int_equal(x->journeys[0].steps[0].ndiffs, 2);
+    assert_int_equal(x->journeys[0].steps[0].diffs[0].count, 5000);
+    assert_int_equal(x->journeys[0].steps[0].diffs[1].location, 1);
+    tp_cross_free(x);
+}
+
 static void test_parse_time(void **state)
 {
     int64_t t = 0, now = 1764150000000;
@@ -246,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_pairs_for),        cmocka_unit_test(test_anytime_false_alarms),
         cmocka_unit_test(test_regional),         cmocka_unit_test(test_high_and_inconclusive),
         cmocka_unit_test(test_bad_entries),      cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_series_and_diffs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
