@@ -368,15 +368,6 @@ static enum tp_verdict classify(const struct tp_cseq_interval *ci, double margin
     return TP_V_INCONCLUSIVE;
 }
 
-/* The margin delta in percent for a baseline median (NaN: the relative part only). */
-static double margin_pct_for(const struct tp_verdict_opts *o, double base_median)
-{
-    double m = o->margin_pct;
-    if (isfinite(base_median) && base_median > 0 && 100.0 * o->margin_ms / base_median > m)
-        m = 100.0 * o->margin_ms / base_median;
-    return m;
-}
-
 static tp_err judge_cell(const struct tp_cross_samples *s, const struct tp_verdict_opts *o,
                          struct tp_cross_cell *c, struct tp_error *err)
 {
@@ -401,7 +392,7 @@ static tp_err judge_cell(const struct tp_cross_samples *s, const struct tp_verdi
     c->errors = s->errors;
     c->base_errors = s->base_errors;
     c->mismatches = s->mismatches;
-    c->margin_pct = margin_pct_for(o, c->base_median_ms);
+    c->margin_pct = tp_verdict_margin_pct(o, c->base_median_ms);
     tp_cseq_interval(&s->cs, alpha, &ci);
     c->sigma = ci.sigma;
     c->delta_pct = pct(ci.centre);
@@ -506,7 +497,7 @@ static tp_err judge_step(struct tp_cross_result *x, struct tp_cross_step *st,
             return rc;
     }
     tp_cseq_interval(&pooled, alpha, &ci);
-    pv = classify(&ci, log1p(margin_pct_for(o, base_median) / 100.0),
+    pv = classify(&ci, log1p(tp_verdict_margin_pct(o, base_median) / 100.0),
                   log1p(o->critical_pct / 100.0), alpha);
     st->delta_pct = pct(ci.centre);
     st->ci_low_pct = pct(ci.low);

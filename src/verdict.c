@@ -456,6 +456,13 @@ static const char *method_name(int paired, enum tp_stats_method m)
     return "none";
 }
 
+double tp_verdict_margin_pct(const struct tp_verdict_opts *opts, double base_median_ms)
+{
+    if (isnan(base_median_ms))
+        return opts->margin_pct;
+    return fmax(opts->margin_pct, 100 * opts->margin_ms / fmax(base_median_ms, MIN_MS));
+}
+
 tp_err tp_verdict_step(const struct tp_latency_input *in, const struct tp_verdict_opts *opts,
                        struct tp_step_verdict *out, struct tp_error *err)
 {
@@ -507,10 +514,7 @@ tp_err tp_verdict_step(const struct tp_latency_input *in, const struct tp_verdic
         (rc = completed_quantiles(in->cand_ms, in->n_cand, scratch, &out->cand_median_ms,
                                   &out->cand_p95_ms, err)))
         goto done;
-    out->margin_pct = opts->margin_pct;
-    if (!isnan(out->base_median_ms))
-        out->margin_pct =
-            fmax(opts->margin_pct, 100 * opts->margin_ms / fmax(out->base_median_ms, MIN_MS));
+    out->margin_pct = tp_verdict_margin_pct(opts, out->base_median_ms);
     rc = tp_stats_fisher(out->cand_errors, in->n_cand - out->cand_errors, out->base_errors,
                          in->n_base - out->base_errors, &fisher, err);
     if (rc)

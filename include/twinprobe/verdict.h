@@ -77,6 +77,11 @@ struct tp_step_verdict {
                                 method): a CI low of 0 that is open counts as > 0 */
 };
 
+/* The margin δ in percent for a baseline median: max(margin_pct, 100 margin_ms /
+ * base median); margin_pct alone when the median is NaN (no samples). The one
+ * rule, for a run's steps and for twinprobe verdict. */
+double tp_verdict_margin_pct(const struct tp_verdict_opts *opts, double base_median_ms);
+
 /* Computes the numbers and a provisional verdict (p_adj = p). Rules: NODATA
  * without samples; CRITICAL on a mismatch of a critical step, or CI low >=
  * critical_pct; HIGH when CI low > 0 (an open 0 counts), Δ >= δ and p_adj <=
