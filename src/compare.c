@@ -258,6 +258,9 @@ static tp_err compare_pair(struct tp_run_report *r, const struct tp_compare_plan
                 cand[in.n_cand++] = pair->cand_ms;
             }
             rc = compare_round(p, j, b, c, noise ? &noise[s] : NULL, sc, pair);
+            /* parsed again if another candidate needs it: never all rounds at once */
+            tp_response_drop_parsed(&b->response);
+            tp_response_drop_parsed(&c->response);
         }
         if (rc != TP_OK) {
             tp_error_set(err, rc,
@@ -377,6 +380,10 @@ static tp_err learn_noise(struct tp_run_report *r, const struct tp_compare_plan 
                 rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &(*noise)[s]);
             if (rc == TP_OK && next)
                 rc = tp_diff_learn(&b->steps[s], &next->steps[s], &jn->compare, &(*noise)[s]);
+            /* round k is done with (k + 1 is parsed once more as the next one's base) */
+            tp_response_drop_parsed(&b->steps[s].response);
+            if (b2)
+                tp_response_drop_parsed(&b2->steps[s].response);
         }
     }
     return rc;

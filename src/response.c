@@ -69,6 +69,25 @@ void tp_response_drop_markup(struct tp_response *r)
     r->xml_state = 0;
 }
 
+void tp_response_drop_parsed(struct tp_response *r)
+{
+    if (!r)
+        return;
+    json_decref(r->json);
+    r->json = NULL;
+    r->json_state = 0;
+    for (size_t i = 0; i < r->ncookies; i++) {
+        free(r->cookies[i].name);
+        free(r->cookies[i].value);
+        free(r->cookies[i].domain);
+        free(r->cookies[i].path);
+    }
+    free(r->cookies);
+    r->cookies = NULL;
+    r->ncookies = 0;
+    tp_response_drop_markup(r);
+}
+
 void tp_response_clear(struct tp_response *r)
 {
     if (!r)
@@ -78,16 +97,8 @@ void tp_response_clear(struct tp_response *r)
         free(r->headers[i].value);
     }
     free(r->headers);
-    for (size_t i = 0; i < r->ncookies; i++) {
-        free(r->cookies[i].name);
-        free(r->cookies[i].value);
-        free(r->cookies[i].domain);
-        free(r->cookies[i].path);
-    }
-    free(r->cookies);
+    tp_response_drop_parsed(r);
     free(r->body);
     free(r->effective_url);
-    json_decref(r->json);
-    tp_response_drop_markup(r);
     memset(r, 0, sizeof *r);
 }

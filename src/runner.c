@@ -356,9 +356,10 @@ static void finish_attempt(struct jrun *j, CURLcode result)
         } else if (sr->eval.failure != TP_FAIL_NONE) {
             f = sr->eval.failure;
         }
-        /* Nothing after this reads the DOM (the comparison uses the body and
-         * the JSON cache): free it now rather than keep it for every step. */
-        tp_response_drop_markup(&sr->response);
+        /* Nothing after this reads the DOM, the parsed JSON or the cookie jar
+         * (the comparison parses the body again, a round at a time): free them
+         * now rather than keep them for every step of every round. */
+        tp_response_drop_parsed(&sr->response);
     }
     if (R->plan->verbose)
         trace_attempt(j, msg);

@@ -62,6 +62,14 @@ const char *tp_response_media_type(const struct tp_response *r, char *buf, size_
  * stay. NULL is a no-op. */
 void tp_response_drop_markup(struct tp_response *r);
 
+/* Frees the parsed JSON cache and the copy of the cookie jar, which only the
+ * step's own evaluation reads: the runner drops them once the step is judged,
+ * the comparison parses a body again when it needs it and drops it after the
+ * round, so parsed bodies never pile up over the rounds (a parsed 8 MiB JSON
+ * body takes a hundred MiB or more). Body, headers and timings stay. NULL is a
+ * no-op. */
+void tp_response_drop_parsed(struct tp_response *r);
+
 /* Frees everything r owns and zeroes it. NULL is a no-op. */
 void tp_response_clear(struct tp_response *r);
 
