@@ -101,11 +101,14 @@ class Sentinel(BinaryTest):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    def wait_replicated(self, master):
+    def replicated(self, master):
+        info = ask(master, "INFO", "replication") or ""
+        return "connected_slaves:1" in info and "state=online" in info
+
+    def wait_replicated(self, master, timeout=60.0):
         # a full sync forks and writes an RDB: slow on a loaded machine
-        wait_for(f"a replica in sync with {master}", lambda: "connected_slaves:1" in
-                 (ask(master, "INFO", "replication") or "") and
-                 "state=online" in (ask(master, "INFO", "replication") or ""), timeout=90)
+        wait_for(f"a replica in sync with {master} ({ask(master, 'INFO', 'replication')})",
+                 lambda: self.replicated(master), timeout=timeout)
 
     def wait_failover(self, new_master):
         """Every sentinel names new_master, and it says it is a master."""
@@ -117,9 +120,13 @@ class Sentinel(BinaryTest):
                  lambda: (ask(new_master, "ROLE") or [""])[0] == "master")
 
     def rejoin(self, old, new_master):
-        """The killed master back, as a replica of the new one (so WAIT can be met)."""
-        self.servers[old].stop()
-        self.start_redis(old, "--replicaof", "127.0.0.1", str(new_master))
+        """A replica for the new master (so WAIT can be met): a fresh server on a
+        port of its own. Restarting the killed master there instead races with the
+        sentinels: one that still holds the old view may turn the new master into a
+        replica of the old one, and both wait for each other (seen here)."""
+        del old  # stays down: no sentinel can point the new master back at it
+        port = free_port()
+        self.start_redis(port, "--replicaof", "127.0.0.1", str(new_master))
         self.wait_replicated(new_master)
 
     # ---- files
