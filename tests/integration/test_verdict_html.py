@@ -25,17 +25,7 @@ class VerdictHtml(BinaryTest):
     xadd = test_verdict.Verdict.xadd
     fill = test_verdict.Verdict.fill
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="tp-verdict-html-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.port = free_port()
-        server = Server(["redis-server", "--save", "", "--appendonly", "no", "--port",
-                         str(self.port), "--bind", "127.0.0.1"],
-                        ready=lambda: ping(port=self.port))
-        self.addCleanup(server.stop)
-        self.redis = Resp(port=self.port)
-        self.addCleanup(self.redis.close)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+    setUp = test_verdict.Verdict.setUp  # a private redis-server, self.redis, self.url
 
     def page(self):
         """Two locations, the candidate 50 % slower behind us-east on search, a
