@@ -323,6 +323,43 @@ tp_err tp_cross_add_at(struct tp_cross_result *x, const char *location, const ch
     return TP_OK;
 }
 
+enum tp_cross_rule tp_cross_combine(const enum tp_verdict *v, size_t n, enum tp_verdict pooled)
+{
+    size_t high = 0, low = 0, pass = 0, crit = 0, data = 0;
+    for (size_t l = 0; l < n; l++) {
+        data += v[l] != TP_V_NODATA;
+        crit += v[l] == TP_V_CRITICAL;
+        high += v[l] == TP_V_HIGH;
+        low += v[l] == TP_V_LOW;
+        pass += v[l] == TP_V_PASS;
+    }
+    if (data == 0)
+        return TP_CROSS_NODATA;
+    if (crit > 0)
+        return TP_CROSS_CRITICAL;
+    if (high >= 2)
+        return TP_CROSS_HIGH;
+    if (pooled == TP_V_HIGH && low == 0)
+        return TP_CROSS_POOLED_HIGH;
+    if (high == 1)
+        return TP_CROSS_REGIONAL;
+    if (pass == data)
+        return TP_CROSS_PASS;
+    if (pass + low == data)
+        return TP_CROSS_LOW;
+    return TP_CROSS_INCONCLUSIVE;
+}
+
+enum tp_verdict tp_cross_rule_verdict(enum tp_cross_rule rule)
+{
+    static const enum tp_verdict verdicts[] = {
+        [TP_CROSS_NODATA] = TP_V_NODATA,          [TP_CROSS_CRITICAL] = TP_V_CRITICAL,
+        [TP_CROSS_HIGH] = TP_V_HIGH,              [TP_CROSS_POOLED_HIGH] = TP_V_HIGH,
+        [TP_CROSS_REGIONAL] = TP_V_HIGH,          [TP_CROSS_PASS] = TP_V_PASS,
+        [TP_CROSS_LOW] = TP_V_LOW,                [TP_CROSS_INCONCLUSIVE] = TP_V_INCONCLUSIVE};
+    return verdicts[rule];
+}
+
 const char *tp_cross_verdict_name(enum tp_verdict v, int regional)
 {
     return regional && v == TP_V_HIGH ? "REGIONAL" : tp_verdict_name(v);
@@ -454,13 +491,15 @@ static const char *names_with(const struct tp_cross_result *x, const struct tp_c
 static tp_err judge_step(struct tp_cross_result *x, struct tp_cross_step *st,
                          const struct tp_verdict_opts *o, struct tp_error *err)
 {
-    size_t nl = x->nlocations, high = 0, low = 0, pass = 0, crit = 0, data = 0, hi_loc = 0;
+    size_t nl = x->nlocations, high = 0, data = 0, hi_loc = 0;
     double alpha = 1.0 - o->confidence, *all = NULL, base_median = NAN;
     struct tp_cseq pooled = {0, 0, 0};
     struct tp_cseq_interval ci;
     enum tp_verdict pv;
     size_t total = 0, k = 0;
     char decide[400] = "";
+    enum tp_verdict *verdicts;
+    enum tp_cross_rule rule;
     tp_err rc = TP_OK;
 
     free(st->cells);
@@ -476,9 +515,6 @@ static tp_err judge_step(struct tp_cross_result *x, struct tp_cross_step *st,
             total += s->n;
         }
         data += c->verdict != TP_V_NODATA;
-        crit += c->verdict == TP_V_CRITICAL;
-        low += c->verdict == TP_V_LOW;
-        pass += c->verdict == TP_V_PASS;
         if (c->verdict == TP_V_HIGH) {
             high++;
             hi_loc = l;
@@ -502,43 +538,50 @@ static tp_err judge_step(struct tp_cross_result *x, struct tp_cross_step *st,
     st->delta_pct = pct(ci.centre);
     st->ci_low_pct = pct(ci.low);
     st->ci_high_pct = pct(ci.high);
-    st->regional = 0;
-    if (data == 0) {
-        st->verdict = TP_V_NODATA;
+    if (!(verdicts = calloc(nl + 1, sizeof *verdicts)))
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    for (size_t l = 0; l < nl; l++)
+        verdicts[l] = st->cells[l].verdict;
+    rule = tp_cross_combine(verdicts, nl, pv);
+    free(verdicts);
+    st->verdict = tp_cross_rule_verdict(rule);
+    st->regional = rule == TP_CROSS_REGIONAL;
+    switch (rule) {
+    case TP_CROSS_NODATA:
         snprintf(st->reason, sizeof st->reason, "no rounds of this step in the window");
-    } else if (crit > 0) {
-        st->verdict = TP_V_CRITICAL;
+        break;
+    case TP_CROSS_CRITICAL:
         snprintf(st->reason, sizeof st->reason, "CRITICAL in %s",
                  names_with(x, st, TP_V_CRITICAL, decide, sizeof decide));
-    } else if (high >= 2) {
-        st->verdict = TP_V_HIGH;
+        break;
+    case TP_CROSS_HIGH:
         snprintf(st->reason, sizeof st->reason, "HIGH in %zu of %zu locations with data: %s",
                  high, data, names_with(x, st, TP_V_HIGH, decide, sizeof decide));
-    } else if (pv == TP_V_HIGH && low == 0) {
-        st->verdict = TP_V_HIGH;
+        break;
+    case TP_CROSS_POOLED_HIGH:
         snprintf(st->reason, sizeof st->reason,
                  "the pooled evidence of %zu locations is HIGH: delta %+.1f%% [%+.1f%%, %+.1f%%], "
                  "none LOW", data, st->delta_pct, st->ci_low_pct, st->ci_high_pct);
-    } else if (high == 1) {
-        st->verdict = TP_V_HIGH;
-        st->regional = 1;
+        break;
+    case TP_CROSS_REGIONAL:
         st->regional_location = hi_loc;
         snprintf(st->reason, sizeof st->reason, "HIGH in %s only: delta %+.1f%% [%+.1f%%, %+.1f%%]",
                  x->locations[hi_loc], st->cells[hi_loc].delta_pct, st->cells[hi_loc].ci_low_pct,
                  st->cells[hi_loc].ci_high_pct);
-    } else if (pass == data) {
-        st->verdict = TP_V_PASS;
+        break;
+    case TP_CROSS_PASS:
         snprintf(st->reason, sizeof st->reason, "PASS in every location with data (%zu)", data);
-    } else if (pass + low == data) {
-        st->verdict = TP_V_LOW;
+        break;
+    case TP_CROSS_LOW:
         snprintf(st->reason, sizeof st->reason, "LOW in %s, PASS in the rest",
                  names_with(x, st, TP_V_LOW, decide, sizeof decide));
-    } else {
-        st->verdict = TP_V_INCONCLUSIVE;
+        break;
+    case TP_CROSS_INCONCLUSIVE:
         for (size_t l = 0; l < nl; l++)
             if (st->cells[l].verdict == TP_V_INCONCLUSIVE)
                 what_decides(&st->cells[l], x->locations[l], alpha, decide, sizeof decide);
         snprintf(st->reason, sizeof st->reason, "undecided: %s", decide);
+        break;
     }
     return TP_OK;
 }

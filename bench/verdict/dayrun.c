@@ -49,37 +49,13 @@ struct outcome {
     int alarms;       /* looks (runs) whose verdict was HIGH, REGIONAL or CRITICAL */
 };
 
-/* The verdict command's combination across locations (src/cross.c judge_step,
- * which is static), without its pooled-evidence rule: a single run has no
- * pooled confidence sequence. CRITICAL when any location is; HIGH when two or
- * more are; REGIONAL (HIGH, *regional 1) when exactly one is; PASS when every
- * location passes; LOW when every one is LOW or PASS; else INCONCLUSIVE. */
+/* The verdict command's combination across locations (tp_cross_combine),
+ * without the pooled evidence: a single run has no pooled confidence sequence. */
 static enum tp_verdict combine(const enum tp_verdict *v, int n, int *regional)
 {
-    int high = 0, low = 0, pass = 0, crit = 0, data = 0;
-    for (int l = 0; l < n; l++) {
-        data += v[l] != TP_V_NODATA;
-        crit += v[l] == TP_V_CRITICAL;
-        high += v[l] == TP_V_HIGH;
-        low += v[l] == TP_V_LOW;
-        pass += v[l] == TP_V_PASS;
-    }
-    *regional = 0;
-    if (data == 0)
-        return TP_V_NODATA;
-    if (crit > 0)
-        return TP_V_CRITICAL;
-    if (high >= 2)
-        return TP_V_HIGH;
-    if (high == 1) {
-        *regional = 1;
-        return TP_V_HIGH;
-    }
-    if (pass == data)
-        return TP_V_PASS;
-    if (pass + low == data)
-        return TP_V_LOW;
-    return TP_V_INCONCLUSIVE;
+    enum tp_cross_rule rule = tp_cross_combine(v, (size_t)n, TP_V_NODATA);
+    *regional = rule == TP_CROSS_REGIONAL;
+    return tp_cross_rule_verdict(rule);
 }
 
 static void note(struct outcome *out, int r, enum tp_verdict v, int regional, enum tp_verdict want,

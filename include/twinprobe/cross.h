@@ -122,6 +122,25 @@ size_t tp_cross_series(const struct tp_cross_step *st, size_t loc,
 tp_err tp_cross_judge(struct tp_cross_result *x, const struct tp_verdict_opts *opts,
                       struct tp_error *err);
 
+/* Which rule combined the locations' verdicts of a step (in the order tried). */
+enum tp_cross_rule {
+    TP_CROSS_NODATA,       /* no location has data */
+    TP_CROSS_CRITICAL,     /* any location is CRITICAL */
+    TP_CROSS_HIGH,         /* two or more locations are HIGH */
+    TP_CROSS_POOLED_HIGH,  /* the pooled evidence is HIGH and no location is LOW */
+    TP_CROSS_REGIONAL,     /* exactly one location is HIGH */
+    TP_CROSS_PASS,         /* every location with data passes */
+    TP_CROSS_LOW,          /* every location with data is LOW or PASS */
+    TP_CROSS_INCONCLUSIVE  /* anything else */
+};
+
+/* The one combination rule across locations: n locations' verdicts v and the
+ * pooled evidence's verdict (TP_V_NODATA when there is none, e.g. one run
+ * judged alone). The combined verdict is tp_cross_rule_verdict(rule); REGIONAL
+ * is HIGH with regional set. */
+enum tp_cross_rule tp_cross_combine(const enum tp_verdict *v, size_t n, enum tp_verdict pooled);
+enum tp_verdict tp_cross_rule_verdict(enum tp_cross_rule rule);
+
 /* "REGIONAL" when regional, else tp_verdict_name(v). */
 const char *tp_cross_verdict_name(enum tp_verdict v, int regional);
 
