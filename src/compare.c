@@ -65,18 +65,7 @@ static tp_err mask_path(const tp_secrets *secrets, char **path)
 /* A value cut to TP_COMPARE_VALUE_MAX bytes on a UTF-8 boundary, then "…". */
 static tp_err cut_value(char **v)
 {
-    size_t keep;
-    char *cut;
-    if (!*v || strlen(*v) <= TP_COMPARE_VALUE_MAX)
-        return TP_OK;
-    keep = tp_utf8_clip(*v, TP_COMPARE_VALUE_MAX);
-    if (!(cut = malloc(keep + sizeof "\xe2\x80\xa6")))
-        return TP_ERR_NOMEM;
-    memcpy(cut, *v, keep);
-    memcpy(cut + keep, "\xe2\x80\xa6", sizeof "\xe2\x80\xa6");
-    free(*v);
-    *v = cut;
-    return TP_OK;
+    return tp_utf8_cut(v, TP_COMPARE_VALUE_MAX) == 0 ? TP_OK : TP_ERR_NOMEM;
 }
 
 /* Values that come from the responses are masked; those twinprobe makes

@@ -8,26 +8,10 @@
 
 #include "twinprobe/utf8.h"
 
-#define ELLIPSIS "\xE2\x80\xA6" /* U+2026, marks a cut text */
-
-/* *text cut to TP_RESULT_TEXT_MAX bytes on a character boundary, "…" added.
- * Run after masking: a cut made before it could keep the first bytes of a
- * secret that no longer matches whole. */
+/* *text cut to TP_RESULT_TEXT_MAX bytes after masking (tp_utf8_cut). */
 static tp_err cut_text(char **text)
 {
-    size_t len = *text ? strlen(*text) : 0, keep;
-    char *cut;
-
-    if (len <= TP_RESULT_TEXT_MAX)
-        return TP_OK;
-    keep = tp_utf8_clip(*text, TP_RESULT_TEXT_MAX);
-    if (!(cut = malloc(keep + sizeof ELLIPSIS)))
-        return TP_ERR_NOMEM;
-    memcpy(cut, *text, keep);
-    memcpy(cut + keep, ELLIPSIS, sizeof ELLIPSIS);
-    free(*text);
-    *text = cut;
-    return TP_OK;
+    return tp_utf8_cut(text, TP_RESULT_TEXT_MAX) == 0 ? TP_OK : TP_ERR_NOMEM;
 }
 
 static tp_err cut_texts(struct tp_step_result *s)

@@ -117,3 +117,21 @@ size_t tp_utf8_clip(const char *s, size_t len)
     need = u[i - 1] >= 0xF0 ? 4 : u[i - 1] >= 0xE0 ? 3 : 2;
     return cont + 1 < need ? i - 1 : len;
 }
+
+int tp_utf8_cut(char **text, size_t max)
+{
+    static const char ellipsis[] = "\xe2\x80\xa6";
+    size_t keep;
+    char *cut;
+
+    if (!*text || strlen(*text) <= max)
+        return 0;
+    keep = tp_utf8_clip(*text, max);
+    if (!(cut = malloc(keep + sizeof ellipsis)))
+        return -1;
+    memcpy(cut, *text, keep);
+    memcpy(cut + keep, ellipsis, sizeof ellipsis);
+    free(*text);
+    *text = cut;
+    return 0;
+}

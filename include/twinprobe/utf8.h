@@ -29,4 +29,10 @@ char *tp_utf8_repair(const char *s, size_t len, size_t *outlen);
  * sequence: where to cut a message or value so that it stays valid UTF-8. */
 size_t tp_utf8_clip(const char *s, size_t len);
 
+/* Cuts *text (malloc'd, taken; NULL: nothing) to at most max bytes on a
+ * character boundary and appends "…" (U+2026), replacing the string. Call it
+ * after masking: a cut made before could keep the first bytes of a secret.
+ * 0, or -1 on no memory (then *text is unchanged). */
+int tp_utf8_cut(char **text, size_t max);
+
 #endif

@@ -183,6 +183,20 @@ static void test_clip(void **state)
         assert_int_equal(tp_utf8_clip(rows[i].s, rows[i].len), rows[i].want);
 }
 
+/* Cut after masking: never inside a character, "…" appended, short text kept. */
+static void test_cut(void **state)
+{
+    char *t = strdup("ab\xc3\xa9" "cd"), *null = NULL;
+    (void)state;
+    assert_int_equal(tp_utf8_cut(&t, 3), 0); /* "ab" + half of é: the é goes */
+    assert_string_equal(t, "ab\xe2\x80\xa6");
+    assert_int_equal(tp_utf8_cut(&t, 100), 0);
+    assert_string_equal(t, "ab\xe2\x80\xa6");
+    assert_int_equal(tp_utf8_cut(&null, 1), 0);
+    assert_null(null);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_repair),
         cmocka_unit_test(test_repair_overflow),
         cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
