@@ -136,22 +136,176 @@ static char *mismatch_text(const struct tp_mismatch *m)
     return b.data;
 }
 
-/* ---- one journey x candidate ---------------------------------------------- */
+/* ---- what the rounds found, before the run's noise is known ---------------- */
 
-/* Adds the mismatches of one round to a step's list, once per (kind, path). */
-static tp_err merge_mismatches(struct tp_step_cmp *sc, struct tp_mismatches *round)
+/* The comparison runs a round at a time, as the rounds complete (judge as you
+ * go), but noise is learned over the whole run: a field the baseline changes only
+ * in round 7 is noise in round 1 too. So each round's mismatches are recorded raw
+ * (after compare.ignore and the noise learned so far) as ids of distinct
+ * (kind, path) pairs, and the run's noise is applied once, at the end
+ * (tp_compare_finish). Memory per round is a few ids, never a body. */
+
+/* Distinct raw mismatches kept per step (ids); past it a mismatch is counted,
+ * never left out by noise learned later. */
+#define DISTINCT_MAX 10000
+
+struct raw_round {
+    size_t *ids;   /* distinct ids of the first kept mismatches, in order found */
+    size_t n;
+    size_t total;  /* found in the round (kept or not) */
+    char *first;   /* "PATH KIND BASE -> CAND" of ids[0] with this round's values */
+};
+
+struct step_acc {
+    struct tp_pathset keys;      /* "K\x1fPATH" (K the kind, PATH unmasked) by id */
+    struct tp_mismatch *reps;    /* by id: the first one seen, masked and cut */
+    size_t *seen;                /* by id: rounds it was seen in */
+    size_t cap;
+    size_t unkept;               /* distinct past DISTINCT_MAX: counted only */
+    struct raw_round *rounds;    /* by round */
+};
+
+struct tp_compare_state {
+    struct tp_compare_plan p;    /* p.rounds: the rounds there is room for */
+    struct tp_comparison *out;
+    struct tp_pathset **noise;   /* by journey: per step, or NULL (no learning) */
+    struct step_acc **acc;       /* by pair: per step */
+    unsigned fed;                /* rounds fed */
+    int ready;                   /* pairs laid out (at the first round) */
+};
+
+static char *acc_key(enum tp_mismatch_kind kind, const char *path)
 {
-    struct tp_mismatches *into = &sc->mismatches;
-    for (size_t i = 0; i < round->count; i++) {
+    struct tp_strbuf b = {0};
+    if (tp_strbuf_addf(&b, "%d\x1f%s", (int)kind, path ? path : "") != 0) {
+        tp_strbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* The id of m's (kind, path), added with m as its first occurrence (moved)
+ * when new; -1 past DISTINCT_MAX. */
+static tp_err acc_id(struct step_acc *a, struct tp_mismatch *m, const char *key, long *id)
+{
+    *id = tp_pathset_find(&a->keys, key);
+    if (*id >= 0)
+        return TP_OK;
+    if (a->keys.count >= DISTINCT_MAX) {
+        a->unkept++;
+        return TP_OK;
+    }
+    if (a->keys.count == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        struct tp_mismatch *reps = realloc(a->reps, cap * sizeof *reps);
+        size_t *seen;
+        if (!reps)
+            return TP_ERR_NOMEM;
+        a->reps = reps;
+        if (!(seen = realloc(a->seen, cap * sizeof *seen)))
+            return TP_ERR_NOMEM;
+        a->seen = seen;
+        a->cap = cap;
+    }
+    if (tp_pathset_add(&a->keys, key) != TP_OK)
+        return TP_ERR_NOMEM;
+    *id = (long)a->keys.count - 1;
+    a->reps[*id] = *m;
+    memset(m, 0, sizeof *m);
+    a->seen[*id] = 0;
+    return TP_OK;
+}
+
+/* Records the raw mismatches of one round of a step. */
+static tp_err acc_round(const struct tp_compare_plan *p, struct step_acc *a, unsigned k,
+                        struct tp_mismatches *round)
+{
+    struct raw_round *rr = &a->rounds[k];
+    tp_err rc = TP_OK;
+
+    rr->total = round->total;
+    if (round->count && !(rr->ids = calloc(round->count, sizeof *rr->ids)))
+        return TP_ERR_NOMEM;
+    for (size_t i = 0; rc == TP_OK && i < round->count; i++) {
         struct tp_mismatch *m = &round->items[i];
-        size_t k;
-        for (k = 0; k < into->count; k++)
-            if (into->items[k].kind == m->kind && strcmp(into->items[k].path, m->path) == 0)
-                break;
-        if (k < into->count) {
-            sc->mismatch_rounds[k]++;
-            continue;
+        char *key = acc_key(m->kind, m->path);
+        long id = -1;
+        if (!key)
+            return TP_ERR_NOMEM;
+        rc = mask_mismatch(p->secrets, m);
+        if (rc == TP_OK && i == 0 && !(rr->first = mismatch_text(m)))
+            rc = TP_ERR_NOMEM;
+        if (rc == TP_OK)
+            rc = acc_id(a, m, key, &id);
+        free(key);
+        if (rc == TP_OK && id >= 0) {
+            a->seen[id]++;
+            rr->ids[rr->n++] = (size_t)id;
         }
+    }
+    return rc;
+}
+
+static void acc_clear(struct step_acc *a, unsigned rounds)
+{
+    for (size_t i = 0; i < a->keys.count; i++) {
+        free(a->reps[i].path);
+        free(a->reps[i].base);
+        free(a->reps[i].cand);
+    }
+    tp_pathset_clear(&a->keys);
+    free(a->reps);
+    free(a->seen);
+    for (unsigned k = 0; a->rounds && k < rounds; k++) {
+        free(a->rounds[k].ids);
+        free(a->rounds[k].first);
+    }
+    free(a->rounds);
+    memset(a, 0, sizeof *a);
+}
+
+/* With the run's noise known: each round's count and first difference, and the
+ * step's distinct mismatches with the rounds they were seen in. */
+static tp_err acc_settle(struct step_acc *a, unsigned rounds, const struct tp_pathset *noise,
+                         struct tp_step_cmp *sc)
+{
+    size_t nd = a->keys.count;
+    unsigned char *covered = calloc(nd + 1, 1);
+    struct tp_mismatches *into = &sc->mismatches;
+    tp_err rc = TP_OK;
+
+    if (!covered)
+        return TP_ERR_NOMEM;
+    for (size_t i = 0; i < nd; i++)
+        covered[i] = (unsigned char)tp_pathset_covers(noise, strchr(a->keys.items[i], '\x1f') + 1);
+    for (unsigned k = 0; k < rounds && rc == TP_OK; k++) {
+        struct raw_round *rr = &a->rounds[k];
+        struct tp_round_pair *pair = &sc->rounds[k];
+        size_t gone = 0, first = SIZE_MAX;
+        for (size_t i = 0; i < rr->n; i++) {
+            if (covered[rr->ids[i]])
+                gone++;
+            else if (first == SIZE_MAX)
+                first = i;
+        }
+        pair->diffs = rr->total - gone;
+        if (first == 0) {
+            pair->first_diff = rr->first; /* this round's own values */
+            rr->first = NULL;
+        } else if (first != SIZE_MAX) {
+            pair->first_diff = mismatch_text(&a->reps[rr->ids[first]]);
+        } else if (pair->diffs > 0) {
+            struct tp_strbuf b = {0};
+            if (tp_strbuf_addf(&b, "(%zu differences past the first %zu, not kept)", pair->diffs,
+                               rr->n) == 0)
+                pair->first_diff = b.data;
+        }
+        if (pair->diffs > 0 && !pair->first_diff)
+            rc = TP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < nd && rc == TP_OK; i++) {
+        if (covered[i])
+            continue;
         into->total++;
         if (into->count == TP_MISMATCHES_KEEP)
             continue;
@@ -159,21 +313,28 @@ static tp_err merge_mismatches(struct tp_step_cmp *sc, struct tp_mismatches *rou
             size_t cap = into->cap ? into->cap * 2 : 4;
             struct tp_mismatch *items = realloc(into->items, cap * sizeof *items);
             size_t *r;
-            if (!items)
-                return TP_ERR_NOMEM;
+            if (!items) {
+                rc = TP_ERR_NOMEM;
+                break;
+            }
             into->items = items;
-            r = realloc(sc->mismatch_rounds, cap * sizeof *r);
-            if (!r)
-                return TP_ERR_NOMEM;
+            if (!(r = realloc(sc->mismatch_rounds, cap * sizeof *r))) {
+                rc = TP_ERR_NOMEM;
+                break;
+            }
             sc->mismatch_rounds = r;
             into->cap = cap;
         }
-        into->items[into->count] = *m; /* moved: the round list gives it up */
-        memset(m, 0, sizeof *m);
-        sc->mismatch_rounds[into->count++] = 1;
+        into->items[into->count] = a->reps[i]; /* moved */
+        memset(&a->reps[i], 0, sizeof a->reps[i]);
+        sc->mismatch_rounds[into->count++] = a->seen[i];
     }
-    return TP_OK;
+    into->total += a->unkept;
+    free(covered);
+    return rc;
 }
+
+/* ---- one journey x candidate ---------------------------------------------- */
 
 static struct tp_verdict_opts journey_opts(const struct tp_journey *j,
                                            const struct tp_verdict_opts *defaults)
@@ -186,77 +347,158 @@ static struct tp_verdict_opts journey_opts(const struct tp_journey *j,
     return o;
 }
 
-/* The diff of one round of step s: counted and summarised in pair, merged. */
-static tp_err compare_round(const struct tp_compare_plan *p, const struct tp_journey *j,
-                            struct tp_step_result *b, struct tp_step_result *c,
-                            const struct tp_pathset *noise, struct tp_step_cmp *sc,
-                            struct tp_round_pair *pair)
+/* Round k of every candidate of journey j against the baseline: the latency
+ * samples and the raw mismatches (after ignore and the noise learned so far). */
+static tp_err compare_round(struct tp_compare_state *st, struct tp_run_report *r, size_t j,
+                            unsigned k, struct tp_error *err)
 {
-    struct tp_mismatches round = {0};
-    tp_err rc = tp_diff_step(b, c, &j->compare, noise, &round);
-    for (size_t i = 0; rc == TP_OK && i < round.count; i++)
-        rc = mask_mismatch(p->secrets, &round.items[i]);
-    if (rc == TP_OK) {
-        pair->diffs = round.total;
-        if (round.count > 0 && !(pair->first_diff = mismatch_text(&round.items[0])))
-            rc = TP_ERR_NOMEM;
+    const struct tp_compare_plan *p = &st->p;
+    struct tp_journey_result *bj = &r->journeys[tp_compare_index(p, k, j, 0)];
+    const struct tp_journey *jn = bj->journey;
+    tp_err rc = TP_OK;
+
+    for (size_t i = 0; i < st->out->npairs && rc == TP_OK; i++) {
+        struct tp_pair_cmp *pc = &st->out->pairs[i];
+        struct tp_journey_result *cj;
+        if (pc->journey != j)
+            continue;
+        cj = &r->journeys[tp_compare_index(p, k, j, pc->cand)];
+        for (size_t s = 0; s < pc->nsteps && rc == TP_OK; s++) {
+            struct tp_step_result *b = &bj->steps[s], *c = &cj->steps[s];
+            struct tp_round_pair *pair = &pc->steps[s].rounds[k];
+            struct tp_mismatches round = {0};
+            pair->base_ms = sample_ms(b);
+            pair->cand_ms = sample_ms(c);
+            rc = tp_diff_step(b, c, &jn->compare, st->noise[j] ? &st->noise[j][s] : NULL, &round);
+            if (rc == TP_OK)
+                rc = acc_round(p, &st->acc[i][s], k, &round);
+            tp_mismatches_clear(&round);
+            /* parsed again if another candidate needs it: never all rounds at once */
+            tp_response_drop_parsed(&b->response);
+            tp_response_drop_parsed(&c->response);
+            if (rc != TP_OK)
+                tp_error_set(err, rc,
+                             rc == TP_ERR_NOMEM ? "out of memory comparing responses"
+                                                : "cannot compare the responses of step %s",
+                             pc->steps[s].name);
+        }
     }
-    if (rc == TP_OK)
-        rc = merge_mismatches(sc, &round);
-    tp_mismatches_clear(&round);
     return rc;
 }
 
-/* Latency verdicts and mismatches of one journey x candidate. */
-static tp_err compare_pair(struct tp_run_report *r, const struct tp_compare_plan *p,
-                           struct tp_pathset *noise, unsigned noise_from, struct tp_pair_cmp *pc,
-                           struct tp_error *err)
+/* Whether journey jn learns noise from consecutive rounds, and from the
+ * baseline's second run in each round. */
+static int learns_rounds(const struct tp_compare_plan *p, const struct tp_journey *jn)
 {
-    const struct tp_journey *j = r->journeys[tp_compare_index(p, 0, pc->journey, 0)].journey;
+    return jn->compare.noise == TP_NOISE_ROUNDS ||
+           (jn->compare.noise == TP_NOISE_LEARN && p->noise_target >= 0);
+}
+
+static int learns_twice(const struct tp_compare_plan *p, const struct tp_journey *jn)
+{
+    return jn->compare.noise == TP_NOISE_LEARN && p->noise_target >= 0;
+}
+
+/* Noise from round k of journey j: what differs between the baseline's two runs
+ * of round k ("learn"), and between its rounds k - 1 and k (after Diffy: a
+ * value that differs between any two rounds differs between two neighbours);
+ * nothing extra is sent for the latter. */
+static tp_err learn_round(struct tp_compare_state *st, struct tp_run_report *r, size_t j,
+                          unsigned k)
+{
+    const struct tp_compare_plan *p = &st->p;
+    struct tp_journey_result *b = &r->journeys[tp_compare_index(p, k, j, 0)];
+    const struct tp_journey *jn = b->journey;
+    struct tp_journey_result *b2 =
+        learns_twice(p, jn) ? &r->journeys[tp_compare_index(p, k, j, (size_t)p->noise_target)]
+                            : NULL;
+    struct tp_journey_result *prev = k > 0 ? &r->journeys[tp_compare_index(p, k - 1, j, 0)] : NULL;
+    tp_err rc = TP_OK;
+
+    if (!st->noise[j])
+        return TP_OK;
+    for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++) {
+        if (b2)
+            rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &st->noise[j][s]);
+        if (rc == TP_OK && prev)
+            rc = tp_diff_learn(&prev->steps[s], &b->steps[s], &jn->compare, &st->noise[j][s]);
+        if (b2)
+            tp_response_drop_parsed(&b2->steps[s].response);
+        if (prev)
+            tp_response_drop_parsed(&prev->steps[s].response);
+    }
+    return rc;
+}
+
+/* Lays out the pairs, their steps and the noise sets from round 0's results. */
+static tp_err lay_out(struct tp_compare_state *st, struct tp_run_report *r, struct tp_error *err)
+{
+    const struct tp_compare_plan *p = &st->p;
+    struct tp_comparison *out = st->out;
+    size_t ncand = p->ntargets - 1 - (p->noise_target >= 0 ? 1 : 0);
+
+    out->pairs = calloc(p->njourneys * ncand + 1, sizeof *out->pairs);
+    st->acc = calloc(p->njourneys * ncand + 1, sizeof *st->acc);
+    st->noise = calloc(p->njourneys + 1, sizeof *st->noise);
+    if (!out->pairs || !st->acc || !st->noise)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < p->njourneys; j++) {
+        const struct tp_journey_result *first = &r->journeys[tp_compare_index(p, 0, j, 0)];
+        const struct tp_journey *jn = first->journey;
+        if (learns_rounds(p, jn) &&
+            !(st->noise[j] = calloc(jn->nsteps + 1, sizeof *st->noise[j])))
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        for (size_t t = 1; t < p->ntargets; t++) {
+            size_t i = out->npairs;
+            struct tp_pair_cmp *pc;
+            if ((long)t == p->noise_target)
+                continue;
+            pc = &out->pairs[out->npairs++];
+            pc->journey = j;
+            pc->cand = t;
+            pc->journey_name = jn->name;
+            pc->base_name = first->target->name;
+            pc->cand_name = r->journeys[tp_compare_index(p, 0, j, t)].target->name;
+            pc->steps = calloc(jn->nsteps + 1, sizeof *pc->steps);
+            st->acc[i] = calloc(jn->nsteps + 1, sizeof *st->acc[i]);
+            if (!pc->steps || !st->acc[i])
+                return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            pc->nsteps = jn->nsteps;
+            for (size_t s = 0; s < jn->nsteps; s++) {
+                pc->steps[s].name = jn->steps[s].name;
+                if (!(pc->steps[s].rounds = calloc(p->rounds + 1, sizeof *pc->steps[s].rounds)) ||
+                    !(st->acc[i][s].rounds = calloc(p->rounds + 1, sizeof *st->acc[i][s].rounds)))
+                    return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            }
+        }
+    }
+    st->ready = 1;
+    return TP_OK;
+}
+
+/* Latency verdicts of one journey x candidate once every round is settled. */
+static tp_err judge_pair(const struct tp_compare_plan *p, const struct tp_journey *j,
+                         struct tp_pair_cmp *pc, struct tp_error *err)
+{
     struct tp_verdict_opts o = journey_opts(j, &p->defaults);
-    size_t ns = j->nsteps, rounds = p->rounds;
+    size_t ns = pc->nsteps, rounds = pc->rounds;
     double *base = calloc(rounds + 1, sizeof *base), *cand = calloc(rounds + 1, sizeof *cand);
     double *tb = calloc(rounds + 1, sizeof *tb), *tc = calloc(rounds + 1, sizeof *tc);
     tp_err rc = TP_OK;
 
-    pc->steps = calloc(ns + 1, sizeof *pc->steps);
-    if (!base || !cand || !tb || !tc || !pc->steps) {
+    if (!base || !cand || !tb || !tc) {
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto done;
     }
-    pc->nsteps = ns;
     for (size_t s = 0; s < ns && rc == TP_OK; s++) {
         struct tp_step_cmp *sc = &pc->steps[s];
         struct tp_latency_input in = {base, 0, cand, 0, p->paired, 0, 0};
-        sc->name = j->steps[s].name;
-        sc->noise_from = noise_from;
-        if (!(sc->rounds = calloc(rounds + 1, sizeof *sc->rounds)) ||
-            copy_noise(p->secrets, noise ? &noise[s] : NULL, sc) != TP_OK) {
-            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-            break;
-        }
-        for (unsigned k = 0; k < rounds && rc == TP_OK; k++) {
-            struct tp_step_result *b = &r->journeys[tp_compare_index(p, k, pc->journey, 0)].steps[s];
-            struct tp_step_result *c =
-                &r->journeys[tp_compare_index(p, k, pc->journey, pc->cand)].steps[s];
-            struct tp_round_pair *pair = &sc->rounds[k];
-            pair->base_ms = sample_ms(b);
-            pair->cand_ms = sample_ms(c);
+        for (unsigned k = 0; k < rounds; k++) {
+            const struct tp_round_pair *pair = &sc->rounds[k];
             if (!isnan(pair->base_ms) && !isnan(pair->cand_ms)) {
                 base[in.n_base++] = pair->base_ms;
                 cand[in.n_cand++] = pair->cand_ms;
             }
-            rc = compare_round(p, j, b, c, noise ? &noise[s] : NULL, sc, pair);
-            /* parsed again if another candidate needs it: never all rounds at once */
-            tp_response_drop_parsed(&b->response);
-            tp_response_drop_parsed(&c->response);
-        }
-        if (rc != TP_OK) {
-            tp_error_set(err, rc,
-                         rc == TP_ERR_NOMEM ? "out of memory comparing responses"
-                                            : "cannot compare the responses of step %s",
-                         sc->name);
-            break;
         }
         in.mismatches = sc->mismatches.total;
         in.critical_step = is_critical(j, sc->name);
@@ -338,98 +580,126 @@ static tp_err conclude_pair(const struct tp_compare_plan *p, const struct tp_jou
     return TP_OK;
 }
 
-/* Noise learned for journey j (one path set per step; *noise NULL when the
- * journey learns nothing) and how many baseline results it was learned from.
- * "rounds": whatever differs between the baseline's runs of consecutive rounds
- * (a value that differs between any two rounds differs between two neighbours);
- * it sends nothing extra. "learn": also what differs between the baseline's two
- * runs of one round (Diffy). "off": nothing. */
-static tp_err learn_noise(struct tp_run_report *r, const struct tp_compare_plan *p, size_t j,
-                          struct tp_pathset **noise, unsigned *from)
+/* ---- the run, a round at a time ------------------------------------------- */
+
+tp_err tp_compare_start(const struct tp_compare_plan *plan, struct tp_comparison *out,
+                        struct tp_compare_state **state, struct tp_error *err)
 {
-    const struct tp_journey *jn = r->journeys[tp_compare_index(p, 0, j, 0)].journey;
-    int twice = jn->compare.noise == TP_NOISE_LEARN && p->noise_target >= 0;
+    struct tp_compare_state *st = calloc(1, sizeof *st);
+
+    memset(out, 0, sizeof *out);
+    out->fail_on = plan->fail_on;
+    *state = st;
+    if (!st)
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+    st->p = *plan;
+    st->out = out;
+    return TP_OK;
+}
+
+/* Whether the plan compares anything. */
+static int comparing(const struct tp_compare_plan *p)
+{
+    size_t ncand = p->ntargets < 2 ? 0 : p->ntargets - 1 - (p->noise_target >= 0 ? 1 : 0);
+    return ncand > 0 && p->rounds > 0 && p->njourneys > 0;
+}
+
+tp_err tp_compare_feed(struct tp_compare_state *st, struct tp_run_report *r, unsigned round,
+                       struct tp_error *err)
+{
     tp_err rc = TP_OK;
 
-    *noise = NULL;
-    *from = 0;
-    if (jn->compare.noise == TP_NOISE_OFF || (!twice && jn->compare.noise != TP_NOISE_ROUNDS))
+    if (!comparing(&st->p))
         return TP_OK;
-    if (!(*noise = calloc(jn->nsteps + 1, sizeof **noise)))
-        return TP_ERR_NOMEM;
-    *from = p->rounds * (twice ? 2u : 1u);
-    for (unsigned k = 0; k < p->rounds && rc == TP_OK; k++) {
-        struct tp_journey_result *b = &r->journeys[tp_compare_index(p, k, j, 0)];
-        struct tp_journey_result *b2 =
-            twice ? &r->journeys[tp_compare_index(p, k, j, (size_t)p->noise_target)] : NULL;
-        struct tp_journey_result *next =
-            k + 1 < p->rounds ? &r->journeys[tp_compare_index(p, k + 1, j, 0)] : NULL;
-        for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++) {
-            if (b2)
-                rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &(*noise)[s]);
-            if (rc == TP_OK && next)
-                rc = tp_diff_learn(&b->steps[s], &next->steps[s], &jn->compare, &(*noise)[s]);
-            /* round k is done with (k + 1 is parsed once more as the next one's base) */
-            tp_response_drop_parsed(&b->steps[s].response);
-            if (b2)
-                tp_response_drop_parsed(&b2->steps[s].response);
+    if (round != st->fed || round >= st->p.rounds)
+        return tp_error_set(err, TP_ERR_INVALID, "internal: round %u fed out of order", round + 1);
+    if (!st->ready && (rc = lay_out(st, r, err)) != TP_OK)
+        return rc;
+    for (size_t j = 0; j < st->p.njourneys && rc == TP_OK; j++) {
+        if (learn_round(st, r, j, round) != TP_OK)
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory learning noise");
+        if (round > 0)
+            rc = compare_round(st, r, j, round - 1, err);
+    }
+    st->fed = round + 1;
+    return rc;
+}
+
+tp_err tp_compare_finish(struct tp_compare_state *st, struct tp_run_report *r,
+                         struct tp_error *err)
+{
+    struct tp_comparison *out = st->out;
+    unsigned rounds = st->fed;
+    tp_err rc = TP_OK;
+
+    if (!comparing(&st->p) || rounds == 0)
+        return TP_OK;
+    for (size_t j = 0; j < st->p.njourneys && rc == TP_OK; j++)
+        rc = compare_round(st, r, j, rounds - 1, err);
+    for (size_t i = 0; i < out->npairs && rc == TP_OK; i++) {
+        struct tp_pair_cmp *pc = &out->pairs[i];
+        const struct tp_journey *jn =
+            r->journeys[tp_compare_index(&st->p, 0, pc->journey, 0)].journey;
+        struct tp_pathset *noise = st->noise[pc->journey];
+        pc->rounds = rounds;
+        for (size_t s = 0; s < pc->nsteps && rc == TP_OK; s++) {
+            struct tp_step_cmp *sc = &pc->steps[s];
+            if (noise) {
+                sc->noise_from = rounds * (learns_twice(&st->p, jn) ? 2u : 1u);
+                rc = copy_noise(st->p.secrets, &noise[s], sc);
+            }
+            if (rc == TP_OK)
+                rc = acc_settle(&st->acc[i][s], rounds, noise ? &noise[s] : NULL, sc);
         }
+        if (rc != TP_OK)
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        rc = judge_pair(&st->p, jn, pc, err);
+    }
+    if (rc == TP_OK)
+        rc = holm_all(out, &st->p.defaults, err);
+    for (size_t i = 0; rc == TP_OK && i < out->npairs; i++) {
+        struct tp_pair_cmp *pc = &out->pairs[i];
+        rc = conclude_pair(&st->p, r->journeys[tp_compare_index(&st->p, 0, pc->journey, 0)].journey,
+                           pc, err);
+        out->fails |= pc->fails;
     }
     return rc;
 }
 
-static void noise_free(struct tp_pathset *noise, size_t nsteps)
+void tp_compare_state_free(struct tp_compare_state *st)
 {
-    for (size_t s = 0; noise && s < nsteps; s++)
-        tp_pathset_clear(&noise[s]);
-    free(noise);
+    if (!st)
+        return;
+    for (size_t i = 0; st->acc && i < st->out->npairs; i++) {
+        for (size_t s = 0; st->acc[i] && s < st->out->pairs[i].nsteps; s++)
+            acc_clear(&st->acc[i][s], st->p.rounds);
+        free(st->acc[i]);
+    }
+    free(st->acc);
+    for (size_t j = 0; st->noise && j < st->p.njourneys; j++) {
+        /* the step count: any pair of the journey has it */
+        for (size_t i = 0; st->noise[j] && i < st->out->npairs; i++)
+            if (st->out->pairs[i].journey == j) {
+                for (size_t s = 0; s < st->out->pairs[i].nsteps; s++)
+                    tp_pathset_clear(&st->noise[j][s]);
+                break;
+            }
+        free(st->noise[j]);
+    }
+    free(st->noise);
+    free(st);
 }
 
 tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *p,
                       struct tp_comparison *out, struct tp_error *err)
 {
-    size_t ncand = p->ntargets - 1 - (p->noise_target >= 0 ? 1 : 0);
-    tp_err rc = TP_OK;
-
-    memset(out, 0, sizeof *out);
-    out->fail_on = p->fail_on;
-    if (p->ntargets < 2 || ncand == 0 || p->rounds == 0 || r->njourneys == 0)
-        return TP_OK;
-    out->pairs = calloc(p->njourneys * ncand, sizeof *out->pairs);
-    if (!out->pairs)
-        return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
-    for (size_t j = 0; j < p->njourneys && rc == TP_OK; j++) {
-        const struct tp_journey_result *first = &r->journeys[tp_compare_index(p, 0, j, 0)];
-        struct tp_pathset *noise = NULL;
-        unsigned noise_from = 0;
-        if (learn_noise(r, p, j, &noise, &noise_from) != TP_OK) {
-            noise_free(noise, first->journey->nsteps);
-            rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory learning noise");
-            break;
-        }
-        for (size_t t = 1; t < p->ntargets && rc == TP_OK; t++) {
-            struct tp_pair_cmp *pc;
-            if ((long)t == p->noise_target)
-                continue;
-            pc = &out->pairs[out->npairs++];
-            pc->journey = j;
-            pc->cand = t;
-            pc->journey_name = first->journey->name;
-            pc->base_name = first->target->name;
-            pc->cand_name = r->journeys[tp_compare_index(p, 0, j, t)].target->name;
-            pc->rounds = p->rounds;
-            rc = compare_pair(r, p, noise, noise_from, pc, err);
-        }
-        noise_free(noise, first->journey->nsteps);
-    }
-    if (rc == TP_OK)
-        rc = holm_all(out, &p->defaults, err);
-    for (size_t i = 0; rc == TP_OK && i < out->npairs; i++) {
-        struct tp_pair_cmp *pc = &out->pairs[i];
-        rc = conclude_pair(p, r->journeys[tp_compare_index(p, 0, pc->journey, 0)].journey, pc,
-                           err);
-        out->fails |= pc->fails;
-    }
+    struct tp_compare_state *st = NULL;
+    tp_err rc = tp_compare_start(p, out, &st, err);
+    for (unsigned k = 0; rc == TP_OK && k < p->rounds && r->njourneys > 0; k++)
+        rc = tp_compare_feed(st, r, k, err);
+    if (rc == TP_OK && r->njourneys > 0)
+        rc = tp_compare_finish(st, r, err);
+    tp_compare_state_free(st);
     return rc;
 }
 

@@ -212,6 +212,18 @@ tp_err tp_pathset_add(struct tp_pathset *s, const char *path)
     return TP_OK;
 }
 
+long tp_pathset_find(const struct tp_pathset *s, const char *path)
+{
+    size_t len, at;
+    int found;
+
+    if (!s || !path || s->nslots == 0)
+        return -1;
+    len = strlen(path);
+    at = pathset_slot(s, path, len, fnv(FNV_BASIS, path, len), &found);
+    return found ? (long)s->slots[at] - 1 : -1;
+}
+
 /* A member covers path when it equals path or is a whole-segment prefix of it:
  * for a JSON path one followed by "[", for a node path one followed by "/". The
  * paths diff.c writes quote every name, so a member (a complete path) never

@@ -99,6 +99,35 @@ struct tp_comparison {
 tp_err tp_compare_run(struct tp_run_report *r, const struct tp_compare_plan *plan,
                       struct tp_comparison *out, struct tp_error *err);
 
+/* The same comparison a round at a time, as the run goes (tp_compare_run is
+ * start, feed every round, finish):
+ *   tp_compare_start   zeroes *out and makes the state (free it with
+ *                      tp_compare_state_free BEFORE tp_comparison_clear(out));
+ *   tp_compare_feed    round `round` (0-based; rounds in order, at most
+ *                      plan->rounds) has completed in r: learns noise from it
+ *                      (its baseline against the previous round's, and against
+ *                      the noise run) and compares round - 1, whose bodies
+ *                      nobody needs after this call (the caller may reduce
+ *                      them: tp_journey_result_reduce). Round `round` keeps its
+ *                      bodies until the next feed or finish;
+ *   tp_compare_finish  compares the last round fed, applies the noise learned
+ *                      over the whole run to every round's mismatches (a field
+ *                      the baseline changes only in a late round is noise in
+ *                      every round), judges and concludes: *out is complete
+ *                      with rounds = the rounds fed.
+ * What is kept per round is the latency pair and the ids of its mismatches; a
+ * round's first difference is shown with its own values when it is still a
+ * difference after the run's noise, else with the values of the first round the
+ * difference was seen in. */
+struct tp_compare_state;
+tp_err tp_compare_start(const struct tp_compare_plan *plan, struct tp_comparison *out,
+                        struct tp_compare_state **state, struct tp_error *err);
+tp_err tp_compare_feed(struct tp_compare_state *st, struct tp_run_report *r, unsigned round,
+                       struct tp_error *err);
+tp_err tp_compare_finish(struct tp_compare_state *st, struct tp_run_report *r,
+                         struct tp_error *err);
+void tp_compare_state_free(struct tp_compare_state *st); /* NULL is a no-op */
+
 /* The one rule: 1 when a step with verdict v and `mismatches` distinct
  * mismatches fails the run under fail_on. */
 int tp_compare_step_fails(const struct tp_step_verdict *v, size_t mismatches,

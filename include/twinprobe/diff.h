@@ -103,6 +103,8 @@ struct tp_pathset {
  * TP_ERR_INVALID for a NULL argument. */
 tp_err tp_pathset_add(struct tp_pathset *s, const char *path);
 int tp_pathset_covers(const struct tp_pathset *s, const char *path); /* s may be NULL */
+/* The index in s->items of the member equal to path, or -1 (s may be NULL). */
+long tp_pathset_find(const struct tp_pathset *s, const char *path);
 void tp_pathset_clear(struct tp_pathset *s);
 
 /* The normalized paths of the nodes each query selects in doc, added to out
