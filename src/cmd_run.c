@@ -60,6 +60,14 @@ struct run_opts {
     struct tp_cli_vars vars; /* --variable, --variables-file, --secret */
 };
 
+/* A JSON report written as the run goes (report.h tp_json_report_*). */
+struct json_out {
+    const char *path;          /* NULL: standard output */
+    FILE *f;
+    struct tp_json_report w;
+    int ended;
+};
+
 /* Everything the run owns, freed in one place. */
 struct run_state {
     struct tp_probe *probe;
@@ -77,6 +85,10 @@ struct run_state {
     struct tp_publish_setup publish; /* conf.redis NULL: nothing to publish */
     struct tp_run_report report;
     struct tp_comparison comparison;
+    struct tp_compare_state *judge; /* the comparison as the rounds complete, or NULL */
+    struct json_out json[1 + MAX_REPORTS]; /* JSON reports written as the run goes */
+    size_t njson;
+    size_t per_round;          /* journey results per round */
     int lock_fd;               /* the probe's run lock, or -1 */
 };
 
@@ -357,16 +369,56 @@ static void warn_few_rounds(const struct run_state *s, const struct tp_run_plan 
             plan->rounds, plan->rounds == 1 ? "" : "s", need, alpha, need * 2);
 }
 
-/* With two or more targets: every candidate against the baseline. Then the one
- * rule for the exit status: 1 when a journey run failed or the comparison
- * fails the run. */
-static int compare(const struct run_opts *o, struct run_state *s, const struct tp_run_plan *plan)
+/* Judging as the run goes: round k's JSON is written and its results reduced
+ * to what the text and JUnit reports, the Redis entries and the exit status
+ * read (result.h tp_step_brief): its bodies, captures and passed assertions
+ * are freed, so memory does not grow with the bodies of the rounds. */
+static tp_err settle_round(struct run_state *s, struct tp_run_report *r, unsigned k,
+                           struct tp_error *err)
 {
-    struct tp_compare_plan cp = compare_plan(o, s, plan);
+    for (size_t i = (size_t)k * s->per_round; i < (size_t)(k + 1) * s->per_round; i++) {
+        for (size_t n = 0; n < s->njson; n++)
+            (void)tp_json_report_journey(&s->json[n].w, &r->journeys[i]); /* failure: at the end */
+        if (tp_journey_result_reduce(&r->journeys[i]) != TP_OK)
+            return tp_error_set(err, TP_ERR_NOMEM, "out of memory reducing round %u", k + 1);
+    }
+    return TP_OK;
+}
+
+/* The runner's round callback (runner.h on_round): round `round` completed.
+ * With a comparison, round - 1 is compared now (noise is learned from the
+ * next round's baseline first) and settled; else round itself. */
+static tp_err on_round(void *ctx, struct tp_run_report *r, unsigned round, struct tp_error *err)
+{
+    struct run_state *s = ctx;
+    tp_err rc;
+
+    for (size_t n = 0; n < s->njson; n++)
+        (void)tp_json_report_begin(&s->json[n].w, r);
+    if (!s->judge)
+        return settle_round(s, r, round, err);
+    if ((rc = tp_compare_feed(s->judge, r, round, err)) != TP_OK || round == 0)
+        return rc;
+    return settle_round(s, r, round - 1, err);
+}
+
+/* After the run: the last round compared and settled, the comparison
+ * concluded. Then the one rule for the exit status: 1 when a journey run failed
+ * or the comparison fails the run. */
+static int compare(struct run_state *s)
+{
     struct tp_error err;
+    tp_err rc = TP_OK;
 
     tp_error_clear(&err);
-    if (tp_compare_run(&s->report, &cp, &s->comparison, &err) != TP_OK) {
+    if (s->judge) {
+        rc = tp_compare_finish(s->judge, &s->report, &err);
+        if (rc == TP_OK && s->report.rounds_completed > 0)
+            rc = settle_round(s, &s->report, s->report.rounds_completed - 1, &err);
+    }
+    tp_compare_state_free(s->judge);
+    s->judge = NULL;
+    if (rc != TP_OK) {
         tp_log(TP_LOG_ERROR, "%s", err.text);
         return TP_EXIT_RUNTIME;
     }
@@ -685,12 +737,76 @@ static int write_one(enum format f, const char *path, const struct tp_run_report
     return status;
 }
 
-/* The report --format/--output asks for, then every --report of the same run. */
-static int write_reports(const struct run_opts *o, const struct tp_run_report *r)
+static int write_out(void *ctx, const char *data, size_t len)
 {
-    int status = write_one(o->format, o->output, r, 1);
+    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
+}
+
+/* Opens every JSON report before the run: they are written as it goes. A file
+ * that cannot be opened ends the command before anything is sent. */
+static int open_json_reports(const struct run_opts *o, struct run_state *s)
+{
+    const char *paths[1 + MAX_REPORTS];
+    size_t n = 0;
+
+    if (o->format == FORMAT_JSON)
+        paths[n++] = o->output;
+    for (size_t i = 0; i < o->nreports; i++)
+        if (o->reports[i].format == FORMAT_JSON)
+            paths[n++] = o->reports[i].file;
+    for (size_t i = 0; i < n; i++) {
+        struct json_out *j = &s->json[s->njson];
+        j->path = paths[i];
+        j->f = paths[i] ? open_report(paths[i]) : stdout;
+        if (!j->f) {
+            tp_log(TP_LOG_ERROR, "cannot write the report to %s: %s", paths[i], strerror(errno));
+            return TP_EXIT_RUNTIME;
+        }
+        tp_json_report_init(&j->w, write_out, j->f);
+        s->njson++;
+    }
+    return TP_EXIT_OK;
+}
+
+/* Ends and closes the JSON reports (r->exit_status set). */
+static int end_json_reports(struct run_state *s, const struct tp_run_report *r)
+{
+    int status = TP_EXIT_OK;
+    for (size_t i = 0; i < s->njson; i++) {
+        struct json_out *j = &s->json[i];
+        int bad;
+        if (j->ended)
+            continue;
+        j->ended = 1;
+        bad = tp_json_report_end(&j->w, r) != 0 || fflush(j->f) != 0;
+        if (j->f != stdout && fclose(j->f) != 0)
+            bad = 1;
+        j->f = NULL;
+        if (bad) {
+            tp_log(TP_LOG_ERROR, "cannot write the report to %s",
+                   j->path ? j->path : "standard output");
+            status = TP_EXIT_RUNTIME;
+        }
+    }
+    return status;
+}
+
+/* The report --format/--output asks for, then every --report of the same run
+ * (the JSON ones are ended: they were written as the run went). */
+static int write_reports(const struct run_opts *o, struct run_state *s,
+                         const struct tp_run_report *r)
+{
+    int status = end_json_reports(s, r);
+    if (o->format != FORMAT_JSON) {
+        int st = write_one(o->format, o->output, r, 1);
+        if (status == TP_EXIT_OK)
+            status = st;
+    }
     for (size_t i = 0; i < o->nreports; i++) {
-        int st = write_one(o->reports[i].format, o->reports[i].file, r, 0);
+        int st;
+        if (o->reports[i].format == FORMAT_JSON)
+            continue;
+        st = write_one(o->reports[i].format, o->reports[i].file, r, 0);
         if (status == TP_EXIT_OK)
             status = st;
     }
@@ -699,6 +815,12 @@ static int write_reports(const struct run_opts *o, const struct tp_run_report *r
 
 static void state_free(struct run_state *s)
 {
+    for (size_t i = 0; i < s->njson; i++) {
+        if (s->json[i].f && s->json[i].f != stdout)
+            fclose(s->json[i].f);
+        tp_json_report_free(&s->json[i].w);
+    }
+    tp_compare_state_free(s->judge); /* before the comparison it fills */
     tp_run_report_clear(&s->report);
     tp_comparison_clear(&s->comparison);
     free(s->location);
@@ -717,6 +839,26 @@ static void state_free(struct run_state *s)
         close(s->lock_fd); /* releases the run lock */
     tp_secrets_free(s->secrets);
     tp_probe_free(s->probe);
+}
+
+/* The comparison made as the rounds complete (with two or more targets), and
+ * the runner's round callback. */
+static int start_judging(const struct run_opts *o, struct run_state *s,
+                         struct tp_run_plan *plan)
+{
+    struct tp_compare_plan cp = compare_plan(o, s, plan);
+    struct tp_error err;
+
+    cp.rounds = plan->rounds; /* room for every round; finish counts those fed */
+    s->per_round = plan->njourneys * plan->ntargets;
+    plan->on_round = on_round;
+    plan->on_round_ctx = s;
+    tp_error_clear(&err);
+    if (plan->ntargets >= 2 && tp_compare_start(&cp, &s->comparison, &s->judge, &err) != TP_OK) {
+        tp_log(TP_LOG_ERROR, "%s", err.text);
+        return TP_EXIT_RUNTIME;
+    }
+    return TP_EXIT_OK;
 }
 
 int tp_cmd_run(int argc, char **argv)
@@ -794,6 +936,11 @@ int tp_cmd_run(int argc, char **argv)
         goto done;
     }
     tp_error_clear(&err);
+    if ((status = open_json_reports(&o, &s)) != TP_EXIT_OK ||
+        (status = start_judging(&o, &s, &plan)) != TP_EXIT_OK) {
+        curl_global_cleanup();
+        goto done;
+    }
     if (tp_runner_run(&plan, &s.report, &err) != TP_OK) {
         tp_log(TP_LOG_ERROR, "%s", err.text);
         status = TP_EXIT_RUNTIME;
@@ -802,7 +949,7 @@ int tp_cmd_run(int argc, char **argv)
     }
     curl_global_cleanup();
     log_stop(&s.report);
-    if ((status = compare(&o, &s, &plan)) != TP_EXIT_OK)
+    if ((status = compare(&s)) != TP_EXIT_OK)
         goto done;
     /* Entries neither published nor spooled: exit 3, after the report is out.
      * No signal cuts a batch in half (a second SIGINT waits for its end). */
@@ -812,12 +959,16 @@ int tp_cmd_run(int argc, char **argv)
     hold_signals(SIG_UNBLOCK);
     if (stop_signal)
         s.report.exit_status = 128 + stop_signal; /* the report says what the process exits */
-    status = write_reports(&o, &s.report);
+    status = write_reports(&o, &s, &s.report);
     if (status == TP_EXIT_OK)
         status = s.report.exit_status;
     if (stop_signal)
         status = 128 + stop_signal;
 done:
+    if (s.njson) { /* a run ended by an error still leaves whole documents */
+        s.report.exit_status = status;
+        (void)end_json_reports(&s, &s.report);
+    }
     tp_log_setup(o.quiet ? TP_LOG_ERROR : TP_LOG_INFO, NULL); /* the secrets go next */
     state_free(&s);
     tp_cli_vars_clear(&o.vars);

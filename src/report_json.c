@@ -26,6 +26,8 @@
 #include "twinprobe/report.h"
 
 #include "twinprobe/compare.h"
+#include "twinprobe/escape.h"
+#include "twinprobe/strbuf.h"
 #include "twinprobe/utf8.h"
 #include "twinprobe/version.h"
 
@@ -67,12 +69,6 @@ static json_t *str(const char *s)
     return s ? valid_string(s, strlen(s)) : json_null();
 }
 
-/* A JSON value of the run (masked at its source): a new reference, null for NULL. */
-static json_t *value(json_t *v)
-{
-    return v ? json_incref(v) : json_null();
-}
-
 /* ms rounded to 3 decimals; null when not finite (never, by contract). */
 static json_t *ms_value(double ms)
 {
@@ -82,108 +78,6 @@ static json_t *ms_value(double ms)
         return json_null();
     v = round(ms * 1000.0) / 1000.0;
     return json_real(v == 0 ? 0.0 : v); /* never "-0.0" */
-}
-
-static json_t *timings_json(const struct tp_timings *t)
-{
-    json_t *o = json_object();
-
-    if (!o || put(o, "dns", ms_value(t->dns_ms)) || put(o, "connect", ms_value(t->connect_ms)) ||
-        put(o, "tls", ms_value(t->tls_ms)) || put(o, "ttfb", ms_value(t->ttfb_ms)) ||
-        put(o, "download", ms_value(t->download_ms)) || put(o, "total", ms_value(t->total_ms))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static json_t *assertion_json(const struct tp_assertion *a)
-{
-    json_t *o = json_object();
-
-    if (!o || put(o, "source", str(a->source)) || put(o, "predicate", str(a->predicate)) ||
-        put(o, "expected", value(a->expected)) || put(o, "actual", value(a->actual)) ||
-        put(o, "ok", json_boolean(a->ok))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* A string field of the response, or null when empty (unknown). */
-static json_t *text_or_null(const char *s)
-{
-    return s[0] ? str(s) : json_null();
-}
-
-static json_t *step_json(const struct tp_step *step,
-                         const struct tp_step_result *s)
-{
-    const struct tp_response *resp = &s->response;
-    const char *err = s->error ? s->error : s->eval.error;
-    const char *failure = s->skipped ? NULL : tp_failure_name(s->failure);
-    json_t *o = json_object(), *assertions = json_array();
-
-    if (!o || !assertions)
-        goto fail;
-    if (!s->skipped)
-        for (size_t i = 0; i < s->eval.nassertions; i++)
-            if (push(assertions, assertion_json(&s->eval.assertions[i])))
-                goto fail;
-    if (put(o, "name", str(step ? step->name : NULL)) ||
-        put(o, "ok", json_boolean(s->ok && !s->skipped)) ||
-        put(o, "skipped", json_boolean(s->skipped)) ||
-        put(o, "status",
-            !s->skipped && resp->status > 0 ? json_integer(resp->status) : json_null()) ||
-        put(o, "failure", failure ? json_string(failure) : json_null()) ||
-        put(o, "error", str(err)) ||
-        put(o, "attempts", json_integer(s->skipped ? 0 : (json_int_t)s->attempts)) ||
-        put(o, "reused", json_boolean(!s->skipped && resp->reused)) ||
-        put(o, "http_version",
-            s->skipped ? json_null() : text_or_null(resp->http_version)) ||
-        put(o, "primary_ip", s->skipped ? json_null() : text_or_null(resp->primary_ip)) ||
-        put(o, "timings_ms", s->skipped ? json_null() : timings_json(&resp->timings)) ||
-        put(o, "captures",
-            !s->skipped && s->eval.captures ? value(s->eval.captures) : json_object()))
-        goto fail;
-    if (put(o, "assertions", assertions)) {
-        assertions = NULL; /* taken */
-        goto fail;
-    }
-    return o;
-
-fail:
-    json_decref(assertions);
-    json_decref(o);
-    return NULL;
-}
-
-static json_t *journey_json(const struct tp_journey_result *jr)
-{
-    const struct tp_journey *j = jr->journey;
-    size_t nsteps = j && jr->steps ? j->nsteps : 0;
-    json_t *o = json_object(), *steps = json_array();
-
-    if (!o || !steps)
-        goto fail;
-    for (size_t k = 0; k < nsteps; k++)
-        if (push(steps, step_json(j->steps ? &j->steps[k] : NULL, &jr->steps[k])))
-            goto fail;
-    if (put(o, "journey", str(j ? j->name : NULL)) ||
-        put(o, "target", str(jr->target ? jr->target->name : NULL)) ||
-        put(o, "round", json_integer(jr->round)) || put(o, "ok", json_boolean(jr->ok)) ||
-        put(o, "trace_id", json_string(jr->trace_id)))
-        goto fail;
-    if (put(o, "steps", steps)) {
-        steps = NULL;
-        goto fail;
-    }
-    return o;
-
-fail:
-    json_decref(steps);
-    json_decref(o);
-    return NULL;
 }
 
 /* ---- comparisons ----------------------------------------------------------- */
@@ -319,52 +213,298 @@ static json_t *comparisons_json(const struct tp_comparison *c)
     return arr;
 }
 
+/* ---- the streamed document ------------------------------------------------ */
+
+/* Output waiting for the sink past this many bytes is handed over. */
+#define FLUSH_AT (64u << 10)
+
+static void emit(struct tp_json_report *w, const char *s, size_t n)
+{
+    if (!w->failed && tp_strbuf_add(&w->buf, s, n) != 0)
+        w->failed = 1;
+}
+
+static void emits(struct tp_json_report *w, const char *s)
+{
+    emit(w, s, strlen(s));
+}
+
+static void flush(struct tp_json_report *w, int all)
+{
+    if (w->failed || w->buf.len == 0 || (!all && w->buf.len < FLUSH_AT))
+        return;
+    if (w->sink(w->ctx, w->buf.data, w->buf.len) != 0)
+        w->failed = 1;
+    tp_strbuf_cut(&w->buf, 0);
+}
+
+/* A JSON string, made valid UTF-8; null for NULL. */
+static void emit_str(struct tp_json_report *w, const char *s)
+{
+    size_t n, len;
+    char *fixed;
+
+    if (!s) {
+        emits(w, "null");
+        return;
+    }
+    len = strlen(s);
+    if (tp_utf8_valid(s, len)) {
+        emit(w, "\"", 1);
+        if (!w->failed && tp_escape_json(&w->buf, s, len) != 0)
+            w->failed = 1;
+        emit(w, "\"", 1);
+        return;
+    }
+    if (!(fixed = tp_utf8_repair(s, len, &n))) {
+        w->failed = 1;
+        return;
+    }
+    emit(w, "\"", 1);
+    if (!w->failed && tp_escape_json(&w->buf, fixed, n) != 0)
+        w->failed = 1;
+    emit(w, "\"", 1);
+    free(fixed);
+}
+
+/* A real as jansson prints it with 15 significant digits (a whole value as
+ * "2.0"); null when not finite. */
+static void emit_real(struct tp_json_report *w, double v)
+{
+    char num[40];
+    int n;
+    if (!isfinite(v)) {
+        emits(w, "null");
+        return;
+    }
+    n = snprintf(num, sizeof num - 2, "%.15g", v);
+    if (n > 0 && !strpbrk(num, ".eEn"))
+        memcpy(num + n, ".0", 3);
+    emits(w, num);
+}
+
+/* ms rounded to 3 decimals (never "-0.0"). */
+static void emit_ms(struct tp_json_report *w, double ms)
+{
+    double v = isfinite(ms) ? round(ms * 1000.0) / 1000.0 : ms;
+    emit_real(w, v == 0 ? 0.0 : v);
+}
+
+static void emit_int(struct tp_json_report *w, long long v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", v);
+    emits(w, num);
+}
+
+/* A JSON value of the run (masked at its source), compact; null for NULL. */
+static void emit_value(struct tp_json_report *w, const json_t *v)
+{
+    char *text;
+    if (!v) {
+        emits(w, "null");
+        return;
+    }
+    text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+                             JSON_REAL_PRECISION(15));
+    if (!text) {
+        w->failed = 1;
+        return;
+    }
+    emits(w, text);
+    free(text);
+}
+
+static void emit_timings(struct tp_json_report *w, const struct tp_timings *t)
+{
+    emits(w, "{\"dns\": ");
+    emit_ms(w, t->dns_ms);
+    emits(w, ", \"connect\": ");
+    emit_ms(w, t->connect_ms);
+    emits(w, ", \"tls\": ");
+    emit_ms(w, t->tls_ms);
+    emits(w, ", \"ttfb\": ");
+    emit_ms(w, t->ttfb_ms);
+    emits(w, ", \"download\": ");
+    emit_ms(w, t->download_ms);
+    emits(w, ", \"total\": ");
+    emit_ms(w, t->total_ms);
+    emits(w, "}");
+}
+
+static void emit_text_or_null(struct tp_json_report *w, const char *s)
+{
+    emit_str(w, s && s[0] ? s : NULL);
+}
+
+/* One step: a full result has its captures and every assertion; a reduced one
+ * has none (captures {} and assertions []). */
+static void emit_step(struct tp_json_report *w, const struct tp_journey_result *jr, size_t k)
+{
+    const struct tp_step *step = jr->journey->steps ? &jr->journey->steps[k] : NULL;
+    const struct tp_step_result *full = jr->steps ? &jr->steps[k] : NULL;
+    struct tp_step_view v;
+    const char *failure;
+
+    tp_step_view(jr, k, &v);
+    failure = v.skipped ? NULL : tp_failure_name(v.failure);
+    emits(w, "{\"name\": ");
+    emit_str(w, step ? step->name : NULL);
+    emits(w, v.ok && !v.skipped ? ", \"ok\": true" : ", \"ok\": false");
+    emits(w, v.skipped ? ", \"skipped\": true, \"status\": " : ", \"skipped\": false, \"status\": ");
+    if (!v.skipped && v.status > 0)
+        emit_int(w, v.status);
+    else
+        emits(w, "null");
+    emits(w, ", \"failure\": ");
+    emit_str(w, failure);
+    emits(w, ", \"error\": ");
+    emit_str(w, v.error);
+    emits(w, ", \"attempts\": ");
+    emit_int(w, v.skipped ? 0 : (long long)v.attempts);
+    emits(w, !v.skipped && v.reused ? ", \"reused\": true" : ", \"reused\": false");
+    emits(w, ", \"http_version\": ");
+    emit_text_or_null(w, v.skipped ? NULL : v.http_version);
+    emits(w, ", \"primary_ip\": ");
+    emit_text_or_null(w, v.skipped ? NULL : v.primary_ip);
+    emits(w, ", \"timings_ms\": ");
+    if (v.skipped)
+        emits(w, "null");
+    else
+        emit_timings(w, &v.timings);
+    emits(w, ", \"captures\": ");
+    if (full && !v.skipped && full->eval.captures)
+        emit_value(w, full->eval.captures);
+    else
+        emits(w, "{}");
+    emits(w, ", \"assertions\": [");
+    for (size_t i = 0; full && !v.skipped && i < full->eval.nassertions; i++) {
+        const struct tp_assertion *a = &full->eval.assertions[i];
+        emits(w, i ? ", {\"source\": " : "{\"source\": ");
+        emit_str(w, a->source);
+        emits(w, ", \"predicate\": ");
+        emit_str(w, a->predicate);
+        emits(w, ", \"expected\": ");
+        emit_value(w, a->expected);
+        emits(w, ", \"actual\": ");
+        emit_value(w, a->actual);
+        emits(w, a->ok ? ", \"ok\": true}" : ", \"ok\": false}");
+    }
+    emits(w, "]}");
+}
+
+void tp_json_report_init(struct tp_json_report *w, tp_report_sink sink, void *ctx)
+{
+    memset(w, 0, sizeof *w);
+    w->sink = sink;
+    w->ctx = ctx;
+}
+
+int tp_json_report_begin(struct tp_json_report *w, const struct tp_run_report *r)
+{
+    if (w->began)
+        return w->failed ? -1 : 0;
+    w->began = 1;
+    emits(w, "{\n  \"tool\": \"twinprobe\",\n  \"version\": ");
+    emit_str(w, TP_VERSION);
+    emits(w, ",\n  \"run\": ");
+    emit_str(w, r->run_id);
+    emits(w, ",\n  \"location\": ");
+    emit_str(w, r->location);
+    emits(w, ",\n  \"started_ms\": ");
+    emit_int(w, (long long)r->started_ms);
+    emits(w, ",\n  \"rounds_planned\": ");
+    emit_int(w, (long long)r->rounds_planned);
+    emits(w, ",\n  \"journeys\": [");
+    flush(w, 0);
+    return w->failed ? -1 : 0;
+}
+
+int tp_json_report_journey(struct tp_json_report *w, const struct tp_journey_result *jr)
+{
+    size_t nsteps = tp_journey_result_nsteps(jr);
+
+    emits(w, w->journeys++ ? ",\n    {\"journey\": " : "\n    {\"journey\": ");
+    emit_str(w, jr->journey ? jr->journey->name : NULL);
+    emits(w, ", \"target\": ");
+    emit_str(w, jr->target ? jr->target->name : NULL);
+    emits(w, ", \"round\": ");
+    emit_int(w, jr->round);
+    emits(w, jr->ok ? ", \"ok\": true, \"trace_id\": " : ", \"ok\": false, \"trace_id\": ");
+    emit_str(w, jr->trace_id);
+    emits(w, ", \"steps\": [");
+    for (size_t k = 0; k < nsteps; k++) {
+        emits(w, k ? ",\n      " : "\n      ");
+        emit_step(w, jr, k);
+    }
+    emits(w, nsteps ? "\n    ]}" : "]}");
+    flush(w, 0);
+    return w->failed ? -1 : 0;
+}
+
+int tp_json_report_end(struct tp_json_report *w, const struct tp_run_report *r)
+{
+    json_t *cmp;
+    char *text;
+
+    tp_json_report_begin(w, r);
+    emits(w, w->journeys ? "\n  ],\n  \"comparisons\": " : "],\n  \"comparisons\": ");
+    cmp = comparisons_json(r->comparison);
+    text = cmp ? json_dumps(cmp, DUMP_FLAGS) : NULL;
+    if (!text) {
+        w->failed = 1;
+    } else {
+        /* nested one level down: every line after the first two more spaces in */
+        for (const char *p = text, *nl; *p; p = nl + 1) {
+            nl = strchr(p, '\n');
+            if (!nl) {
+                emits(w, p);
+                break;
+            }
+            emit(w, p, (size_t)(nl - p) + 1);
+            emits(w, "  ");
+        }
+    }
+    free(text);
+    json_decref(cmp);
+    emits(w, ",\n  \"exit_status\": ");
+    emit_int(w, r->exit_status);
+    emits(w, ",\n  \"rounds_completed\": ");
+    emit_int(w, (long long)r->rounds_completed);
+    emits(w, ",\n  \"stopped\": ");
+    emit_str(w, r->stopped ? tp_stop_name(r->stopped) : NULL);
+    emits(w, "\n}\n");
+    flush(w, 1);
+    tp_strbuf_free(&w->buf);
+    return w->failed ? -1 : 0;
+}
+
+void tp_json_report_free(struct tp_json_report *w)
+{
+    tp_strbuf_free(&w->buf);
+}
+
+static int to_string(void *ctx, const char *data, size_t len)
+{
+    return tp_strbuf_add(ctx, data, len);
+}
+
 char *tp_report_json(const struct tp_run_report *r)
 {
-    json_t *doc = NULL, *journeys = NULL;
-    char *text = NULL, *out = NULL;
-    size_t n;
+    struct tp_strbuf out = {0};
+    struct tp_json_report w;
+    int rc;
 
     if (!r)
         return NULL;
-    doc = json_object();
-    journeys = json_array();
-    if (!doc || !journeys)
-        goto done;
-    for (size_t i = 0; i < r->njourneys; i++)
-        if (push(journeys, journey_json(&r->journeys[i])))
-            goto done;
-    if (put(doc, "tool", json_string("twinprobe")) ||
-        put(doc, "version", json_string(TP_VERSION)) || put(doc, "run", json_string(r->run_id)) ||
-        put(doc, "location", str(r->location)) ||
-        put(doc, "started_ms", json_integer((json_int_t)r->started_ms)) ||
-        put(doc, "exit_status", json_integer(r->exit_status)) ||
-        put(doc, "rounds_planned", json_integer((json_int_t)r->rounds_planned)) ||
-        put(doc, "rounds_completed", json_integer((json_int_t)r->rounds_completed)) ||
-        put(doc, "stopped", r->stopped ? json_string(tp_stop_name(r->stopped)) : json_null()))
-        goto done;
-    if (put(doc, "journeys", journeys)) {
-        journeys = NULL;
-        goto done;
+    tp_json_report_init(&w, to_string, &out);
+    rc = tp_json_report_begin(&w, r);
+    for (size_t i = 0; rc == 0 && i < r->njourneys; i++)
+        rc = tp_json_report_journey(&w, &r->journeys[i]);
+    if (tp_json_report_end(&w, r) != 0 || rc != 0) {
+        tp_json_report_free(&w);
+        tp_strbuf_free(&out);
+        return NULL;
     }
-    journeys = NULL;
-    if (put(doc, "comparisons", comparisons_json(r->comparison)))
-        goto done;
-
-    text = json_dumps(doc, DUMP_FLAGS);
-    if (!text)
-        goto done;
-    n = strlen(text);
-    out = realloc(text, n + 2);
-    if (!out)
-        goto done;
-    text = NULL;
-    out[n] = '\n';
-    out[n + 1] = '\0';
-
-done:
-    free(text);
-    json_decref(journeys);
-    json_decref(doc);
-    return out;
+    return out.data;
 }

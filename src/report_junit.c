@@ -104,21 +104,22 @@ struct counts {
 
 static size_t nsteps_of(const struct tp_journey_result *jr)
 {
-    return jr->journey && jr->steps ? jr->journey->nsteps : 0;
+    return tp_journey_result_nsteps(jr);
 }
 
 static void count_journey(const struct tp_journey_result *jr, struct counts *c)
 {
     for (size_t k = 0; k < nsteps_of(jr); k++) {
-        const struct tp_step_result *s = &jr->steps[k];
+        struct tp_step_view v;
+        tp_step_view(jr, k, &v);
         c->tests++;
-        if (s->skipped) {
+        if (v.skipped) {
             c->skipped++;
             continue;
         }
-        if (!s->ok)
+        if (!v.ok)
             c->failures++;
-        c->ms += s->response.timings.total_ms;
+        c->ms += v.timings.total_ms;
     }
 }
 
@@ -142,35 +143,30 @@ static int property(xmlTextWriterPtr w, const char *name, const char *value)
 
 /* The failure's body: its first message, the other failed assertions, then
  * what the transfer looked like. */
-static int failure_details(xmlTextWriterPtr w, const struct tp_step_result *s, const char *err)
+static int failure_details(xmlTextWriterPtr w, const struct tp_step_view *v)
 {
-    const struct tp_response *resp = &s->response;
+    const char *also;
     char line[256];
+    size_t at = 0;
 
-    if (err && (text(w, err) < 0 || text(w, "\n") < 0))
+    if (v->error && (text(w, v->error) < 0 || text(w, "\n") < 0))
         return -1;
-    for (size_t i = 0; i < s->eval.nassertions; i++) {
-        const struct tp_assertion *a = &s->eval.assertions[i];
-        if (a->ok || !a->message || (err && strcmp(a->message, err) == 0))
-            continue;
-        if (text(w, a->message) < 0 || text(w, "\n") < 0)
+    while ((also = tp_step_view_also(v, &at)))
+        if (text(w, also) < 0 || text(w, "\n") < 0)
             return -1;
-    }
-    if (resp->status > 0)
-        snprintf(line, sizeof line, "status %ld, ", resp->status);
+    if (v->status > 0)
+        snprintf(line, sizeof line, "status %ld, ", v->status);
     else
         snprintf(line, sizeof line, "no response, ");
     if (text(w, line) < 0)
         return -1;
-    snprintf(line, sizeof line, "attempts %u, total %.1f ms, ttfb %.1f ms", s->attempts,
-             resp->timings.total_ms, resp->timings.ttfb_ms);
+    snprintf(line, sizeof line, "attempts %u, total %.1f ms, ttfb %.1f ms", v->attempts,
+             v->timings.total_ms, v->timings.ttfb_ms);
     if (text(w, line) < 0)
         return -1;
-    if (resp->primary_ip[0] &&
-        (text(w, ", ip ") < 0 || text(w, resp->primary_ip) < 0))
+    if (v->primary_ip[0] && (text(w, ", ip ") < 0 || text(w, v->primary_ip) < 0))
         return -1;
-    if (resp->http_version[0] &&
-        (text(w, ", HTTP/") < 0 || text(w, resp->http_version) < 0))
+    if (v->http_version[0] && (text(w, ", HTTP/") < 0 || text(w, v->http_version) < 0))
         return -1;
     return text(w, "\n");
 }
@@ -178,26 +174,28 @@ static int failure_details(xmlTextWriterPtr w, const struct tp_step_result *s, c
 static int testcase(xmlTextWriterPtr w, const struct tp_journey_result *jr, size_t k,
                     const char *classname)
 {
-    const struct tp_step_result *s = &jr->steps[k];
+    struct tp_step_view v;
     const struct tp_journey *j = jr->journey;
     const char *name = j->steps && j->steps[k].name ? j->steps[k].name : "?";
-    const char *err = s->error ? s->error : s->eval.error;
-    const char *kind = tp_failure_name(s->failure) ? tp_failure_name(s->failure) : "failed";
+    const char *err, *kind;
 
+    tp_step_view(jr, k, &v);
+    err = v.error;
+    kind = tp_failure_name(v.failure) ? tp_failure_name(v.failure) : "failed";
     if (xmlTextWriterStartElement(w, BAD_CAST "testcase") < 0 ||
         attr(w, "name", name) < 0 || attr(w, "classname", classname) < 0 ||
-        attr_seconds(w, "time", s->skipped ? 0 : s->response.timings.total_ms) < 0)
+        attr_seconds(w, "time", v.skipped ? 0 : v.timings.total_ms) < 0)
         return -1;
-    if (s->skipped) {
+    if (v.skipped) {
         if (xmlTextWriterStartElement(w, BAD_CAST "skipped") < 0 ||
             attr(w, "message", err ? err : "not run: an earlier step failed") < 0 ||
             xmlTextWriterEndElement(w) < 0)
             return -1;
-    } else if (!s->ok) {
+    } else if (!v.ok) {
         if (xmlTextWriterStartElement(w, BAD_CAST "failure") < 0 ||
             attr(w, "type", kind) < 0 ||
             attr(w, "message", err ? err : kind) < 0 ||
-            failure_details(w, s, err) < 0 || xmlTextWriterEndElement(w) < 0)
+            failure_details(w, &v) < 0 || xmlTextWriterEndElement(w) < 0)
             return -1;
     }
     return xmlTextWriterEndElement(w);

@@ -112,20 +112,16 @@ static const char *step_name(const struct tp_journey *j, size_t k)
     return j && j->steps && j->steps[k].name ? j->steps[k].name : "?";
 }
 
-static const char *step_error(const struct tp_step_result *s)
-{
-    return s->error ? s->error : s->eval.error;
-}
-
 static void put_step(struct sbuf *b, const struct tp_journey_result *jr, size_t k, size_t width,
                      int color)
 {
-    const struct tp_step_result *s = &jr->steps[k];
-    const struct tp_timings *t = &s->response.timings;
-    const char *err = step_error(s);
-    size_t w;
+    struct tp_step_view v;
+    const struct tp_timings *t = &v.timings;
+    const char *also;
+    size_t w, at = 0;
 
-    if (s->skipped) {
+    tp_step_view(jr, k, &v);
+    if (v.skipped) {
         sb_puts(b, color ? "  " C_DIM "- " : "  - ");
         w = put_clean(b, step_name(jr->journey, k));
         while (w++ < width)
@@ -133,47 +129,44 @@ static void put_step(struct sbuf *b, const struct tp_journey_result *jr, size_t 
         sb_puts(b, color ? "  skipped" C_RESET "\n" : "  skipped\n");
         return;
     }
-    if (s->ok)
+    if (v.ok)
         sb_puts(b, color ? "  " C_GREEN "\xe2\x9c\x93" C_RESET " " : "  \xe2\x9c\x93 ");
     else
         sb_puts(b, color ? "  " C_RED "\xe2\x9c\x97" C_RESET " " : "  \xe2\x9c\x97 ");
     w = put_clean(b, step_name(jr->journey, k));
     while (w++ < width)
         sb_puts(b, " ");
-    if (s->response.status > 0)
-        sb_printf(b, "  %3ld", s->response.status);
+    if (v.status > 0)
+        sb_printf(b, "  %3ld", v.status);
     else
         sb_puts(b, "  ---");
     sb_printf(b, "  total %.1f ms  ttfb %.1f ms", t->total_ms, t->ttfb_ms);
-    if (s->attempts > 1)
-        sb_printf(b, "  %u attempts", s->attempts);
+    if (v.attempts > 1)
+        sb_printf(b, "  %u attempts", v.attempts);
     sb_puts(b, "\n");
-    if (s->ok)
+    if (v.ok)
         return;
 
     sb_puts(b, color ? "      " C_RED "failure:" C_RESET " " : "      failure: ");
-    sb_puts(b, s->failure != TP_FAIL_NONE && tp_failure_name(s->failure)
-                   ? tp_failure_name(s->failure)
+    sb_puts(b, v.failure != TP_FAIL_NONE && tp_failure_name(v.failure)
+                   ? tp_failure_name(v.failure)
                    : "failed");
-    if (err) {
+    if (v.error) {
         sb_puts(b, " \xe2\x80\x94 ");
-        put_clean(b, err);
+        put_clean(b, v.error);
     }
     sb_puts(b, "\n");
     /* the first failure is above; other failed assertions follow */
-    for (size_t i = 0; i < s->eval.nassertions; i++) {
-        const struct tp_assertion *a = &s->eval.assertions[i];
-        if (a->ok || !a->message || (err && strcmp(a->message, err) == 0))
-            continue;
+    while ((also = tp_step_view_also(&v, &at))) {
         sb_puts(b, "      also: ");
-        put_clean(b, a->message);
+        put_clean(b, also);
         sb_puts(b, "\n");
     }
 }
 
 static void put_journey(struct sbuf *b, const struct tp_journey_result *jr, int color)
 {
-    size_t nsteps = jr->journey && jr->steps ? jr->journey->nsteps : 0;
+    size_t nsteps = tp_journey_result_nsteps(jr);
     size_t width = 0;
 
     put_clean(b, jr->journey && jr->journey->name ? jr->journey->name : "?");
@@ -403,13 +396,15 @@ char *tp_report_text(const struct tp_run_report *r, int color)
     sb_put(&b, "", 0); /* an empty report is "", not NULL */
     for (size_t i = 0; r && i < r->njourneys; i++) {
         const struct tp_journey_result *jr = &r->journeys[i];
-        size_t nsteps = jr->journey && jr->steps ? jr->journey->nsteps : 0;
+        size_t nsteps = tp_journey_result_nsteps(jr);
         if (jr->ok)
             jpass++;
         for (size_t k = 0; k < nsteps; k++) {
-            if (jr->steps[k].skipped)
+            struct tp_step_view v;
+            tp_step_view(jr, k, &v);
+            if (v.skipped)
                 sskip++;
-            else if (jr->steps[k].ok)
+            else if (v.ok)
                 sok++;
             else
                 sfail++;

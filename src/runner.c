@@ -629,8 +629,11 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     out->rounds_planned = plan->rounds;
     for (unsigned r = 0; r < plan->rounds && rc == TP_OK && stopping(&R) == TP_STOP_NONE; r++) {
         rc = run_round(&R, out->journeys + (size_t)r * per_round, r + 1, err);
-        if (rc == TP_OK && R.stopped == TP_STOP_NONE)
+        if (rc == TP_OK && R.stopped == TP_STOP_NONE) {
             out->rounds_completed = r + 1;
+            if (plan->on_round)
+                rc = plan->on_round(plan->on_round_ctx, out, r, err);
+        }
     }
     if (rc == TP_OK && R.stopped != TP_STOP_NONE) {
         /* The round cut short is left out: only whole rounds are judged. */

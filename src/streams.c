@@ -382,28 +382,26 @@ static tp_err add_fields(struct tp_entry *e, const char *const *names, const str
     return TP_OK;
 }
 
-static const char *step_error(const struct tp_step_result *s)
+static const char *step_error(const struct tp_step_view *v)
 {
-    if (s->skipped)
+    if (v->skipped)
         return "skipped";
-    if (s->error)
-        return s->error;
-    return s->eval.error ? s->eval.error : "";
+    return v->error ? v->error : "";
 }
 
 /* The status, ok, ms, phases, reused and error of one side. */
-static void side_values(struct values *vals, const struct tp_step_result *s, size_t status,
+static void side_values(struct values *vals, const struct tp_step_view *s, size_t status,
                         size_t ok, size_t ms, size_t phases, size_t reused, size_t error)
 {
-    const struct tp_timings *t = &s->response.timings;
+    const struct tp_timings *t = &s->timings;
     const double ph[5] = {t->dns_ms, t->connect_ms, t->tls_ms, t->ttfb_ms, t->download_ms};
 
     vals->v[ok] = s->ok && !s->skipped ? "1" : "0";
-    vals->v[reused] = !s->skipped && s->response.reused ? "1" : "0";
+    vals->v[reused] = !s->skipped && s->reused ? "1" : "0";
     vals->v[error] = step_error(s);
     if (s->skipped)
         return;
-    set_long(vals, status, s->response.status);
+    set_long(vals, status, s->status);
     set_ms(vals, ms, t->total_ms);
     for (size_t i = 0; i < 5; i++)
         set_ms(vals, phases + i, ph[i]);
@@ -448,27 +446,29 @@ static tp_err step_entry(const struct build *b, const char *key, size_t j, unsig
 {
     const struct tp_journey_result *bj = result_at(b, k, j, 0);
     const struct tp_journey *jn = bj->journey;
-    const struct tp_step_result *bs = &bj->steps[s];
+    struct tp_step_view bs;
     struct values vals;
     struct tp_entry *e;
     tp_err rc = TP_OK;
 
+    tp_step_view(bj, s, &bs);
     values_init(&vals, SF_COUNT_);
     vals.v[SF_RUN] = b->r->run_id;
     set_long(&vals, SF_ROUND, (long long)k + 1);
     vals.v[SF_STEP] = jn->steps[s].name;
     vals.v[SF_BASE] = bj->target->name;
-    side_values(&vals, bs, SF_BASE_STATUS, SF_BASE_OK, SF_BASE_MS, SF_BASE_PHASES, SF_BASE_REUSED,
+    side_values(&vals, &bs, SF_BASE_STATUS, SF_BASE_OK, SF_BASE_MS, SF_BASE_PHASES, SF_BASE_REUSED,
                 SF_BASE_ERROR);
     if (pc) {
         const struct tp_journey_result *cj = result_at(b, k, j, pc->cand);
-        const struct tp_step_result *cs = &cj->steps[s];
+        struct tp_step_view cs;
         const struct tp_round_pair *pair = &pc->steps[s].rounds[k];
+        tp_step_view(cj, s, &cs);
         vals.v[SF_CAND] = cj->target->name;
-        side_values(&vals, cs, SF_CAND_STATUS, SF_CAND_OK, SF_CAND_MS, SF_CAND_PHASES,
+        side_values(&vals, &cs, SF_CAND_STATUS, SF_CAND_OK, SF_CAND_MS, SF_CAND_PHASES,
                     SF_CAND_REUSED, SF_CAND_ERROR);
-        if (!bs->skipped && !cs->skipped) {
-            double bm = bs->response.timings.total_ms, cm = cs->response.timings.total_ms;
+        if (!bs.skipped && !cs.skipped) {
+            double bm = bs.timings.total_ms, cm = cs.timings.total_ms;
             set_ms(&vals, SF_DELTA_MS, cm - bm);
             if (bm > 0)
                 set_fixed(&vals, SF_RATIO, cm / bm, 4);
@@ -528,9 +528,12 @@ static tp_err monitor_values(const struct build *b, size_t j, struct values *val
         failed++;
         if (!first_failed)
             first_failed = jr;
-        for (size_t s = 0; s < jn->nsteps; s++)
-            if (!jr->steps[s].ok && !jr->steps[s].skipped)
+        for (size_t s = 0; s < tp_journey_result_nsteps(jr); s++) {
+            struct tp_step_view v;
+            tp_step_view(jr, s, &v);
+            if (!v.ok && !v.skipped)
                 fails[s]++;
+        }
     }
     for (size_t s = 1; s < jn->nsteps; s++)
         if (fails[s] > fails[worst])
@@ -545,12 +548,15 @@ static tp_err monitor_values(const struct build *b, size_t j, struct values *val
         snprintf(reason, sizeof reason, "all %u rounds ok", b->plan->rounds);
     } else {
         const char *msg = "", *step = "";
-        for (size_t s = 0; s < jn->nsteps; s++)
-            if (!first_failed->steps[s].ok && !first_failed->steps[s].skipped) {
+        for (size_t s = 0; s < tp_journey_result_nsteps(first_failed); s++) {
+            struct tp_step_view v;
+            tp_step_view(first_failed, s, &v);
+            if (!v.ok && !v.skipped) {
                 step = jn->steps[s].name;
-                msg = step_error(&first_failed->steps[s]);
+                msg = step_error(&v);
                 break;
             }
+        }
         snprintf(reason, sizeof reason, "%zu of %u rounds failed (first: %s: %s)", failed,
                  b->plan->rounds, step, msg);
     }

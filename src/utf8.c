@@ -71,6 +71,19 @@ size_t tp_utf8_encode(unsigned long c, char *out)
     return 4;
 }
 
+int tp_utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0, n; i < len; i += n) {
+        if ((unsigned char)s[i] < 0x80) {
+            n = 1;
+            continue;
+        }
+        if ((n = tp_utf8_next(s + i, len - i, NULL)) == 0)
+            return 0;
+    }
+    return 1;
+}
+
 char *tp_utf8_repair(const char *s, size_t len, size_t *outlen)
 {
     size_t i, k, bad = 0, w = 0;

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "twinprobe/evaluate.h"
-#include "twinprobe/mask.h"
 #include "twinprobe/journey.h"
 #include "twinprobe/mask.h"
 #include "twinprobe/probe.h"
@@ -26,6 +25,32 @@ struct tp_step_result {
     struct tp_step_eval eval;    /* captures and assertions of the last attempt */
 };
 
+/* What a failed step keeps once reduced: its messages and transfer facts. */
+struct tp_step_fail {
+    char *error;          /* the step's message, else its evaluation's first (new), or NULL */
+    char **also;          /* the other failed assertions' messages (new each) */
+    size_t nalso;
+    char http_version[8];
+    char primary_ip[64];
+};
+
+/* A step's result reduced once its round has been compared and its JSON
+ * written (tp_journey_result_reduce): what the text and JUnit reports, the Redis
+ * entries and the exit status read, in 40 bytes; the body, headers, captures
+ * and passed assertions are gone. Timings are whole microseconds, as libcurl
+ * measures them, so nothing is lost. */
+#define TP_BRIEF_SKIPPED 1u
+#define TP_BRIEF_OK 2u
+#define TP_BRIEF_REUSED 4u
+struct tp_step_brief {
+    uint32_t us[6];             /* dns, connect, tls, ttfb, download, total */
+    uint16_t status;            /* 0: no response */
+    uint16_t attempts;
+    uint8_t failure;            /* enum tp_failure */
+    uint8_t flags;              /* TP_BRIEF_* */
+    struct tp_step_fail *fail;  /* a step with a message or not ok, else NULL */
+};
+
 struct tp_journey_result {
     const struct tp_journey *journey;  /* borrowed */
     const struct tp_target *target;    /* borrowed */
@@ -33,8 +58,38 @@ struct tp_journey_result {
     int ok;                            /* every step ok (skipped steps count as not ok) */
     char trace_id[33];
     int64_t started_ms;                /* wall clock at the first request */
-    struct tp_step_result *steps;      /* journey->nsteps entries */
+    struct tp_step_result *steps;      /* journey->nsteps entries; NULL once reduced */
+    struct tp_step_brief *briefs;      /* journey->nsteps entries once reduced, else NULL */
 };
+
+/* One step of a journey result as the sinks read it, full or reduced alike. */
+struct tp_step_view {
+    int skipped, ok, reused;
+    enum tp_failure failure;
+    unsigned attempts;
+    long status;
+    struct tp_timings timings;
+    const char *error;           /* the step's message, else its evaluation's first; NULL */
+    const char *http_version;    /* "" when unknown */
+    const char *primary_ip;      /* "" when unknown */
+    /* private: where the other failed assertions' messages are */
+    const struct tp_step_result *full_;
+    const struct tp_step_fail *fail_;
+};
+
+/* The number of steps jr holds (0 when it holds none), and a view of step k. */
+size_t tp_journey_result_nsteps(const struct tp_journey_result *jr);
+void tp_step_view(const struct tp_journey_result *jr, size_t k, struct tp_step_view *v);
+
+/* The failed assertions' messages other than v->error, one per call: *i starts
+ * at 0; NULL after the last. */
+const char *tp_step_view_also(const struct tp_step_view *v, size_t *i);
+
+/* Reduces jr to briefs (see struct tp_step_brief) and frees its full step
+ * results. Call it once nothing needs a body, a capture or a passed assertion
+ * of it any more (after the comparison's feed and the JSON report). A reduced
+ * or empty jr is left as it is. TP_OK or TP_ERR_NOMEM (jr is then unchanged). */
+tp_err tp_journey_result_reduce(struct tp_journey_result *jr);
 
 struct tp_comparison;
 

@@ -35,6 +35,14 @@ struct tp_run_plan {
                                            starts; 0: none */
     volatile sig_atomic_t *stop;        /* borrowed, may be NULL; nonzero (a signal
                                            handler sets it): stop as at the deadline */
+    /* Called as each round completes, before the next starts (a cut round is
+     * never passed): round is 0-based, its results are in out->journeys from
+     * round * njourneys * ntargets on, and out->run_id and started_ms are set.
+     * The callee may compare and reduce them (judge as you go). Anything but
+     * TP_OK ends the run with that error. NULL: nothing is called. */
+    tp_err (*on_round)(void *ctx, struct tp_run_report *out, unsigned round,
+                       struct tp_error *err);
+    void *on_round_ctx;
 };
 
 /* Milliseconds on the monotonic clock the deadline is measured on. */

@@ -25,6 +25,10 @@ size_t tp_utf8_encode(unsigned long cp, char *out);
  * overflow size_t. */
 char *tp_utf8_repair(const char *s, size_t len, size_t *outlen);
 
+/* 1 when the len bytes at s are well-formed UTF-8 throughout (what
+ * tp_utf8_repair would leave as it is), else 0. */
+int tp_utf8_valid(const char *s, size_t len);
+
 /* The length of the longest prefix of s[0..len) that does not end inside a UTF-8
  * sequence: where to cut a message or value so that it stays valid UTF-8. */
 size_t tp_utf8_clip(const char *s, size_t len);
