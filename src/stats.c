@@ -4,6 +4,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,20 +179,6 @@ static size_t exact_quantile(const double *c, size_t top, double total, double p
     return q;
 }
 
-/* The exact interval from the sorted Walsh averages or differences w (m of them)
- * and the null counts of the rank statistic (R's conf.int with exact = TRUE). */
-static void exact_interval(const double *counts, size_t m, double total, double conf,
-                           const double *w, struct tp_stats_interval *out)
-{
-    size_t qu = exact_quantile(counts, m, total, (1 - conf) / 2);
-    if (qu == 0)
-        qu = 1;
-    out->method = TP_STATS_EXACT;
-    out->low = w[qu - 1];
-    out->high = w[m - qu];
-    out->conf = 1 - 2 * sum_range(counts, 0, qu - 1) / total;
-}
-
 /* Normal-approximation p-values for a statistic centred at zraw with sd sigma
  * (R: correction 0.5 toward the centre, sign(z) for two-sided). */
 static void normal_p(double zraw, double sigma, bool correct, struct tp_stats_test *out)
@@ -294,66 +281,161 @@ static double z_at(const struct shift_ctx *s, double shift)
     return s->y ? z_ranksum(s, shift) : z_signed(s, shift);
 }
 
-/* u[0..nu) are the distinct sorted Walsh averages (or differences): the
- * statistic only jumps there. Gap j lies below u[0] (j = 0), between u[j-1] and
- * u[j], or above u[nu-1] (j = nu). Returns z at a finite point inside gap j;
- * +inf/-inf for the empty gaps beyond an infinite end. */
-static double z_gap(const struct shift_ctx *s, const double *u, size_t nu, size_t j)
+/* ---- the sorted Walsh averages (or differences), held or counted ---------- */
+
+/* The sorted multiset the intervals are read from: held (w, m sorted), or, for
+ * the signed-rank function past opts->hold_max, implicit: the m = n(n+1)/2
+ * averages mid(a_i, a_j), i <= j, of the sorted a, found by counting. */
+struct walsh {
+    const double *w; /* held, sorted ascending; NULL: implicit */
+    const double *a; /* implicit: sorted ascending */
+    size_t n;        /* implicit: values in a */
+    size_t m;        /* values in the multiset */
+};
+
+/* How many values are <= v. Implicit: for each i, the averages with a_j,
+ * j >= i, that do not exceed v are a prefix (mid is non-decreasing in each
+ * argument), and its end moves only left as i grows: two pointers, O(n). */
+static size_t walsh_count_le(const struct walsh *W, double v)
+{
+    size_t count = 0, j;
+    if (W->w) {
+        size_t lo = 0, hi = W->m;
+        while (lo < hi) {
+            size_t k = lo + (hi - lo) / 2;
+            if (W->w[k] <= v)
+                lo = k + 1;
+            else
+                hi = k;
+        }
+        return lo;
+    }
+    j = W->n;
+    for (size_t i = 0; i < W->n; i++) {
+        while (j > i && mid(W->a[i], W->a[j - 1]) > v)
+            j--;
+        if (j <= i)
+            break; /* even mid(a_i, a_i) > v: so is every later average */
+        count += j - i;
+    }
+    return count;
+}
+
+/* Doubles in their numeric order as unsigned keys (NaN excluded). */
+static uint64_t order_key(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b >> 63 ? ~b : b | (1ull << 63);
+}
+
+static double key_value(uint64_t k)
+{
+    uint64_t b = k >> 63 ? k & ~(1ull << 63) : ~k;
+    double v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+/* The value at 0-based position p (< m) in sorted order. Implicit: the least
+ * double v with more than p values <= v, found by bisecting the doubles'
+ * order (at most 64 counts); exact, since the count only steps at values. */
+static double walsh_at(const struct walsh *W, size_t p)
+{
+    uint64_t lo = order_key(-INFINITY), hi = order_key(INFINITY);
+    double v;
+    if (W->w)
+        return W->w[p];
+    while (lo < hi) {
+        uint64_t k = lo + (hi - lo) / 2;
+        if (walsh_count_le(W, key_value(k)) > p)
+            hi = k;
+        else
+            lo = k + 1;
+    }
+    v = key_value(lo);
+    return v == 0 ? 0.0 : v; /* an average is never -0 */
+}
+
+static double walsh_median(const struct walsh *W)
+{
+    size_t m = W->m;
+    return m % 2 ? walsh_at(W, m / 2) : mid(walsh_at(W, m / 2 - 1), walsh_at(W, m / 2));
+}
+
+/* The exact interval from the sorted Walsh averages or differences W and the
+ * null counts of the rank statistic (R's conf.int with exact = TRUE). */
+static void exact_interval(const double *counts, double total, double conf,
+                           const struct walsh *W, struct tp_stats_interval *out)
+{
+    size_t qu = exact_quantile(counts, W->m, total, (1 - conf) / 2);
+    if (qu == 0)
+        qu = 1;
+    out->method = TP_STATS_EXACT;
+    out->low = walsh_at(W, qu - 1);
+    out->high = walsh_at(W, W->m - qu);
+    out->conf = 1 - 2 * sum_range(counts, 0, qu - 1) / total;
+}
+
+/* The statistic only jumps at the values. Position p in 0..m names the gap just
+ * above the value at p - 1 (up to the next greater value; p = 0: below the
+ * least value, and above the greatest when none is greater), so gaps follow
+ * positions in order, a run of equal values naming one gap. Returns z at a
+ * finite point inside it; +inf/-inf for the empty gaps beyond an infinite end. */
+static double z_gap(const struct shift_ctx *s, const struct walsh *W, size_t p)
 {
     double a, b, t;
-    if (j == 0) {
-        if (u[0] == -INFINITY)
+    size_t c;
+    if (p == 0) {
+        b = walsh_at(W, 0);
+        if (b == -INFINITY)
             return INFINITY;
-        t = u[0] == INFINITY ? 0 : u[0] - fmax(1, fabs(u[0]));
-    } else if (j == nu) {
-        if (u[nu - 1] == INFINITY)
-            return -INFINITY;
-        t = u[nu - 1] == -INFINITY ? 0 : u[nu - 1] + fmax(1, fabs(u[nu - 1]));
-    } else {
-        a = u[j - 1];
-        b = u[j];
-        if (isinf(a) && isinf(b))
-            t = 0;
-        else if (isinf(a))
-            t = b - fmax(1, fabs(b));
-        else if (isinf(b))
-            t = a + fmax(1, fabs(a));
-        else
-            t = a / 2 + b / 2;
+        return z_at(s, b == INFINITY ? 0 : b - fmax(1, fabs(b)));
     }
+    a = walsh_at(W, p - 1);
+    c = walsh_count_le(W, a);
+    if (c >= W->m) {
+        if (a == INFINITY)
+            return -INFINITY;
+        return z_at(s, a == -INFINITY ? 0 : a + fmax(1, fabs(a)));
+    }
+    b = walsh_at(W, c);
+    if (isinf(a) && isinf(b))
+        t = 0;
+    else if (isinf(a))
+        t = b - fmax(1, fabs(b));
+    else if (isinf(b))
+        t = a + fmax(1, fabs(a));
+    else
+        t = a / 2 + b / 2;
     return z_at(s, t);
 }
 
-/* The shift where z (non-increasing in the shift) falls below zq: the jump
- * u[j-1] for the first gap j with z < zq; clamped to u[0] and u[nu-1]. */
-static double z_root(const struct shift_ctx *s, const double *u, size_t nu, double zq)
+/* The shift where z (non-increasing in the shift) falls below zq: the value
+ * below the first gap with z < zq; clamped to the least and greatest values. */
+static double z_root(const struct shift_ctx *s, const struct walsh *W, double zq)
 {
-    size_t lo = 0, hi = nu + 1;
+    size_t lo = 0, hi = W->m + 1;
     while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (z_gap(s, u, nu, m) < zq)
-            hi = m;
+        size_t k = lo + (hi - lo) / 2;
+        if (z_gap(s, W, k) < zq)
+            hi = k;
         else
-            lo = m + 1;
+            lo = k + 1;
     }
     if (lo == 0)
-        return u[0];
-    return u[lo - 1 < nu ? lo - 1 : nu - 1];
+        return walsh_at(W, 0);
+    return walsh_at(W, lo - 1 < W->m ? lo - 1 : W->m - 1);
 }
 
-/* The interval of shifts the normal test does not reject: u[0..nu) sorted with
- * duplicates (compacted here). Doubles alpha while the data cannot reach it. */
-static void normal_interval(const struct shift_ctx *s, double *u, size_t nu, double conf,
+/* The interval of shifts the normal test does not reject. Doubles alpha while
+ * the data cannot reach it. */
+static void normal_interval(const struct shift_ctx *s, const struct walsh *W, double conf,
                             struct tp_stats_interval *out)
 {
-    size_t i, k = 1;
     double alpha = 1 - conf, zhi, zlo, gmin, gmax;
-    for (i = 1; i < nu; i++)
-        if (u[i] != u[k - 1])
-            u[k++] = u[i];
-    nu = k;
-    gmin = z_gap(s, u, nu, 0);
-    gmax = z_gap(s, u, nu, nu);
+    gmin = z_gap(s, W, 0);
+    gmax = z_gap(s, W, W->m);
     out->conf = conf;
     for (;;) {
         zhi = -tp_stats_norm_quantile(alpha / 2);
@@ -368,8 +450,8 @@ static void normal_interval(const struct shift_ctx *s, double *u, size_t nu, dou
         }
     }
     zlo = -zhi;
-    out->low = z_root(s, u, nu, zhi);
-    out->high = z_root(s, u, nu, zlo);
+    out->low = z_root(s, W, zhi);
+    out->high = z_root(s, W, zlo);
     out->low_open = isfinite(out->low) && z_at(s, out->low) > zhi;
     out->high_open = isfinite(out->high) && z_at(s, out->high) < zlo;
 }
@@ -488,8 +570,9 @@ tp_err tp_stats_wilcoxon_hl(const double *d, size_t n, const struct tp_stats_opt
 {
     struct signed_data sd;
     tp_err rc;
-    double *w = NULL, *counts = NULL;
-    size_t i, j, k = 0, m;
+    double *w = NULL, *counts = NULL, *a = NULL;
+    size_t i, j, k = 0, m, hold;
+    struct walsh W = {NULL, NULL, 0, 0};
 
     if (out)
         interval_none(out);
@@ -498,24 +581,38 @@ tp_err tp_stats_wilcoxon_hl(const double *d, size_t n, const struct tp_stats_opt
     if ((rc = check_args(d, n, out, "d", err)) || (rc = check_opts(opts, true, err)) ||
         (rc = find_nan(d, n, "d", err)))
         return rc;
-    if (n > 0 && n + 1 > (TP_STATS_HL_MAX * 2) / n)
-        return tp_error_set(err, TP_ERR_LIMIT, "stats: %zu differences: over %zu Walsh averages",
-                            n, TP_STATS_HL_MAX);
+    if (n > 0 && n + 1 > SIZE_MAX / 2 / n)
+        return tp_error_set(err, TP_ERR_LIMIT, "stats: %zu differences: too many", n);
     rc = signed_prepare(d, n, &sd, err);
     if (rc || sd.n == 0)
         goto done;
     m = sd.n * (sd.n + 1) / 2;
-    w = malloc(m * sizeof *w);
-    if (!w) {
-        rc = tp_error_set(err, TP_ERR_NOMEM, "stats: out of memory");
-        goto done;
+    hold = opts->hold_max ? opts->hold_max : TP_STATS_HL_HOLD;
+    W.m = m;
+    if (m <= hold) {
+        w = malloc(m * sizeof *w);
+        if (!w) {
+            rc = tp_error_set(err, TP_ERR_NOMEM, "stats: out of memory");
+            goto done;
+        }
+        for (i = 0; i < sd.n; i++)
+            for (j = i; j < sd.n; j++)
+                w[k++] = mid(sd.nz[i], sd.nz[j]);
+        qsort(w, m, sizeof *w, cmp_double);
+        W.w = w;
+    } else {
+        a = malloc(sd.n * sizeof *a);
+        if (!a) {
+            rc = tp_error_set(err, TP_ERR_NOMEM, "stats: out of memory");
+            goto done;
+        }
+        memcpy(a, sd.nz, sd.n * sizeof *a);
+        qsort(a, sd.n, sizeof *a, cmp_double);
+        W.a = a;
+        W.n = sd.n;
     }
-    for (i = 0; i < sd.n; i++)
-        for (j = i; j < sd.n; j++)
-            w[k++] = mid(sd.nz[i], sd.nz[j]);
-    qsort(w, m, sizeof *w, cmp_double);
     out->n = sd.n;
-    out->estimate = sorted_median(w, m);
+    out->estimate = walsh_median(&W);
     if (want_exact(opts->method, sd.n < 50, sd.n <= TP_STATS_SIGNED_RANK_EXACT_MAX,
                    sd.ties > 0 || sd.zeros > 0)) {
         double total = ldexp(1, (int)sd.n);
@@ -524,7 +621,7 @@ tp_err tp_stats_wilcoxon_hl(const double *d, size_t n, const struct tp_stats_opt
             rc = tp_error_set(err, TP_ERR_NOMEM, "stats: out of memory");
             goto done;
         }
-        exact_interval(counts, m, total, opts->conf, w, out);
+        exact_interval(counts, total, opts->conf, &W, out);
     } else {
         struct shift_ctx s = {sd.nz, sd.n, NULL, 0, opts->correct, NULL, sd.rank, sd.work};
         double *vals = malloc(sd.n * sizeof *vals);
@@ -534,12 +631,13 @@ tp_err tp_stats_wilcoxon_hl(const double *d, size_t n, const struct tp_stats_opt
         }
         s.vals = vals;
         out->method = TP_STATS_NORMAL;
-        normal_interval(&s, w, m, opts->conf, out);
+        normal_interval(&s, &W, opts->conf, out);
         free(vals);
     }
 done:
     free(counts);
     free(w);
+    free(a);
     signed_free(&sd);
     if (rc)
         interval_none(out);
@@ -669,8 +767,9 @@ tp_err tp_stats_mwu_hl(const double *x, size_t nx, const double *y, size_t ny,
         counts = ranksum_counts(nx, ny);
         if (!counts)
             goto nomem;
+        struct walsh W = {w, NULL, 0, m};
         total = sum_range(counts, 0, m);
-        exact_interval(counts, m, total, opts->conf, w, out);
+        exact_interval(counts, total, opts->conf, &W, out);
     } else {
         struct shift_ctx s = {x, nx, y, ny, opts->correct, NULL, NULL, NULL};
         rank = malloc((nx + ny) * sizeof *rank);
@@ -679,8 +778,9 @@ tp_err tp_stats_mwu_hl(const double *x, size_t nx, const double *y, size_t ny,
             goto nomem;
         s.rank = rank;
         s.work = work;
+        struct walsh W = {w, NULL, 0, m};
         out->method = TP_STATS_NORMAL;
-        normal_interval(&s, w, m, opts->conf, out);
+        normal_interval(&s, &W, opts->conf, out);
     }
     goto done;
 nomem:

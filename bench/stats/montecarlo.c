@@ -130,7 +130,7 @@ static double median(const double *x, size_t n, double *scratch)
 /* Flags of the rules other than twinprobe for one step. */
 static void other_rules(const double *base, const double *cand, size_t n, int flags[NRULES])
 {
-    static const struct tp_stats_opts kopts = {TP_STATS_NORMAL, true, 0.98};
+    static const struct tp_stats_opts kopts = {TP_STATS_NORMAL, true, 0.98, 0};
     struct tp_stats_interval iv;
     struct tp_error err = {0};
     double scratch[1024];

@@ -41,7 +41,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    struct tp_stats_opts opts = {TP_STATS_NORMAL, true, 0.98};
+    struct tp_stats_opts opts = {TP_STATS_NORMAL, true, 0.98, 0};
     char *line = NULL;
     size_t cap = 0;
     double *v = NULL;

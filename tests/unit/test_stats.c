@@ -284,7 +284,7 @@ static void run_minimum(json_t *ms, struct tally *t)
         double x[64], y[64];
         size_t i;
         struct tp_stats_test test;
-        struct tp_stats_opts exact = {TP_STATS_EXACT, true, 0.95};
+        struct tp_stats_opts exact = {TP_STATS_EXACT, true, 0.95, 0};
 
         assert_true(*end == '+');
         b = strtoul(end + 1, &end, 10);
@@ -447,7 +447,7 @@ static void test_mwu_normal_interval(void **state)
     /* wilcox.test(c(1,2,2,3,5,8), c(0,1,1,2,2,3,4), conf.int=TRUE, conf.level=0.9):
      * W = 29.5, p = 0.24314627115082685, CI [-8.4e-6, 3.99997] (uniroot), i.e. [0, 4] */
     const double x[] = {1, 2, 2, 3, 5, 8}, y[] = {0, 1, 1, 2, 2, 3, 4};
-    struct tp_stats_opts o = {TP_STATS_AUTO, true, 0.9};
+    struct tp_stats_opts o = {TP_STATS_AUTO, true, 0.9, 0};
     struct tp_stats_test t;
     struct tp_stats_interval iv;
     (void)state;
@@ -675,7 +675,7 @@ static void test_nan_rejected(void **state)
 static void test_bad_arguments(void **state)
 {
     const double d[] = {1, 2, 3};
-    struct tp_stats_opts o = {TP_STATS_AUTO, true, 1.0};
+    struct tp_stats_opts o = {TP_STATS_AUTO, true, 1.0, 0};
     struct tp_stats_interval iv;
     struct tp_stats_test t;
     double adj[2], p[2] = {0.5, 1.5}, out;
@@ -692,7 +692,8 @@ static void test_bad_arguments(void **state)
 
 static void test_limits(void **state)
 {
-    /* 5000 pairs have 12.5 million Walsh averages: over TP_STATS_HL_MAX */
+    /* 5000 x 5000 differences: over TP_STATS_HL_MAX for Mann-Whitney; the
+     * signed-rank function counts its 12.5 million Walsh averages instead */
     const size_t n = 5000;
     double *d = calloc(n, sizeof *d);
     struct tp_stats_interval iv;
@@ -700,19 +701,71 @@ static void test_limits(void **state)
     (void)state;
     assert_non_null(d);
     tp_error_clear(&e);
-    assert_int_equal(tp_stats_wilcoxon_hl(d, n, NULL, &iv, &e), TP_ERR_LIMIT);
+    assert_int_equal(tp_stats_mwu_hl(d, n, d, n, NULL, &iv, &e), TP_ERR_LIMIT);
     assert_int_equal(iv.method, TP_STATS_NONE);
     assert_true(e.text[0] != '\0');
-    assert_int_equal(tp_stats_mwu_hl(d, n, d, n, NULL, &iv, NULL), TP_ERR_LIMIT);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (double)(i % 97) - 40.5;
+    assert_int_equal(tp_stats_wilcoxon_hl(d, n, NULL, &iv, NULL), TP_OK);
+    assert_int_equal(iv.method, TP_STATS_NORMAL);
+    assert_true(iv.low <= iv.estimate && iv.estimate <= iv.high);
+    for (size_t i = 0; i < n; i++)
+        d[i] = 0;
     assert_int_equal(tp_stats_wilcoxon_hl(d, 4000, NULL, &iv, NULL), TP_OK); /* all zeros */
     assert_int_equal(iv.method, TP_STATS_NONE);
     free(d);
 }
 
+/* The signed-rank interval read from the Walsh averages held in memory and
+ * from the sorted differences by counting (past opts->hold_max) is the same,
+ * bit for bit: ties, zeros, infinities of both signs, exact and normal. */
+static void test_hl_held_or_counted(void **state)
+{
+    static const size_t sizes[] = {1, 2, 7, 30, 49, 120, 401};
+    uint64_t x = 88172645463325252ull;
+    (void)state;
+    for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+        size_t n = sizes[z];
+        double *d = calloc(n, sizeof *d);
+        assert_non_null(d);
+        for (int round = 0; round < 6; round++) {
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                /* round 0: distinct reals; 1: coarse (ties, zeros); 2: with infinities */
+                d[i] = round % 3 == 0   ? (double)(x % 1000003) / 7919.0 - 60.0
+                       : round % 3 == 1 ? (double)(x % 9) - 4.0
+                       : x % 11 == 0    ? INFINITY
+                       : x % 13 == 0    ? -INFINITY
+                                        : (double)(x % 2001) / 100.0 - 9.0;
+            }
+            for (int method = 0; method < 2; method++) {
+                struct tp_stats_opts held = {method ? TP_STATS_EXACT : TP_STATS_AUTO, true, 0.95,
+                                             SIZE_MAX};
+                struct tp_stats_opts counted = held;
+                struct tp_stats_interval a, b;
+                counted.hold_max = 1;
+                assert_int_equal(tp_stats_wilcoxon_hl(d, n, &held, &a, NULL), TP_OK);
+                assert_int_equal(tp_stats_wilcoxon_hl(d, n, &counted, &b, NULL), TP_OK);
+                assert_int_equal(a.method, b.method);
+                assert_int_equal(a.n, b.n);
+                assert_memory_equal(&a.estimate, &b.estimate, sizeof a.estimate);
+                assert_memory_equal(&a.low, &b.low, sizeof a.low);
+                assert_memory_equal(&a.high, &b.high, sizeof a.high);
+                assert_memory_equal(&a.conf, &b.conf, sizeof a.conf);
+                assert_int_equal(a.low_open, b.low_open);
+                assert_int_equal(a.high_open, b.high_open);
+            }
+        }
+        free(d);
+    }
+}
+
 static void test_method_choice(void **state)
 {
     double d[60], x[60], y[60];
-    struct tp_stats_opts exact = {TP_STATS_EXACT, true, 0.95};
+    struct tp_stats_opts exact = {TP_STATS_EXACT, true, 0.95, 0};
     struct tp_stats_test t;
     size_t i;
     (void)state;
@@ -870,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_nan_rejected),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_hl_held_or_counted),
         cmocka_unit_test(test_method_choice),
         cmocka_unit_test(test_exact_symmetry),
         cmocka_unit_test(test_small_sample_guard),
