@@ -37,8 +37,9 @@ struct tp_step_fail {
 /* A step's result reduced once its round has been compared and its JSON
  * written (tp_journey_result_reduce): what the text and JUnit reports, the Redis
  * entries and the exit status read, in 40 bytes; the body, headers, captures
- * and passed assertions are gone. Timings are whole microseconds, as libcurl
- * measures them, so nothing is lost. */
+ * and passed assertions are gone, and a passed step's IP and HTTP version.
+ * Timings are whole microseconds, as libcurl measures them, so nothing is
+ * lost. */
 #define TP_BRIEF_SKIPPED 1u
 #define TP_BRIEF_OK 2u
 #define TP_BRIEF_REUSED 4u

@@ -316,6 +316,78 @@ static void test_mismatch_masked_at_source(void **state)
                         "$['pa******'] value_changed \"ok\" -> \"i***-***\"");
 }
 
+/* A field the baseline changes only between its last two rounds: learned as
+ * noise at the end, it covers the rounds compared before it was learned. */
+static const char *late_change(unsigned round, size_t target, char *buf, size_t size)
+{
+    snprintf(buf, size, "{\"t\": %d, \"price\": 12.5}", target == 1 ? 5 : round < 2 ? 1 : 2);
+    return buf;
+}
+
+static void test_late_noise_covers_early_rounds(void **state)
+{
+    struct fixture *f = make(0, late_change, NULL);
+    const struct tp_step_cmp *sc;
+    *state = f;
+    f->journey.compare.noise = TP_NOISE_ROUNDS;
+    compare(f, TP_FAIL_ON_HIGH);
+    sc = &f->cmp.pairs[0].steps[0];
+    assert_int_equal(sc->nnoise, 1);
+    assert_string_equal(sc->noise[0], "$['t']");
+    assert_int_equal(sc->mismatches.total, 0);
+    for (unsigned k = 0; k < ROUNDS; k++) {
+        assert_int_equal(sc->rounds[k].diffs, 0);
+        assert_null(sc->rounds[k].first_diff);
+    }
+    assert_false(f->cmp.fails);
+}
+
+/* As the runner feeds it: a round at a time, each round reduced to briefs once
+ * the next has been fed (its bodies are gone), the last after finish. The
+ * result is the one tp_compare_run gives on the full results. */
+static void test_feed_round_by_round(void **state)
+{
+    struct fixture *f = make(0, price_type, NULL);
+    struct fixture *g = make(0, price_type, NULL);
+    struct tp_compare_state *st = NULL;
+    struct tp_comparison inc;
+    struct tp_error err;
+    const struct tp_step_cmp *a, *b;
+    *state = f;
+    compare(g, TP_FAIL_ON_HIGH);
+    tp_error_clear(&err);
+    assert_int_equal(tp_compare_start(&f->plan, &inc, &st, &err), TP_OK);
+    for (unsigned k = 0; k < ROUNDS; k++) {
+        assert_int_equal(tp_compare_feed(st, &f->r, k, &err), TP_OK);
+        for (size_t t = 0; k > 0 && t < f->plan.ntargets; t++)
+            assert_int_equal(tp_journey_result_reduce(
+                                 &f->r.journeys[tp_compare_index(&f->plan, k - 1, 0, t)]),
+                             TP_OK);
+    }
+    assert_int_equal(tp_compare_feed(st, &f->r, 0, &err), TP_ERR_INVALID); /* out of order */
+    assert_int_equal(tp_compare_finish(st, &f->r, &err), TP_OK);
+    tp_compare_state_free(st);
+    assert_null(f->r.journeys[0].steps); /* reduced */
+    assert_non_null(f->r.journeys[0].briefs);
+    a = &inc.pairs[0].steps[0];
+    b = &g->cmp.pairs[0].steps[0];
+    assert_int_equal(a->mismatches.total, b->mismatches.total);
+    assert_string_equal(a->mismatches.items[0].path, b->mismatches.items[0].path);
+    assert_int_equal(a->mismatch_rounds[0], b->mismatch_rounds[0]);
+    for (unsigned k = 0; k < ROUNDS; k++) {
+        assert_int_equal(a->rounds[k].diffs, b->rounds[k].diffs);
+        assert_true(a->rounds[k].base_ms == b->rounds[k].base_ms);
+        if (b->rounds[k].first_diff)
+            assert_string_equal(a->rounds[k].first_diff, b->rounds[k].first_diff);
+        else
+            assert_null(a->rounds[k].first_diff);
+    }
+    assert_int_equal(a->verdict.verdict, b->verdict.verdict);
+    assert_int_equal(inc.fails, g->cmp.fails);
+    tp_comparison_clear(&inc);
+    teardown((void **)&g);
+}
+
 /* One target: nothing to compare. */
 static void test_single_target(void **state)
 {
@@ -342,6 +414,8 @@ int main(void)
         cmocka_unit_test_teardown(test_inconclusive_fails_only_when_asked, teardown),
         cmocka_unit_test_teardown(test_mismatch_masked_at_source, teardown),
         cmocka_unit_test_teardown(test_single_target, teardown),
+        cmocka_unit_test_teardown(test_late_noise_covers_early_rounds, teardown),
+        cmocka_unit_test_teardown(test_feed_round_by_round, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

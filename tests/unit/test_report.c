@@ -774,6 +774,71 @@ static void test_clear(void **state)
     tp_run_report_clear(NULL);
 }
 
+/* Judging as the run goes reduces each round's results to briefs (result.h):
+ * the text and JUnit reports read from them are the same, byte for byte; the
+ * JSON report keeps every key, without the captures and assertions (written
+ * before the round was reduced). */
+static void test_reduced_results_render_the_same(void **state)
+{
+    struct fixture *f = *state;
+    char *text = tp_report_text(&f->r, 0), *junit = tp_report_junit(&f->r), *text2, *junit2;
+    char *json = tp_report_json(&f->r), *json2;
+    json_t *full, *reduced, *fj, *rj;
+    size_t i, k;
+
+    assert_non_null(text);
+    assert_non_null(junit);
+    assert_non_null(json);
+    for (i = 0; i < f->r.njourneys; i++) {
+        assert_int_equal(tp_journey_result_reduce(&f->r.journeys[i]), TP_OK);
+        assert_null(f->r.journeys[i].steps);
+        assert_int_equal(tp_journey_result_reduce(&f->r.journeys[i]), TP_OK); /* again: nothing */
+    }
+    text2 = tp_report_text(&f->r, 0);
+    junit2 = tp_report_junit(&f->r);
+    json2 = tp_report_json(&f->r);
+    assert_non_null(text2);
+    assert_non_null(junit2);
+    assert_string_equal(text2, text);
+    assert_string_equal(junit2, junit);
+    full = parse(json);
+    reduced = parse(json2);
+    fj = json_object_get(full, "journeys");
+    rj = json_object_get(reduced, "journeys");
+    assert_int_equal(json_array_size(rj), json_array_size(fj));
+    for (i = 0; i < json_array_size(fj); i++) {
+        json_t *fs = json_object_get(json_array_get(fj, i), "steps");
+        json_t *rs = json_object_get(json_array_get(rj, i), "steps");
+        assert_int_equal(json_array_size(rs), json_array_size(fs));
+        for (k = 0; k < json_array_size(fs); k++) {
+            json_t *a = json_array_get(fs, k), *b = json_array_get(rs, k);
+            json_object_del(a, "captures");
+            json_object_del(a, "assertions");
+            assert_int_equal(json_array_size(json_object_get(b, "assertions")), 0);
+            json_object_del(b, "captures");
+            json_object_del(b, "assertions");
+            if (json_is_true(json_object_get(a, "ok"))) { /* a failed step keeps them */
+                json_object_del(a, "http_version");
+                json_object_del(a, "primary_ip");
+                json_object_del(b, "http_version");
+                json_object_del(b, "primary_ip");
+            }
+            if (!json_equal(a, b)) {
+                char *x = json_dumps(a, JSON_SORT_KEYS), *y = json_dumps(b, JSON_SORT_KEYS);
+                fail_msg("step %zu of %zu differs:\n%s\n%s", k, i, x, y);
+            }
+        }
+    }
+    json_decref(full);
+    json_decref(reduced);
+    free(text);
+    free(junit);
+    free(json);
+    free(text2);
+    free(junit2);
+    free(json2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +852,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_text_report, setup_normal, teardown),
         cmocka_unit_test(test_text_empty),
         cmocka_unit_test_setup_teardown(test_clear, setup_normal, teardown),
+        cmocka_unit_test_setup_teardown(test_reduced_results_render_the_same, setup_normal,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reduced_results_render_the_same, setup_hostile,
+                                        teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     xmlCleanupParser();
