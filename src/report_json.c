@@ -305,6 +305,31 @@ static void emit_value(struct tp_json_report *w, const json_t *v)
         emits(w, "null");
         return;
     }
+    switch (json_typeof(v)) { /* scalars directly: most captures and assertions */
+    case JSON_STRING:
+        emit(w, "\"", 1);
+        if (!w->failed && tp_escape_json(&w->buf, json_string_value(v), json_string_length(v)))
+            w->failed = 1;
+        emit(w, "\"", 1);
+        return;
+    case JSON_INTEGER:
+        emit_int(w, (long long)json_integer_value(v));
+        return;
+    case JSON_REAL:
+        emit_real(w, json_real_value(v));
+        return;
+    case JSON_TRUE:
+        emits(w, "true");
+        return;
+    case JSON_FALSE:
+        emits(w, "false");
+        return;
+    case JSON_NULL:
+        emits(w, "null");
+        return;
+    default:
+        break;
+    }
     text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
                              JSON_REAL_PRECISION(15));
     if (!text) {
