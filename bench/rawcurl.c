@@ -130,8 +130,8 @@ static size_t keep(char *data, size_t size, size_t nmemb, void *userdata)
 static int html_xpath_string(const struct body *b, const char *expr, char *out, size_t outsz)
 {
     htmlDocPtr doc = htmlReadMemory(b->data, (int)b->len, NULL, NULL,
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-                                        HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
+                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                        HTML_PARSE_NONET);
     xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
     xmlXPathObjectPtr obj = ctx ? xmlXPathEvalExpression((const xmlChar *)expr, ctx) : NULL;
     int rc = -1;
@@ -210,7 +210,7 @@ static int evaluate(size_t s, CURL *easy, const struct body *b, char *csrf, size
             break;
         }
         results = json_object_get(root, "results");
-        json_array_foreach(results, i, r) {
+        json_array_foreach (results, i, r) {
             if (json_str_is(json_object_get(r, "sku"), "A-100") && json_object_get(r, "price"))
                 found = 1;
         }
