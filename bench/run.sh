@@ -5,6 +5,7 @@
 #
 # usage: bench/run.sh [--rounds R] [--base-rounds B] [--reps K]
 #                     [--cg-rounds A,C] [--no-callgrind] [--profile DIR]
+#                     [--skip-engine] [--skip-peers] [--peers PEER-ARGS...]
 #
 #   --rounds R        journey rounds in a long timed run (default 400; 5 steps each)
 #   --base-rounds B   rounds in a short timed run (default 10). CPU per step is
@@ -17,6 +18,12 @@
 #   --no-callgrind    skip the instruction counts
 #   --profile DIR     keep the callgrind profiles of the C-round runs in DIR and
 #                     print each program's top functions (inclusive and self)
+#   --skip-engine     leave out this CPU-per-step stage
+#   --skip-peers      leave out the side-by-side stage (bench/peers/run.sh:
+#                     twinprobe, rawcurl, rawcurl-extract, Newman and Step CI
+#                     on the same nginx); it runs after this stage
+#   --peers ARGS...   everything after --peers goes to bench/peers/run.sh
+#                     (see bench/peers/run.sh --help), e.g. --peers --reps 3
 #
 # Programs: twinprobe (`run ... --format json --output /dev/null`), rawcurl (one
 # keep-alive connection for everything), rawcurl-fresh (rawcurl --fresh-per-pass:
@@ -24,7 +31,9 @@
 #
 # Needs build/twinprobe (make; or the binary named by $TWINPROBE), bench/rawcurl
 # (make -C bench rawcurl), nginx, python3, and valgrind for the instruction
-# counts. nginx is stopped on exit, also on failure or ^C.
+# counts; the side-by-side stage also needs bench/rawcurl-extract, node and
+# bench/peers/node_modules (make -C bench rawcurl-extract deps). nginx is
+# stopped on exit, also on failure or ^C.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +49,8 @@ reps=5
 cg_rounds=20,120
 callgrind=1
 profile=
+engine=1
+peers=1
 
 die() {
     echo "bench: $*" >&2
@@ -54,7 +65,10 @@ while [ $# -gt 0 ]; do
     --cg-rounds) cg_rounds=${2:?}; shift 2 ;;
     --no-callgrind) callgrind=0; shift ;;
     --profile) profile=${2:?}; shift 2 ;;
-    -h | --help) sed -n '2,28s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --skip-engine) engine=0; shift ;;
+    --skip-peers) peers=0; shift ;;
+    --peers) shift; break ;;
+    -h | --help) sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -114,6 +128,15 @@ for _ in range(100):
 sys.exit(1)
 EOF
 base=http://127.0.0.1:$port
+
+# The side-by-side stage, on the same nginx; the remaining arguments are its own.
+peers_stage() {
+    TWINPROBE=$twinprobe "$here/peers/run.sh" --base "$base" "$@"
+}
+if [ "$engine" = 0 ]; then
+    [ "$peers" = 0 ] || peers_stage "$@"
+    exit 0
+fi
 
 # Runs WRAPPER... (may be nothing) followed by the command line of program NAME
 # for ROUNDS journey passes.
@@ -232,3 +255,4 @@ if [ "$callgrind" = 1 ]; then
         done
     fi
 fi
+[ "$peers" = 0 ] || peers_stage "$@"

@@ -1,10 +1,17 @@
 #!/bin/sh
-# Installs the Debian 12 packages twinprobe needs to build, test and demo,
-# whichever are missing. As root it runs apt-get; otherwise it prints the command.
+# Installs the Debian 12 packages twinprobe needs to build, test, demo and
+# benchmark, whichever are missing. As root it runs apt-get; otherwise it
+# prints the command.
 set -eu
 packages="make gcc pkg-config libcurl4-openssl-dev libjansson-dev libxml2-dev
 libhiredis-dev libpcre2-dev libcmocka-dev redis-server redis-tools python3 clang
 libfuzzer-14-dev nginx stunnel4 openssl ca-certificates chromium"
+# Node.js and npm, for `make bench` alone: its side-by-side stage installs the
+# pinned Newman and Step CI with npm ci (bench/Makefile's deps; this script never
+# runs npm). Debian's packages only when no npm is on the PATH.
+if ! command -v npm >/dev/null 2>&1; then
+    packages="$packages nodejs npm"
+fi
 missing=""
 for p in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
