@@ -84,8 +84,11 @@ bench: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory -C bench
 
+# Debian's packages, then the benchmark's Newman and Step CI at their pinned
+# versions (bench/peers, npm ci; skipped while node_modules matches the lock).
 deps:
 	@scripts/deps.sh
+	@$(MAKE) --no-print-directory -C bench deps
 
 demo: deps
 	$(MAKE) --no-print-directory all

@@ -5,10 +5,10 @@
 set -eu
 packages="make gcc pkg-config libcurl4-openssl-dev libjansson-dev libxml2-dev
 libhiredis-dev libpcre2-dev libcmocka-dev redis-server redis-tools python3 clang
-libfuzzer-14-dev nginx stunnel4 openssl ca-certificates chromium"
-# Node.js and npm, for `make bench` alone: its side-by-side stage installs the
-# pinned Newman and Step CI with npm ci (bench/Makefile's deps; this script never
-# runs npm). Debian's packages only when no npm is on the PATH.
+libfuzzer-14-dev nginx stunnel4 openssl ca-certificates chromium valgrind"
+# Node.js and npm, for the benchmark's pinned Newman and Step CI (make deps then
+# runs bench/Makefile's deps: npm ci into bench/peers). Debian's packages only
+# when no npm is on the PATH.
 if ! command -v npm >/dev/null 2>&1; then
     packages="$packages nodejs npm"
 fi
