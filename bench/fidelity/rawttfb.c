@@ -3,7 +3,7 @@
  * journey of bench/fidelity/run.sh, and nothing else: no templates, no
  * evaluation, no report.
  *
- * usage: rawttfb BASE_URL PATH N ROUNDS STEPS
+ * usage: rawttfb [--socket] BASE_URL PATH N ROUNDS STEPS
  *
  * In each round, N runs each get a new easy handle (twinprobe makes one per
  * journey run) and make STEPS requests GET BASE_URL PATH one after another: the
@@ -14,16 +14,22 @@
  *
  * The loop is twinprobe's (src/runner.c run_round): curl_multi_perform, then
  * every finished transfer collected with curl_multi_info_read, then
- * curl_multi_poll (timeout 100 ms) only when none finished.
+ * curl_multi_poll (timeout 100 ms) only when none finished. With --socket it
+ * is libcurl's event-driven interface instead: epoll, and
+ * curl_multi_socket_action for the sockets that are ready (and for libcurl's
+ * timer), so a pass costs what is ready rather than every transfer in flight.
  *
  * ttfb is twinprobe's formula (src/http.c read_timings): STARTTRANSFER_TIME_T
  * minus PRETRANSFER_TIME_T, in ms. Prints one line per request:
  *   STEP TTFB_MS REUSED
  * and exits 1 when a transfer failed or a status was not 200. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
 
 #define URL_MAX 512
 
@@ -82,6 +88,65 @@ static int record(CURL *e, CURLcode result, long step)
     return 0;
 }
 
+/* --socket: libcurl's sockets in an epoll set, libcurl's one timer. */
+static int ep = -1;
+static long long timer_due_us = -1; /* CLOCK_MONOTONIC; -1: none */
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct epoll_event ev = {0};
+    (void)e;
+    (void)userp;
+    (void)socketp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+        epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+}
+
+static int on_timer(CURLM *m, long ms, void *userp)
+{
+    (void)m;
+    (void)userp;
+    timer_due_us = ms < 0 ? -1 : now_us() + ms * 1000;
+    return 0;
+}
+
+/* One pass of the --socket loop: waits for ready sockets or the timer (not
+ * at all when nothing is in flight to wait for) and hands them to libcurl. */
+static int socket_pass(CURLM *multi)
+{
+    struct epoll_event evs[512];
+    long long wait_us = timer_due_us < 0 ? 100000 : timer_due_us - now_us();
+    int running, n = epoll_wait(ep, evs, 512, wait_us <= 0 ? 0 : (int)((wait_us + 999) / 1000));
+
+    if (n < 0 && errno != EINTR)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                   (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                   (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        if (curl_multi_socket_action(multi, evs[i].data.fd, mask, &running) != CURLM_OK)
+            return -1;
+    }
+    if (timer_due_us >= 0 && now_us() >= timer_due_us &&
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+        return -1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char url[URL_MAX];
@@ -89,10 +154,14 @@ int main(int argc, char **argv)
     struct run *runs;
     CURLM *multi;
     long n, rounds, steps;
-    int failed = 0;
+    int failed = 0, socket_mode = argc > 1 && strcmp(argv[1], "--socket") == 0;
 
+    if (socket_mode) {
+        argc--;
+        argv++;
+    }
     if (argc != 6) {
-        fprintf(stderr, "usage: rawttfb BASE_URL PATH N ROUNDS STEPS\n");
+        fprintf(stderr, "usage: rawttfb [--socket] BASE_URL PATH N ROUNDS STEPS\n");
         return 2;
     }
     n = strtol(argv[3], NULL, 10);
@@ -110,6 +179,13 @@ int main(int argc, char **argv)
     multi = curl_multi_init();
     if (!headers || !runs || !multi)
         return 3;
+    if (socket_mode) {
+        ep = epoll_create1(0);
+        if (ep < 0)
+            return 3;
+        curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    }
 
     for (long round = 0; round < rounds && !failed; round++) {
         long in_flight = 0;
@@ -124,7 +200,8 @@ int main(int argc, char **argv)
             size_t finished = 0;
             CURLMsg *m;
 
-            if (curl_multi_perform(multi, &running) != CURLM_OK)
+            if (socket_mode ? socket_pass(multi) != 0
+                            : curl_multi_perform(multi, &running) != CURLM_OK)
                 return 3;
             while ((m = curl_multi_info_read(multi, &msgs))) {
                 struct run *r = NULL;
@@ -145,7 +222,8 @@ int main(int argc, char **argv)
                     r->easy = NULL;
                 }
             }
-            if (finished == 0 && curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK)
+            if (!socket_mode && finished == 0 &&
+                curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK)
                 return 3;
         }
     }
