@@ -3,7 +3,7 @@
  * journey of bench/fidelity/run.sh, and nothing else: no templates, no
  * evaluation, no report.
  *
- * usage: rawttfb [--socket] BASE_URL PATH N ROUNDS STEPS
+ * usage: rawttfb [--socket] [--batch K] BASE_URL PATH N ROUNDS STEPS
  *
  * In each round, N runs each get a new easy handle (twinprobe makes one per
  * journey run) and make STEPS requests GET BASE_URL PATH one after another: the
@@ -18,6 +18,9 @@
  * is libcurl's event-driven interface instead: epoll, and
  * curl_multi_socket_action for the sockets that are ready (and for libcurl's
  * timer), so a pass costs what is ready rather than every transfer in flight.
+ * With --batch K a pass collects at most K finished transfers (and starts
+ * their next requests) before libcurl runs again; the rest wait, queued in
+ * libcurl, for the next pass.
  *
  * ttfb is twinprobe's formula (src/http.c read_timings): STARTTRANSFER_TIME_T
  * minus PRETRANSFER_TIME_T, in ms. Prints one line per request:
@@ -154,14 +157,22 @@ int main(int argc, char **argv)
     struct run *runs;
     CURLM *multi;
     long n, rounds, steps;
-    int failed = 0, socket_mode = argc > 1 && strcmp(argv[1], "--socket") == 0;
+    int failed = 0, socket_mode = 0;
+    long batch = 0; /* 0: every finished transfer in each pass */
 
-    if (socket_mode) {
-        argc--;
-        argv++;
+    for (; argc > 1 && strncmp(argv[1], "--", 2) == 0; argc--, argv++) {
+        if (strcmp(argv[1], "--socket") == 0) {
+            socket_mode = 1;
+        } else if (strcmp(argv[1], "--batch") == 0 && argc > 2) {
+            batch = strtol(argv[2], NULL, 10);
+            argc--;
+            argv++;
+        } else {
+            break;
+        }
     }
-    if (argc != 6) {
-        fprintf(stderr, "usage: rawttfb [--socket] BASE_URL PATH N ROUNDS STEPS\n");
+    if (argc != 6 || batch < 0) {
+        fprintf(stderr, "usage: rawttfb [--socket] [--batch K] BASE_URL PATH N ROUNDS STEPS\n");
         return 2;
     }
     n = strtol(argv[3], NULL, 10);
@@ -203,7 +214,8 @@ int main(int argc, char **argv)
             if (socket_mode ? socket_pass(multi) != 0
                             : curl_multi_perform(multi, &running) != CURLM_OK)
                 return 3;
-            while ((m = curl_multi_info_read(multi, &msgs))) {
+            while ((batch == 0 || (long)finished < batch) &&
+                   (m = curl_multi_info_read(multi, &msgs))) {
                 struct run *r = NULL;
                 if (m->msg != CURLMSG_DONE)
                     continue;

@@ -9,12 +9,16 @@ set -eu
 usage() {
     cat <<EOF
 usage: run.sh [--reps N] [--delays "5 50 200"] [--inflight "1 500"] [--steps K]
-              [--keep DIR]
+              [--keep DIR] [--also TWINPROBE2] [--raw-batch K]
   --reps N       repetitions of each (D, in flight) cell per program (default 3)
   --delays LIST  server delays D in ms (default "5 50 200")
   --inflight L   journey runs in flight (default "1 500")
   --steps K      GET /delay/D steps per journey (default 2)
   --keep DIR     keep samples, reports and the summary in DIR
+  --raw-batch K  rawttfb collects at most K finished transfers per pass
+                 (default: all, as twinprobe's runner does)
+  --also PATH    a second twinprobe build (a change under test), run in the same
+                 alternation and reported as "twinprobe2"
 environment: TWINPROBE (default build/twinprobe from the top directory)
 EOF
 }
@@ -22,7 +26,7 @@ EOF
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 TWINPROBE=${TWINPROBE:-$top/build/twinprobe}
-reps=3 delays="5 50 200" inflight="1 500" steps=2 keep=
+reps=3 delays="5 50 200" inflight="1 500" steps=2 keep= also= raw_opts=
 while [ $# -gt 0 ]; do
     case $1 in
     --reps) reps=$2; shift 2 ;;
@@ -30,6 +34,8 @@ while [ $# -gt 0 ]; do
     --inflight) inflight=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
+    --also) also=$2; shift 2 ;;
+    --raw-batch) raw_opts="--batch $2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -98,13 +104,16 @@ run_one() { # PROG N D REP
     prog=$1 n=$2 d=$3 rep=$4
     rounds=$(rounds_for "$n" "$d")
     curl -s "$base/stats/reset" >/dev/null
+    bin=$TWINPROBE
+    [ "$prog" = twinprobe2 ] && bin=$also
     if [ "$prog" = raw ]; then
-        "$here/rawttfb" "$base" "/delay/$d" "$n" "$rounds" "$steps" >"$work/one.txt"
+        # shellcheck disable=SC2086
+        "$here/rawttfb" $raw_opts "$base" "/delay/$d" "$n" "$rounds" "$steps" >"$work/one.txt"
     else
         set --
         k=1
         while [ $k -le "$n" ]; do set -- "$@" "$work/journeys/j$k.json"; k=$((k + 1)); done
-        "$TWINPROBE" run --target "fid=$base" --variable "d=$d" --rounds "$rounds" \
+        "$bin" run --target "fid=$base" --variable "d=$d" --rounds "$rounds" \
             --max-concurrency "$n" --format json --output "$work/report.json" --no-publish \
             --quiet "$@" || { echo "run.sh: twinprobe failed (N=$n D=$d)" >&2; exit 1; }
         python3 "$here/summary.py" extract "$work/report.json" >"$work/one.txt"
@@ -115,12 +124,15 @@ run_one() { # PROG N D REP
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uptime | sed 's/.*load/load/')"
-echo "# twinprobe: $TWINPROBE; delayd on port $port; $steps steps per journey"
+[ -z "$also" ] || echo "# twinprobe2: $also"
+echo "# twinprobe: $TWINPROBE; delayd on port $port; $steps steps per journey;" \
+    "rawttfb ${raw_opts:-(all finished transfers per pass)}"
 rep=1
 while [ "$rep" -le "$reps" ]; do
     for d in $delays; do
         for n in $inflight; do
-            if [ $((rep % 2)) -eq 1 ]; then order="raw twinprobe"; else order="twinprobe raw"; fi
+            if [ $((rep % 2)) -eq 1 ]; then order="raw twinprobe${also:+ twinprobe2}"
+            else order="${also:+twinprobe2 }twinprobe raw"; fi
             for prog in $order; do run_one "$prog" "$n" "$d" "$rep"; done
         done
     done

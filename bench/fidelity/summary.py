@@ -13,6 +13,7 @@ from collections import defaultdict
 
 # Bins of ttfb - D in ms for the coarse histogram.
 BINS = [(-1e9, 0.25), (0.25, 0.5), (0.5, 1), (1, 2), (2, 5), (5, 10), (10, 1e9)]
+PROGS = ("raw", "twinprobe", "twinprobe2")
 BIN_NAMES = ["<0.25", "0.25-0.5", "0.5-1", "1-2", "2-5", "5-10", ">=10"]
 
 
@@ -61,7 +62,7 @@ def table(samples_path, server_path):
     print("| in flight | D | program | n | p10 | p50 | p90 | p99 | max | reused |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for n, d in cells:
-        for prog in ("raw", "twinprobe"):
+        for prog in PROGS:
             v = sorted(data.get((prog, n, d), []))
             if not v:
                 continue
@@ -73,30 +74,31 @@ def table(samples_path, server_path):
     print("Median difference twinprobe - raw (ms): pooled, and per repetition (raw and")
     print("twinprobe run back to back, alternating which goes first):")
     print()
-    print("| in flight | D | pooled | per repetition | within 0.5 ms? |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| in flight | D | program | pooled | per repetition | within 0.5 ms? |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for n, d in cells:
-        a = sorted(data.get(("twinprobe", n, d), []))
         b = sorted(data.get(("raw", n, d), []))
-        if not a or not b:
-            continue
-        diff = pct(a, .5) - pct(b, .5)
-        reps = sorted({k[3] for k in per_rep if k[1:3] == (n, d)})
-        each = []
-        for rep in reps:
-            x = sorted(per_rep.get(("twinprobe", n, d, rep), []))
-            y = sorted(per_rep.get(("raw", n, d, rep), []))
-            if x and y:
-                each.append("%+.3f" % (pct(x, .5) - pct(y, .5)))
-        print("| %d | %d | %+.3f | %s | %s |" % (n, d, diff, " ".join(each),
-                                                "yes" if abs(diff) <= 0.5 else "**no**"))
+        for prog in PROGS[1:]:
+            a = sorted(data.get((prog, n, d), []))
+            if not a or not b:
+                continue
+            diff = pct(a, .5) - pct(b, .5)
+            reps = sorted({k[3] for k in per_rep if k[1:3] == (n, d)})
+            each = []
+            for rep in reps:
+                x = sorted(per_rep.get((prog, n, d, rep), []))
+                y = sorted(per_rep.get(("raw", n, d, rep), []))
+                if x and y:
+                    each.append("%+.3f" % (pct(x, .5) - pct(y, .5)))
+            print("| %d | %d | %s | %+.3f | %s | %s |" % (n, d, prog, diff, " ".join(each),
+                                                         "yes" if abs(diff) <= 0.5 else "**no**"))
     print()
     print("Histogram of ttfb - D (ms), share of requests:")
     print()
     print("| in flight | D | program | " + " | ".join(BIN_NAMES) + " |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in BINS) + " |")
     for n, d in cells:
-        for prog in ("raw", "twinprobe"):
+        for prog in PROGS:
             v = data.get((prog, n, d), [])
             if not v:
                 continue
@@ -124,7 +126,7 @@ def table(samples_path, server_path):
                 fields = dict(x.split("=") for x in w[5:] if "=" in x)
                 srv[(int(n), int(d), prog, what)].append(fields)
         for n, d in cells:
-            for prog in ("raw", "twinprobe"):
+            for prog in PROGS:
                 late = srv.get((n, d, prog, "late"), [])
                 lag = srv.get((n, d, prog, "read_lag"), [])
                 if not late:
