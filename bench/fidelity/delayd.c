@@ -45,11 +45,11 @@ static const char BODY[] = "{\"ok\":true,\"pad\":\"0123456789\"}\n"; /* 32 bytes
 
 struct conn {
     int fd;
-    unsigned gen;        /* bumped when the slot is reused: stale timers are skipped */
+    unsigned gen; /* bumped when the slot is reused: stale timers are skipped */
     char in[REQ_MAX];
     size_t in_len;
-    int waiting;         /* a request is parsed and its answer is due */
-    int64_t arrival_ns;  /* CLOCK_MONOTONIC of the request's first bytes */
+    int waiting;        /* a request is parsed and its answer is due */
+    int64_t arrival_ns; /* CLOCK_MONOTONIC of the request's first bytes */
     char out[OUT_MAX];
     size_t out_len, out_off;
 };
@@ -285,8 +285,8 @@ static void on_readable(struct conn *c)
     for (;;) {
         char ctl[256];
         struct iovec iov = {c->in + c->in_len, sizeof c->in - c->in_len};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                             .msg_controllen = sizeof ctl};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
         ssize_t r;
         int64_t mono, real, stamp;
 

@@ -80,8 +80,9 @@ static int record(CURL *e, CURLcode result, long step)
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconnects);
     /* src/http.c read_timings, for a GET */
-    ttfb = st > 0 ? (st > pre ? (double)(st - pre) / 1000.0 : 0.0)
-                  : pre > 0 && total > pre ? (double)(total - pre) / 1000.0 : 0.0;
+    ttfb = st > 0                   ? (st > pre ? (double)(st - pre) / 1000.0 : 0.0)
+           : pre > 0 && total > pre ? (double)(total - pre) / 1000.0
+                                    : 0.0;
     printf("%ld %.3f %d\n", step, ttfb, nconnects == 0 && pre > 0);
     if (result != CURLE_OK || status != 200) {
         fprintf(stderr, "rawttfb: step %ld: %s, status %ld\n", step, curl_easy_strerror(result),
@@ -112,7 +113,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
         epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL);
         return 0;
     }
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
     ev.data.fd = s;
     if (epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
         epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
@@ -138,9 +139,9 @@ static int socket_pass(CURLM *multi)
     if (n < 0 && errno != EINTR)
         return -1;
     for (int i = 0; i < n; i++) {
-        int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                   (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                   (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        int mask = ((evs[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                   ((evs[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((evs[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
         if (curl_multi_socket_action(multi, evs[i].data.fd, mask, &running) != CURLM_OK)
             return -1;
     }
