@@ -26,7 +26,7 @@ EOF
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 TWINPROBE=${TWINPROBE:-$top/build/twinprobe}
-reps=3 delays="5 50 200" inflight="1 500" steps=2 keep= also= raw_opts=
+reps=3 delays="5 50 200" inflight="1 500" steps=2 keep='' also='' raw_opts=''
 while [ $# -gt 0 ]; do
     case $1 in
     --reps) reps=$2; shift 2 ;;
@@ -45,12 +45,15 @@ for f in "$TWINPROBE" "$here/delayd" "$here/rawttfb"; do
 done
 
 # 500 connections from the client, 500 in the server, a few hundred in TIME_WAIT.
-ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# shellcheck disable=SC3045 # dash and bash both have ulimit -n and -H
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+    ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fidelity.XXXXXX")
 server_pid=
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
     [ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -117,7 +120,7 @@ run_one() { # PROG N D REP
             --max-concurrency "$n" --format json --output "$work/report.json" --no-publish \
             --quiet "$@" || { echo "run.sh: twinprobe failed (N=$n D=$d)" >&2; exit 1; }
         python3 "$here/summary.py" extract "$work/report.json" >"$work/one.txt"
-        [ -n "$keep" ] && cp "$work/report.json" "$work/report-$n-$d-$rep.json"
+        if [ -n "$keep" ]; then cp "$work/report.json" "$work/report-$n-$d-$rep.json"; fi
     fi
     sed "s/^/$prog $n $d $rep /" "$work/one.txt" >>"$samples"
     curl -s "$base/stats" | sed "s/^/$prog $n $d $rep /" >>"$server"
@@ -140,5 +143,8 @@ while [ "$rep" -le "$reps" ]; do
     rep=$((rep + 1))
 done
 python3 "$here/summary.py" table "$samples" "$server" | tee "$work/summary.md"
-[ -z "$keep" ] || { mkdir -p "$keep" && cp "$work"/samples.txt "$work"/server.txt \
-    "$work"/summary.md "$work"/report-*.json "$keep"/ 2>/dev/null || true; }
+if [ -n "$keep" ]; then
+    mkdir -p "$keep"
+    cp "$work"/samples.txt "$work"/server.txt "$work"/summary.md "$keep"/
+    for f in "$work"/report-*.json; do [ ! -e "$f" ] || cp "$f" "$keep"/; done
+fi
