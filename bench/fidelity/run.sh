@@ -54,7 +54,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fidelity.XXXXXX")
 server_pid=
 cleanup() {
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-    [ -n "$keep" ] || rm -rf "$work"
+    rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
