@@ -483,14 +483,22 @@ static int poll_timeout(struct group *groups, size_t ngroups, int cap_ms)
     return best < 0 ? 0 : (int)best;
 }
 
-/* Hands every transfer the multi handle reports done to its journey run; returns
- * how many there were. */
+/* At most this many finished transfers are judged (and their journeys' next
+ * requests built) before libcurl reads the sockets again: libcurl times a first
+ * byte when curl_multi_perform reads it, so a response arriving while a long
+ * wave of finished transfers is judged would count the judging as server wait
+ * (bench/fidelity: +1 to +3 ms at 500 in flight without the cap, -0.2 ms with
+ * it). The rest stay queued in libcurl for the next pass. */
+#define FINISH_PER_PASS 16
+
+/* Hands up to FINISH_PER_PASS transfers the multi handle reports done to their
+ * journey runs; returns how many there were. */
 static size_t collect_finished(struct runner *R)
 {
     size_t n = 0;
     int msgs;
     CURLMsg *m;
-    while ((m = curl_multi_info_read(R->multi, &msgs))) {
+    while (n < FINISH_PER_PASS && (m = curl_multi_info_read(R->multi, &msgs))) {
         struct jrun *j = NULL;
         if (m->msg != CURLMSG_DONE)
             continue;
