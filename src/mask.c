@@ -3,6 +3,7 @@
 #include "twinprobe/mask.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -458,12 +459,63 @@ static json_t *masked_copy(const tp_secrets *s, json_t *v)
     }
 }
 
+/* 1 when text[0..n) holds a secret (the automaton of mask_append, no copy). */
+static int holds_secret(const tp_secrets *s, const char *text, size_t n)
+{
+    size_t state = 0;
+    for (size_t i = 0; s->nodes && i < n; i++) {
+        state = ac_step(s->nodes, state, (unsigned char)text[i]);
+        if (s->nodes[state].match_len)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when v, one of its keys or the compact text of one of its scalars holds a
+ * secret (what masked_copy would change), or on no memory. */
+static int json_holds_secret(const tp_secrets *s, json_t *v)
+{
+    char num[32];
+    void *it;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        for (it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+            if (holds_secret(s, json_object_iter_key(it), json_object_iter_key_len(it)) ||
+                json_holds_secret(s, json_object_iter_value(it)))
+                return 1;
+        return 0;
+    case JSON_ARRAY:
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (json_holds_secret(s, json_array_get(v, i)))
+                return 1;
+        return 0;
+    case JSON_STRING:
+        return holds_secret(s, json_string_value(v), json_string_length(v));
+    case JSON_NULL:
+        return 0;
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return holds_secret(s, num, strlen(num));
+    case JSON_TRUE:
+        return holds_secret(s, "true", 4);
+    case JSON_FALSE:
+        return holds_secret(s, "false", 5);
+    default: {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        int held = !text || holds_secret(s, text, strlen(text));
+        free(text);
+        return held;
+    }
+    }
+}
+
 json_t *tp_secrets_mask_json(const tp_secrets *s, json_t *v)
 {
     if (!v)
         return NULL;
-    if (tp_secrets_none(s))
-        return json_incref(v);
+    if (tp_secrets_none(s) || !json_holds_secret(s, v))
+        return json_incref(v); /* nothing to mask: jansson's text is valid UTF-8 */
     return masked_copy(s, v);
 }
 
