@@ -828,7 +828,8 @@ enum tp_failure tp_http_transfer_finish(tp_http_transfer *x, CURLcode result,
                  : version == CURL_HTTP_VERSION_3   ? "3"
                                                     : "");
     read_timings(x, e, resp, &connect_us);
-    read_cookies(e, resp);
+    if (x->req.read_cookies)
+        read_cookies(e, resp);
 
     resp->headers = x->headers;
     resp->nheaders = x->nheaders;

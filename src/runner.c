@@ -255,6 +255,19 @@ static void fail_step(struct jrun *j, enum tp_failure f, const char *msg)
     set_state(j, JR_STEP_DONE);
 }
 
+/* Whether a capture or an expectation of st reads a cookie (only then is the
+ * cookie jar copied into the response: it costs a list per transfer). */
+static int reads_cookie(const struct tp_step *st)
+{
+    for (size_t i = 0; i < st->ncaptures; i++)
+        if (st->captures[i].source.kind == TP_SRC_COOKIE)
+            return 1;
+    for (size_t i = 0; i < st->nexpects; i++)
+        if (st->expects[i].source.kind == TP_SRC_COOKIE)
+            return 1;
+    return 0;
+}
+
 /* Starts the current step's next attempt. */
 static void start_attempt(struct jrun *j)
 {
@@ -282,6 +295,7 @@ static void start_attempt(struct jrun *j)
     }
     req.fresh_connect = j->first_request;
     req.trace = R->plan->verbose;
+    req.read_cookies = reads_cookie(st);
     j->first_request = 0;
     if (!j->res->started_ms)
         j->res->started_ms = wall_ms();

@@ -45,6 +45,8 @@ struct tp_http_request {
     const char *ca_file;         /* borrowed, or NULL */
     int insecure;                /* TLS verification off (explicit opt-in) */
     const char *cookie;          /* borrowed: "a=b; c=d" sent with every request, or NULL */
+    int read_cookies;            /* copy the cookie jar into the response after the
+                                    transfer (only a step that reads a cookie needs it) */
     int trace;                   /* 0 off; 1 or 2: keep what tp_http_transfer_trace shows
                                     (the request headers as sent, through
                                     CURLOPT_DEBUGFUNCTION; the status line) */

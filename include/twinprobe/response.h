@@ -33,7 +33,8 @@ struct tp_response {
     long status;                 /* final status (after followed redirects); 0 if none */
     struct tp_header *headers;   /* the final response's headers, in order */
     size_t nheaders;
-    struct tp_cookie *cookies;   /* the journey run's cookie jar after this transfer */
+    struct tp_cookie *cookies;   /* the journey run's cookie jar after this transfer
+                                    (filled only for a step that reads a cookie) */
     size_t ncookies;
     char *body;                  /* NUL-terminated (the NUL is not counted) */
     size_t body_len;
