@@ -65,6 +65,7 @@ struct runner {
     size_t cut;           /* transfers in flight cut when it stopped */
     char user_agent[256];
     struct tp_strbuf trace; /* -v: traces waiting until no transfer is in flight */
+    char **origins;         /* per target: tp_request_origin of its base_url, or NULL */
 };
 
 /* Traces held back past this many bytes are written at once (-vv, big bodies). */
@@ -283,7 +284,8 @@ static void start_attempt(struct jrun *j)
     ctx = (struct tp_request_ctx){j->journey,      j->target, &j->env,
                                   R->user_agent,   j->res->trace_id,
                                   span,            j->cookie[0] ? j->cookie : NULL,
-                                  j->base,         R->plan->secrets};
+                                  j->base,         R->origins[j->target - R->plan->targets],
+                                  R->plan->secrets};
     memset(&req, 0, sizeof req);
     tp_error_clear(&err);
     j->attempt++;
@@ -643,10 +645,13 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     }
     out->journeys = calloc(per_round * plan->rounds + 1, sizeof *out->journeys);
     R.multi = curl_multi_init();
-    if (!out->journeys || !R.multi) {
+    R.origins = calloc(plan->ntargets + 1, sizeof *R.origins);
+    if (!out->journeys || !R.multi || !R.origins) {
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto done;
     }
+    for (size_t t = 0; t < plan->ntargets; t++) /* NULL (no memory, not http): parsed per request */
+        R.origins[t] = tp_request_origin(plan->targets[t].base_url);
     out->njourneys = per_round * plan->rounds;
     out->rounds_planned = plan->rounds;
     for (unsigned r = 0; r < plan->rounds && rc == TP_OK && stopping(&R) == TP_STOP_NONE; r++) {
@@ -670,6 +675,9 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
 done:
     if (R.multi)
         curl_multi_cleanup(R.multi);
+    for (size_t t = 0; R.origins && t < plan->ntargets; t++)
+        free(R.origins[t]);
+    free(R.origins);
     tp_strbuf_free(&R.trace);
     return rc;
 }

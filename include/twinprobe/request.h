@@ -22,9 +22,17 @@ struct tp_request_ctx {
     const char *cookie;                 /* the target's cookies as "a=b; c=d", or NULL */
     CURLU *base;                        /* target->base_url already parsed, or NULL to
                                            parse it per request; borrowed, never changed */
+    const char *origin;                 /* tp_request_origin of the target, or NULL: a
+                                           step URL that is a plain absolute path (and no
+                                           query list) is then origin + path, with no URL
+                                           parser (the same URL libcurl's would make) */
     tp_secrets *secrets;                /* borrowed; basic auth passwords and header values
                                            are added to it; NULL: not recorded */
 };
+
+/* "scheme://authority" of base_url (new) when its scheme is http or https,
+ * else NULL (also on no memory): what an absolute-path reference is joined to. */
+char *tp_request_origin(const char *base_url);
 
 /* Fills out for step. Bodies: json -> the JSON text with values JSON-escaped,
  * Content-Type application/json unless a header sets one; form -> urlencoded

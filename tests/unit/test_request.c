@@ -108,6 +108,7 @@ static void build_step(struct built *b, const char *journey, const struct tp_tar
                                   "b7ad6b7169203331",
                                   cookie,
                                   NULL, /* base_url parsed per request */
+                                  NULL, /* no origin: every URL through the parser */
                                   b->secrets};
     tp_error_clear(&b->err);
     b->rc = tp_request_build(&ctx, &b->journey->steps[index], &b->req, &b->cls, &b->err);
@@ -129,6 +130,15 @@ static void build_step(struct built *b, const char *journey, const struct tp_tar
         else
             assert_string_equal(err2.text, b->err.text);
         tp_http_request_clear(&again);
+        /* and with the origin: a plain absolute path joined without the parser */
+        ctx.origin = tp_request_origin(ctx.target->base_url);
+        tp_error_clear(&err2);
+        assert_int_equal(tp_request_build(&ctx, &b->journey->steps[index], &again, &cls2, &err2),
+                         b->rc);
+        if (b->rc == TP_OK)
+            assert_string_equal(again.url, b->req.url);
+        tp_http_request_clear(&again);
+        free((char *)ctx.origin);
     }
     curl_url_cleanup(ctx.base);
 }
@@ -149,6 +159,35 @@ static void built_free(struct built *b)
     tp_http_request_clear(&b->req);
     tp_journey_free(b->journey);
     tp_secrets_free(b->secrets);
+}
+
+/* Paths joined to the origin without the parser give libcurl's URL; those it
+ * would change (dot segments, bytes to encode, "//", a fragment) go through it. */
+static void test_plain_paths_as_the_parser(void **state)
+{
+    static const char *const paths[] = {
+        "/", "/login", "/api/search.json", "/a/b/c?x=1&y=2", "/a?q=/b?c", "/.well-known/x",
+        "/a/./b", "/a/../b", "/a/..", "/a/.", "/..", "/a/.b/..c", "/p;v=1/q:@!$&'()*+,=",
+        "//other/x", "/a b", "/a%20b", "/caf\u00e9", "/a#frag", "/~user/-_.", "/a?",
+        "/a?x=.&y=..", "/a/.?q", "/a/..?q", "/A/Z/0/9"};
+    const struct tp_target bases[] = {
+        {.name = "t", .base_url = "http://shop.test:8080/"},
+        {.name = "t", .base_url = "https://shop.test/app/v1?x=1"},
+        {.name = "t", .base_url = "http://user:pw@127.0.0.1:80"},
+        {.name = "t", .base_url = "HTTP://Shop.Test"},
+    };
+    (void)state;
+    for (size_t t = 0; t < sizeof bases / sizeof *bases; t++)
+        for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+            char text[512];
+            struct built b;
+            snprintf(text, sizeof text,
+                     "{\"name\": \"j\", \"steps\": [{\"name\": \"s\", \"request\": "
+                     "{\"url\": \"%s\"}}]}",
+                     paths[i]);
+            build_step(&b, text, &bases[t], NULL, 0); /* compares the three ways */
+            built_free(&b);
+        }
 }
 
 /* A journey text: prelude, then one step with the given request object. */
@@ -666,6 +705,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_joining),
+        cmocka_unit_test(test_plain_paths_as_the_parser),
         cmocka_unit_test(test_query_encoding),
         cmocka_unit_test(test_header_precedence),
         cmocka_unit_test(test_user_agent_and_traceparent),
