@@ -13,6 +13,7 @@
 
 #include "twinprobe/cli.h"
 #include "twinprobe/compare.h"
+#include "twinprobe/fdlimit.h"
 #include "twinprobe/load.h"
 #include "twinprobe/log.h"
 #include "twinprobe/mask.h"
@@ -923,6 +924,15 @@ int tp_cmd_run(int argc, char **argv)
     max_runtime_s = o.max_runtime_s >= 0 ? o.max_runtime_s : s.probe ? s.probe->max_runtime_s : 0;
     plan.deadline_ms = max_runtime_s > 0 ? started + (int64_t)max_runtime_s * 1000 : 0;
     plan.stop = &stop_signal;
+    /* Room for every connection the run can hold, or exit 2 before any is made. */
+    tp_error_clear(&err);
+    if (tp_fdlimit_raise(&(struct tp_fdlimit_shape){plan.max_concurrency,
+                                                    plan.njourneys * plan.ntargets, plan.rounds},
+                         &err) != TP_OK) {
+        tp_log(TP_LOG_ERROR, "%s", err.text);
+        status = TP_EXIT_USAGE;
+        goto done;
+    }
 
     if (!take_run_lock(&o, &s)) {
         status = TP_EXIT_OK;
