@@ -16,7 +16,8 @@
 #   --max-concurrency C  default 2N: every journey run of a round in flight at once
 #   --format F           report format, written to /dev/null (default json)
 #   --massif DIR         also run one round under valgrind massif; keep
-#                        DIR/massif.out and print the peak snapshot's top entries
+#                        DIR/massif.out and print what holds the heap at its peak
+#                        and while transfers run (massif_sum.py)
 #
 # Needs build/twinprobe (or $TWINPROBE), nginx, python3; valgrind for --massif.
 # nginx is stopped on exit, also on failure or ^C.
@@ -47,7 +48,7 @@ while [ $# -gt 0 ]; do
     --max-concurrency) conc=${2:?}; shift 2 ;;
     --format) format=${2:?}; shift 2 ;;
     --massif) massif=${2:?}; shift 2 ;;
-    -h | --help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -170,10 +171,11 @@ PY
 # ---- where the memory goes ----------------------------------------------------
 if [ -n "$massif" ]; then
     mkdir -p "$massif"
+    # Every snapshot detailed, stacks deep enough to reach twinprobe's callers.
     # shellcheck disable=SC2086
-    valgrind --tool=massif --massif-out-file="$massif/massif.out" "$twinprobe" $run_args \
-        --rounds 1 2>"$massif/valgrind.log" || die "massif run failed (see $massif/valgrind.log)"
-    ms_print --threshold=2 "$massif/massif.out" >"$massif/ms_print.txt"
-    echo "bench/many: massif profile in $massif/massif.out, ms_print in $massif/ms_print.txt"
-    sed -n '/^ *n *time(i)/,/^$/p' "$massif/ms_print.txt" | head -n 3
+    valgrind --tool=massif --threshold=0.05 --depth=60 --detailed-freq=1 \
+        --massif-out-file="$massif/massif.out" "$twinprobe" $run_args --rounds 1 \
+        2>"$massif/valgrind.log" || die "massif run failed (see $massif/valgrind.log)"
+    echo "bench/many: massif profile of one round in $massif/massif.out"
+    python3 "$here/massif_sum.py" "$massif/massif.out"
 fi
