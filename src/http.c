@@ -27,6 +27,12 @@
  * and is cut to its length when the transfer ends. Most bodies are small. */
 #define BODY_START 1024u
 
+/* libcurl's receive buffer (CURLOPT_BUFFERSIZE), allocated for each transfer while
+ * it runs. libcurl's 16 KiB made 1,000 transfers in flight hold 16 MiB of them
+ * (docs/PERFORMANCE.md, "Many journeys at once"); most bodies fit in 4 KiB, and a
+ * bigger one takes more reads of it. */
+#define RECV_BUFFER 4096L
+
 struct tp_http_transfer {
     CURL *easy;                 /* borrowed */
     struct tp_http_request req; /* taken from the caller */
@@ -408,6 +414,8 @@ static CURLcode set_options(struct tp_http_transfer *x)
         cc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     if (!cc)
         cc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (!cc)
+        cc = curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
     if (!cc)
         cc = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     if (!cc)
