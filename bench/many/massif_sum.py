@@ -13,7 +13,7 @@ import sys
 # (holder, function names), most specific first.
 HOLDERS = [
     ("libcurl easy handles (curl_easy_init, one per journey run)", ("curl_easy_init",)),
-    ("libcurl in transfers (16 KiB download buffer per transfer, connections)",
+    ("libcurl in transfers (a receive buffer per transfer in flight, connections)",
      ("curl_multi_perform",)),
     ("JSON report: json_dumps text buffer", ("json_dumps",)),
     ("JSON report: document tree", ("tp_report_json",)),
