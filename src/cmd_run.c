@@ -927,7 +927,7 @@ int tp_cmd_run(int argc, char **argv)
     /* Room for every connection the run can hold, or exit 2 before any is made. */
     tp_error_clear(&err);
     if (tp_fdlimit_raise(&(struct tp_fdlimit_shape){plan.max_concurrency,
-                                                    plan.njourneys * plan.ntargets, plan.rounds},
+                                                    plan.njourneys * plan.ntargets},
                          &err) != TP_OK) {
         tp_log(TP_LOG_ERROR, "%s", err.text);
         status = TP_EXIT_USAGE;

@@ -25,11 +25,9 @@ struct tp_fdlimit_need tp_fdlimit_need(const struct tp_fdlimit_shape *s)
     struct tp_fdlimit_need n;
     uint64_t cap = s->max_concurrency > 0 ? (uint64_t)s->max_concurrency : 1;
     uint64_t runs = (uint64_t)s->runs_per_round;
-    uint64_t rounds = s->rounds > 0 ? s->rounds : 1;
 
     n.in_flight = min_u64(cap, runs);
-    n.connections =
-        min_u64(mul_sat(rounds, runs), mul_sat(1 + TP_FDLIMIT_CACHE_PER_HANDLE, n.in_flight));
+    n.connections = min_u64(runs, mul_sat(1 + TP_FDLIMIT_CACHE_PER_HANDLE, n.in_flight));
     n.total = add_sat(add_sat(TP_FDLIMIT_BASE, n.connections), n.in_flight);
     return n;
 }
@@ -69,12 +67,8 @@ tp_err tp_fdlimit_check(const struct tp_fdlimit_shape *s, uint64_t soft, uint64_
 
     if (n.total <= soft)
         return TP_OK;
-    if (s->rounds > 1)
-        snprintf(shape, sizeof shape, "%zu journey run%s a round, %u rounds", s->runs_per_round,
-                 s->runs_per_round == 1 ? "" : "s", s->rounds);
-    else
-        snprintf(shape, sizeof shape, "%zu journey run%s", s->runs_per_round,
-                 s->runs_per_round == 1 ? "" : "s");
+    snprintf(shape, sizeof shape, "%zu journey run%s a round", s->runs_per_round,
+             s->runs_per_round == 1 ? "" : "s");
     fits = tp_fdlimit_max_concurrency(s, soft);
     if (fits > 0)
         snprintf(advice, sizeof advice, "use --max-concurrency %ld or less, or raise", fits);

@@ -56,7 +56,7 @@ struct jrun {
 
 struct runner {
     const struct tp_run_plan *plan;
-    CURLM *multi;
+    CURLM *multi;         /* the running round's (run_round), else NULL */
     uint64_t rng[2];      /* xorshift128+ state, seeded from the OS */
     long in_flight;
     int debug;            /* TWINPROBE_DEBUG set: log state changes on stderr */
@@ -562,7 +562,11 @@ static tp_err run_round(struct runner *R, struct tp_journey_result *results, uns
     tp_err rc = TP_OK;
     size_t pending;
 
-    if (!runs || !groups) {
+    /* A multi handle per round: the connections of its journey runs (each run's
+     * own, fresh on its first request) close with the round, so neither memory nor
+     * descriptors grow with the rounds (fdlimit.h). */
+    R->multi = curl_multi_init();
+    if (!runs || !groups || !R->multi) {
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -616,6 +620,9 @@ done:
     for (size_t i = 0; runs && i < nruns; i++)
         if (runs[i].R)
             jrun_free(&runs[i]);
+    if (R->multi)
+        curl_multi_cleanup(R->multi); /* closes the round's connections */
+    R->multi = NULL;
     free(runs);
     free(groups);
     return rc;
@@ -644,9 +651,8 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
                  hex + 13, "89ab"[(hex[16] - '0') & 3], hex + 17, hex + 20);
     }
     out->journeys = calloc(per_round * plan->rounds + 1, sizeof *out->journeys);
-    R.multi = curl_multi_init();
     R.origins = calloc(plan->ntargets + 1, sizeof *R.origins);
-    if (!out->journeys || !R.multi || !R.origins) {
+    if (!out->journeys || !R.origins) {
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -673,8 +679,6 @@ tp_err tp_runner_run(const struct tp_run_plan *plan, struct tp_run_report *out,
     if (rc == TP_OK && R.nomem)
         rc = tp_error_set(err, TP_ERR_NOMEM, "out of memory masking the results");
 done:
-    if (R.multi)
-        curl_multi_cleanup(R.multi);
     for (size_t t = 0; R.origins && t < plan->ntargets; t++)
         free(R.origins[t]);
     free(R.origins);

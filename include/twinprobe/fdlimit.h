@@ -22,20 +22,21 @@
 /* A limit with no value (RLIM_INFINITY). */
 #define TP_FDLIMIT_UNLIMITED UINT64_MAX
 
-/* The shape of a run, as far as descriptors go. */
+/* The shape of a run, as far as descriptors go. Rounds do not count: the
+ * runner closes a round's connections with the round (a multi handle each). */
 struct tp_fdlimit_shape {
     long max_concurrency;  /* cap on transfers in flight (>= 1) */
     size_t runs_per_round; /* journey runs a round starts: journeys x targets */
-    unsigned rounds;       /* >= 1 */
 };
 
 /* What a run can hold open at once; every count saturates at UINT64_MAX. */
 struct tp_fdlimit_need {
     uint64_t in_flight;   /* transfers at once: min(max_concurrency, runs_per_round) */
-    uint64_t connections; /* sockets, idle ones included: every journey run opens its
-                             own connection and the multi handle keeps finished runs'
-                             connections until it holds (1 + CACHE_PER_HANDLE) x
-                             in_flight, so min(rounds x runs_per_round, that) */
+    uint64_t connections; /* sockets, idle ones included: every journey run of a round
+                             opens its own connection and the round's multi handle keeps
+                             finished runs' connections until it holds
+                             (1 + CACHE_PER_HANDLE) x in_flight, so min(runs_per_round,
+                             that) */
     uint64_t total;       /* TP_FDLIMIT_BASE + connections + in_flight (a transfer
                              resolving a name holds the resolver's socket pair; one
                              connecting to a name with IPv4 and IPv6 addresses may
@@ -53,9 +54,9 @@ long tp_fdlimit_max_concurrency(const struct tp_fdlimit_shape *s, uint64_t limit
 /* Whether a run of shape s fits in the soft limit `soft` (the one in force,
  * already raised as far as it goes; hard is only named in the message). TP_OK,
  * or TP_ERR_LIMIT with err->text like "--max-concurrency 1000 (1000 journey runs
- * a round, 3 rounds) needs about 4032 file descriptors; the limit is 1024 (ulimit
- * -n; hard limit 1024): use --max-concurrency 165 or less, or raise the hard
- * limit (...)". Pure; TP_FDLIMIT_UNLIMITED for no limit. */
+ * a round) needs about 2032 file descriptors; the limit is 1024 (ulimit -n; hard
+ * limit 1024): use --max-concurrency 165 or less, or raise the hard limit
+ * (...)". Pure; TP_FDLIMIT_UNLIMITED for no limit. */
 tp_err tp_fdlimit_check(const struct tp_fdlimit_shape *s, uint64_t soft, uint64_t hard,
                         struct tp_error *err);
 

@@ -13,33 +13,29 @@
 static const struct {
     long max_concurrency;
     size_t runs;
-    unsigned rounds;
     uint64_t in_flight, connections, total;
 } needs[] = {
-    /* the default cap, one journey against two targets, 12 rounds: the cache of
-     * five connections per transfer in flight bounds what earlier rounds left */
-    {64, 2, 12, 2, 10, 44},
-    {64, 2, 1, 2, 2, 36},
-    /* 500 journeys x 2 targets, all in flight: one connection per journey run in a
-     * round; later rounds open new ones while the earlier ones wait in the cache */
-    {1000, 1000, 1, 1000, 1000, 2032},
-    {1000, 1000, 3, 1000, 3000, 4032},
-    {1000, 1000, 12, 1000, 5000, 6032},
+    /* the default cap, one journey against two targets (however many rounds: each
+     * round's connections close with it) */
+    {64, 2, 2, 2, 36},
+    /* 500 journeys x 2 targets, all in flight: one connection per journey run */
+    {1000, 1000, 1000, 1000, 2032},
     /* a cap above the runs: the runs bound it */
-    {5000, 10, 1, 10, 10, 52},
-    /* many runs under a small cap: finished runs' connections stay cached */
-    {64, 10000, 1, 64, 320, 416},
-    {496, 1000, 1, 496, 1000, 1528},
-    {1, 1, 1, 1, 1, 34},
+    {5000, 10, 10, 10, 52},
+    /* many runs under a small cap: finished runs' connections stay cached, five
+     * per transfer in flight at most */
+    {64, 10000, 64, 320, 416},
+    {496, 1000, 496, 1000, 1528},
+    {1, 1, 1, 1, 34},
     /* saturating, never wrapping */
-    {10000, SIZE_MAX, 100000, 10000, 50000, 60032},
+    {10000, SIZE_MAX, 10000, 50000, 60032},
 };
 
 static void test_need_table(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
-        struct tp_fdlimit_shape s = {needs[i].max_concurrency, needs[i].runs, needs[i].rounds};
+        struct tp_fdlimit_shape s = {needs[i].max_concurrency, needs[i].runs};
         struct tp_fdlimit_need n = tp_fdlimit_need(&s);
         assert_int_equal(n.in_flight, needs[i].in_flight);
         assert_int_equal(n.connections, needs[i].connections);
@@ -49,7 +45,7 @@ static void test_need_table(void **state)
 
 static void test_max_concurrency(void **state)
 {
-    struct tp_fdlimit_shape s = {1000, 1000, 3};
+    struct tp_fdlimit_shape s = {1000, 10000};
     (void)state;
     /* 32 + 5C + C <= 1024 */
     assert_int_equal(tp_fdlimit_max_concurrency(&s, 1024), 165);
@@ -70,7 +66,7 @@ static void test_max_concurrency(void **state)
 
 static void test_check_fits(void **state)
 {
-    struct tp_fdlimit_shape s = {1000, 1000, 1};
+    struct tp_fdlimit_shape s = {1000, 1000};
     struct tp_error err;
     (void)state;
     tp_error_clear(&err);
@@ -81,21 +77,22 @@ static void test_check_fits(void **state)
 
 static void test_check_message(void **state)
 {
-    struct tp_fdlimit_shape s = {1000, 1000, 3};
+    struct tp_fdlimit_shape s = {1000, 1000};
     struct tp_error err;
     (void)state;
     tp_error_clear(&err);
     assert_int_equal(tp_fdlimit_check(&s, 1024, 1024, &err), TP_ERR_LIMIT);
     assert_string_equal(err.text,
-                        "--max-concurrency 1000 (1000 journey runs a round, 3 rounds) needs about "
-                        "4032 file descriptors; the limit is 1024 (ulimit -n; hard limit 1024): "
-                        "use --max-concurrency 165 or less, or raise the hard limit (ulimit -Hn, "
+                        "--max-concurrency 1000 (1000 journey runs a round) needs about 2032 file "
+                        "descriptors; the limit is 1024 (ulimit -n; hard limit 1024): use "
+                        "--max-concurrency 165 or less, or raise the hard limit (ulimit -Hn, "
                         "LimitNOFILE= in a systemd unit)");
-    s = (struct tp_fdlimit_shape){5000, 1, 1};
+    s = (struct tp_fdlimit_shape){5000, 1};
     tp_error_clear(&err);
     assert_int_equal(tp_fdlimit_check(&s, 20, TP_FDLIMIT_UNLIMITED, &err), TP_ERR_LIMIT);
     assert_string_equal(err.text,
-                        "--max-concurrency 5000 (1 journey run) needs about 34 file descriptors; "
+                        "--max-concurrency 5000 (1 journey run a round) needs about 34 file "
+                        "descriptors; "
                         "the limit is 20 (ulimit -n; hard limit unlimited): raise the hard limit "
                         "(ulimit -Hn, LimitNOFILE= in a systemd unit)");
 }
