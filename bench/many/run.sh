@@ -7,11 +7,13 @@
 # (steps / (user + sys)). Method and numbers: docs/PERFORMANCE.md, "Many
 # journeys at once".
 #
-# usage: bench/many/run.sh [--journeys N] [--rounds R] [--reps K]
+# usage: bench/many/run.sh [--journeys N] [--rounds R] [--short S] [--reps K]
 #                          [--max-concurrency C] [--format F] [--massif DIR]
 #
 #   --journeys N         journeys in the probe (default 500; x 2 targets)
-#   --rounds R           rounds of the longer timed run (default 3); the other has 1
+#   --rounds R           rounds of the longer timed run (default 3)
+#   --short S            rounds of the shorter one (default 1); memory in rounds:
+#                        --journeys 1 --short 200 --rounds 2000
 #   --reps K             timed runs of each length, alternating (default 3)
 #   --max-concurrency C  default 2N: every journey run of a round in flight at once
 #   --format F           report format, written to /dev/null (default json)
@@ -30,6 +32,7 @@ twinprobe=${TWINPROBE:-$root/build/twinprobe}
 
 journeys=500
 rounds=3
+short=1
 reps=3
 conc=
 format=json
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --journeys) journeys=${2:?}; shift 2 ;;
     --rounds) rounds=${2:?}; shift 2 ;;
+    --short) short=${2:?}; shift 2 ;;
     --reps) reps=${2:?}; shift 2 ;;
     --max-concurrency) conc=${2:?}; shift 2 ;;
     --format) format=${2:?}; shift 2 ;;
@@ -52,7 +56,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
-for n in "$journeys" "$rounds" "$reps" ${conc:+"$conc"}; do
+for n in "$journeys" "$rounds" "$short" "$reps" ${conc:+"$conc"}; do
     case $n in '' | *[!0-9]*) die "not a number: '$n'" ;; esac
 done
 conc=${conc:-$((journeys * 2))}
@@ -136,7 +140,7 @@ echo "bench/many: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$dir/runs"
 i=0
 while [ "$i" -lt "$reps" ]; do
-    for r in 1 "$rounds"; do
+    for r in "$short" "$rounds"; do
         # shellcheck disable=SC2086
         t=$(python3 "$here/watch.py" "$twinprobe" $run_args --rounds "$r" 2>>"$dir/runs.err") ||
             die "twinprobe failed at $r rounds: $(tail -3 "$dir/runs.err")"
