@@ -373,18 +373,16 @@ static void emit_value(struct tp_json_report *w, const json_t *v)
 
 static void emit_timings(struct tp_json_report *w, const struct tp_timings *t)
 {
-    emits(w, "{\"dns\": ");
-    emit_ms(w, t->dns_ms);
-    emits(w, ", \"connect\": ");
-    emit_ms(w, t->connect_ms);
-    emits(w, ", \"tls\": ");
-    emit_ms(w, t->tls_ms);
-    emits(w, ", \"ttfb\": ");
-    emit_ms(w, t->ttfb_ms);
-    emits(w, ", \"download\": ");
-    emit_ms(w, t->download_ms);
-    emits(w, ", \"total\": ");
-    emit_ms(w, t->total_ms);
+    static const char *const names[] = {"dns", "connect", "tls", "ttfb", "download", "total"};
+    const double ms[] = {t->dns_ms, t->connect_ms, t->tls_ms, t->ttfb_ms, t->download_ms,
+                         t->total_ms};
+
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        emits(w, i ? ", \"" : "{\"");
+        emits(w, names[i]);
+        emits(w, "\": ");
+        emit_ms(w, ms[i]);
+    }
     emits(w, "}");
 }
 
