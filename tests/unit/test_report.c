@@ -358,6 +358,13 @@ static void test_json_keys_and_types(void **state)
         assert_true(json_is_number(json_object_get(t, tkeys[i])));
     assert_true(json_number_value(json_object_get(t, "total")) == 12.0);
     assert_true(json_number_value(json_object_get(t, "connect")) == 0);
+    /* every phase under its own name (the first step's are all different) */
+    t = json_object_get(json_array_get(steps, 0), "timings_ms");
+    assert_true(json_number_value(json_object_get(t, "dns")) == 0.012);
+    assert_true(json_number_value(json_object_get(t, "connect")) == 0.2);
+    assert_true(json_number_value(json_object_get(t, "ttfb")) == 40.1);
+    assert_true(json_number_value(json_object_get(t, "download")) == 1.088);
+    assert_true(json_number_value(json_object_get(t, "total")) == 41.4);
     assert_type(login, "captures", JSON_OBJECT);
     assert_type(login, "assertions", JSON_ARRAY);
     assert_int_equal(json_array_size(json_object_get(login, "assertions")), 2);
