@@ -228,20 +228,27 @@ static tp_err acc_round(const struct tp_compare_plan *p, struct step_acc *a, uns
         return TP_ERR_NOMEM;
     for (size_t i = 0; rc == TP_OK && i < round->count; i++) {
         struct tp_mismatch *m = &round->items[i];
-        char *key = acc_key(m->kind, m->path);
+        char *key = acc_key(m->kind, m->path), *text = NULL;
         long id = -1;
         if (!key)
             return TP_ERR_NOMEM;
         rc = mask_mismatch(p->secrets, m);
-        if (rc == TP_OK && i == 0 && !(rr->first = mismatch_text(m)))
+        /* the text of the round's first kept one, with this round's values (made
+         * before acc_id moves m) */
+        if (rc == TP_OK && rr->n == 0 && !(text = mismatch_text(m)))
             rc = TP_ERR_NOMEM;
         if (rc == TP_OK)
             rc = acc_id(a, m, key, &id);
         free(key);
         if (rc == TP_OK && id >= 0) {
             a->seen[id]++;
+            if (rr->n == 0) {
+                rr->first = text;
+                text = NULL;
+            }
             rr->ids[rr->n++] = (size_t)id;
         }
+        free(text);
     }
     return rc;
 }
