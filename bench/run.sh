@@ -92,41 +92,9 @@ BENCH_PASSWORD='s3cret pw'
 export BENCH_PASSWORD
 
 # ---- a private nginx, always stopped on exit -------------------------------
-dir=$(mktemp -d "${TMPDIR:-/tmp}/twinprobe-bench.XXXXXX")
-nginx_pid=
-cleanup() {
-    if [ -n "$nginx_pid" ]; then
-        kill "$nginx_pid" 2>/dev/null || true
-        wait "$nginx_pid" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# As root, nginx's workers would run as "nobody"; keep them as the current user.
-user_line=
-if [ "$(id -u)" = 0 ]; then
-    user_line="user $(id -un) $(id -gn);"
-fi
-sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@WWW@|$here/www|g" \
-    -e "s|@USER@|$user_line|" "$here/nginx.conf.in" >"$dir/nginx.conf"
-nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
-nginx_pid=$!
-python3 - "$port" <<'EOF' || { cat "$dir/error.log" >&2 2>/dev/null; die "nginx did not start"; }
-import socket, sys, time
-for _ in range(100):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
+. "$here/nginx.sh"
+port=$(free_port)
+nginx_start twinprobe-bench "$here/nginx.conf.in" "$here/www" "$port"
 base=http://127.0.0.1:$port
 
 # The side-by-side stage, on the same nginx; the remaining arguments are its own.
@@ -255,4 +223,24 @@ if [ "$callgrind" = 1 ]; then
         done
     fi
 fi
+# ---- twinprobe validate on the examples (wall, beside --version) ------------
+python3 - "$twinprobe" "$root" <<'EOF'
+import glob, os, statistics, subprocess, sys, time
+binary, root = sys.argv[1], sys.argv[2]
+files = sorted(glob.glob(os.path.join(root, "journeys", "*.json")) +
+               glob.glob(os.path.join(root, "probes", "*.json")))
+def wall(cmd, n=21):
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        if subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+            sys.exit("bench: %s failed" % " ".join(cmd))
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1e3, min(ts) * 1e3, max(ts) * 1e3
+v = wall([binary, "validate", "-q"] + files)
+r = wall([binary, "--version"])
+print("\ntwinprobe validate, %d example files (journeys/, probes/), 21 runs: median %.1f ms "
+      "(%.1f-%.1f); twinprobe --version: %.1f ms (%.1f-%.1f). Target: under 10 ms." % ((len(files),) + v + r))
+EOF
+
 [ "$peers" = 0 ] || peers_stage "$@"

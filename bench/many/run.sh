@@ -68,47 +68,11 @@ BENCH_PASSWORD='s3cret pw' # the journey's secret (see bench/run.sh)
 export BENCH_PASSWORD
 
 # ---- a private nginx on two ports, always stopped on exit -------------------
-dir=$(mktemp -d "${TMPDIR:-/tmp}/twinprobe-many.XXXXXX")
-nginx_pid=
-cleanup() {
-    if [ -n "$nginx_pid" ]; then
-        kill "$nginx_pid" 2>/dev/null || true
-        wait "$nginx_pid" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$bench/nginx.sh"
 port_a=$(free_port)
 port_b=$(free_port)
 [ "$port_a" != "$port_b" ] || port_b=$(free_port)
-user_line= # as root, nginx's workers would run as "nobody"
-if [ "$(id -u)" = 0 ]; then
-    user_line="user $(id -un) $(id -gn);"
-fi
-sed -e "s|@DIR@|$dir|g" -e "s|@PORT_A@|$port_a|g" -e "s|@PORT_B@|$port_b|g" \
-    -e "s|@WWW@|$bench/www|g" -e "s|@USER@|$user_line|" "$here/nginx.conf.in" >"$dir/nginx.conf"
-nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
-nginx_pid=$!
-python3 - "$port_a" "$port_b" <<'PY' || { cat "$dir/error.log" >&2 2>/dev/null; die "nginx did not start"; }
-import socket, sys, time
-for port in sys.argv[1:]:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", int(port)), 0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        sys.exit(1)
-PY
+nginx_start twinprobe-many "$here/nginx.conf.in" "$bench/www" "$port_a" "$port_b"
 
 # ---- the probe, checked -----------------------------------------------------
 python3 "$here/gen.py" "$dir/probe" "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b" \
