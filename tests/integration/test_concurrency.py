@@ -82,7 +82,7 @@ class ManyInFlight(BinaryTest):
         self.assertEqual(r.stdout, "")
         # 32 + 200 connections + 200 in flight; 32 + 5C + C <= 128 for C <= 16
         self.assertRegex(r.stderr, re.escape(
-            "error --max-concurrency 200 (200 journey runs) needs about 432 file "
+            "error --max-concurrency 200 (200 journey runs a round) needs about 432 file "
             "descriptors; the limit is 128 (ulimit -n; hard limit 128): use "
             "--max-concurrency 16 or less, or raise the hard limit (ulimit -Hn, "
             "LimitNOFILE= in a systemd unit)"))
@@ -96,7 +96,7 @@ class ManyInFlight(BinaryTest):
         r = self.run_limited(64, 128, "--probe", self.probe(base, 1), "--max-concurrency",
                              "150")
         self.assertEqual(r.returncode, 2, r.stderr[-3000:])
-        self.assertIn("error --max-concurrency 150 (200 journey runs) needs about 382 file "
+        self.assertIn("error --max-concurrency 150 (200 journey runs a round) needs about 382 file "
                       "descriptors; the limit is 128 ", r.stderr)
 
     def test_a_low_soft_limit_is_raised_to_the_hard_one(self):
