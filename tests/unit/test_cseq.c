@@ -15,20 +15,7 @@
 #include "twinprobe/cross.h"
 #include "twinprobe/cseq.h"
 
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-static double rng_normal(uint64_t *state)
-{
-    double u1 = ((double)(rng_next(state) >> 11) + 0.5) / 9007199254740992.0;
-    double u2 = ((double)(rng_next(state) >> 11) + 0.5) / 9007199254740992.0;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
+#include "rng.h"
 
 /* The radius against values computed independently (Python, the same formula). */
 static void test_radius(void **state)

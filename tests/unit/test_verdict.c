@@ -17,31 +17,11 @@
 
 #include "twinprobe/verdict.h"
 
+#include "rng.h"
+
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- helpers */
-
-/* splitmix64: small, fixed-seed, identical on every platform. */
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1). */
-static double rng_uniform(uint64_t *state)
-{
-    return ((double)(rng_next(state) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-/* Standard normal (Box-Muller, one value per call). */
-static double rng_normal(uint64_t *state)
-{
-    double u = rng_uniform(state), v = rng_uniform(state);
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
 
 /* median * e^(sigma Z): lognormal-ish timings. */
 static void lognormal(uint64_t *state, double median, double sigma, double *out, size_t n)
