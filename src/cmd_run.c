@@ -686,12 +686,11 @@ static void log_stop(const struct tp_run_report *r)
            r->rounds_completed + 1, r->rounds_planned);
 }
 
-/* The report in format f (new), or NULL on no memory. */
+/* The text or JUnit report (new), or NULL on no memory; JSON is streamed
+ * (open_json_reports). */
 static char *render(enum format f, const struct tp_run_report *r, int color)
 {
-    return f == FORMAT_JSON    ? tp_report_json(r)
-           : f == FORMAT_JUNIT ? tp_report_junit(r)
-                               : tp_report_text(r, color);
+    return f == FORMAT_JUNIT ? tp_report_junit(r) : tp_report_text(r, color);
 }
 
 /* Opens a report file for writing: never through a symlink, created 0600 (a
@@ -707,8 +706,8 @@ static FILE *open_report(const char *path)
     return f;
 }
 
-/* Writes one report of the run to path (NULL: standard output); when path
- * cannot be opened and `fallback` is set, to standard output instead. */
+/* Writes one text or JUnit report of the run to path (NULL: standard output);
+ * when path cannot be opened and `fallback` is set, to standard output instead. */
 static int write_one(enum format f, const char *path, const struct tp_run_report *r,
                      int fallback)
 {

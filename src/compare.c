@@ -168,7 +168,10 @@ struct step_acc {
 struct tp_compare_state {
     struct tp_compare_plan p;    /* p.rounds: the rounds there is room for */
     struct tp_comparison *out;
-    struct tp_pathset **noise;   /* by journey: per step, or NULL (no learning) */
+    struct noise {
+        struct tp_pathset *steps; /* per step, or NULL (no learning) */
+        size_t nsteps;
+    } *noise;                    /* by journey */
     struct step_acc **acc;       /* by pair: per step */
     unsigned fed;                /* rounds fed */
     int ready;                   /* pairs laid out (at the first round) */
@@ -376,7 +379,8 @@ static tp_err compare_round(struct tp_compare_state *st, struct tp_run_report *r
             struct tp_mismatches round = {0};
             pair->base_ms = sample_ms(b);
             pair->cand_ms = sample_ms(c);
-            rc = tp_diff_step(b, c, &jn->compare, st->noise[j] ? &st->noise[j][s] : NULL, &round);
+            rc = tp_diff_step(b, c, &jn->compare,
+                              st->noise[j].steps ? &st->noise[j].steps[s] : NULL, &round);
             if (rc == TP_OK)
                 rc = acc_round(p, &st->acc[i][s], k, &round);
             tp_mismatches_clear(&round);
@@ -422,13 +426,13 @@ static tp_err learn_round(struct tp_compare_state *st, struct tp_run_report *r, 
     struct tp_journey_result *prev = k > 0 ? &r->journeys[tp_compare_index(p, k - 1, j, 0)] : NULL;
     tp_err rc = TP_OK;
 
-    if (!st->noise[j])
+    if (!st->noise[j].steps)
         return TP_OK;
     for (size_t s = 0; s < jn->nsteps && rc == TP_OK; s++) {
         if (b2)
-            rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &st->noise[j][s]);
+            rc = tp_diff_learn(&b->steps[s], &b2->steps[s], &jn->compare, &st->noise[j].steps[s]);
         if (rc == TP_OK && prev)
-            rc = tp_diff_learn(&prev->steps[s], &b->steps[s], &jn->compare, &st->noise[j][s]);
+            rc = tp_diff_learn(&prev->steps[s], &b->steps[s], &jn->compare, &st->noise[j].steps[s]);
         if (b2)
             tp_response_drop_parsed(&b2->steps[s].response);
         if (prev)
@@ -452,9 +456,11 @@ static tp_err lay_out(struct tp_compare_state *st, struct tp_run_report *r, stru
     for (size_t j = 0; j < p->njourneys; j++) {
         const struct tp_journey_result *first = &r->journeys[tp_compare_index(p, 0, j, 0)];
         const struct tp_journey *jn = first->journey;
-        if (learns_rounds(p, jn) &&
-            !(st->noise[j] = calloc(jn->nsteps + 1, sizeof *st->noise[j])))
-            return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+        if (learns_rounds(p, jn)) {
+            if (!(st->noise[j].steps = calloc(jn->nsteps + 1, sizeof *st->noise[j].steps)))
+                return tp_error_set(err, TP_ERR_NOMEM, "out of memory");
+            st->noise[j].nsteps = jn->nsteps;
+        }
         for (size_t t = 1; t < p->ntargets; t++) {
             size_t i = out->npairs;
             struct tp_pair_cmp *pc;
@@ -647,7 +653,7 @@ tp_err tp_compare_finish(struct tp_compare_state *st, struct tp_run_report *r,
         struct tp_pair_cmp *pc = &out->pairs[i];
         const struct tp_journey *jn =
             r->journeys[tp_compare_index(&st->p, 0, pc->journey, 0)].journey;
-        struct tp_pathset *noise = st->noise[pc->journey];
+        struct tp_pathset *noise = st->noise[pc->journey].steps;
         pc->rounds = rounds;
         for (size_t s = 0; s < pc->nsteps && rc == TP_OK; s++) {
             struct tp_step_cmp *sc = &pc->steps[s];
@@ -684,14 +690,9 @@ void tp_compare_state_free(struct tp_compare_state *st)
     }
     free(st->acc);
     for (size_t j = 0; st->noise && j < st->p.njourneys; j++) {
-        /* the step count: any pair of the journey has it */
-        for (size_t i = 0; st->noise[j] && i < st->out->npairs; i++)
-            if (st->out->pairs[i].journey == j) {
-                for (size_t s = 0; s < st->out->pairs[i].nsteps; s++)
-                    tp_pathset_clear(&st->noise[j][s]);
-                break;
-            }
-        free(st->noise[j]);
+        for (size_t s = 0; s < st->noise[j].nsteps; s++)
+            tp_pathset_clear(&st->noise[j].steps[s]);
+        free(st->noise[j].steps);
     }
     free(st->noise);
     free(st);

@@ -238,7 +238,16 @@ static void flush(struct tp_json_report *w, int all)
     tp_strbuf_cut(&w->buf, 0);
 }
 
-/* A JSON string, made valid UTF-8; null for NULL. */
+/* n bytes of valid UTF-8 as a JSON string. */
+static void emit_quoted(struct tp_json_report *w, const char *s, size_t n)
+{
+    emit(w, "\"", 1);
+    if (!w->failed && tp_escape_json(&w->buf, s, n) != 0)
+        w->failed = 1;
+    emit(w, "\"", 1);
+}
+
+/* A JSON string, made valid UTF-8 (repaired only when it is not); null for NULL. */
 static void emit_str(struct tp_json_report *w, const char *s)
 {
     size_t n, len;
@@ -250,21 +259,13 @@ static void emit_str(struct tp_json_report *w, const char *s)
     }
     len = strlen(s);
     if (tp_utf8_valid(s, len)) {
-        emit(w, "\"", 1);
-        if (!w->failed && tp_escape_json(&w->buf, s, len) != 0)
-            w->failed = 1;
-        emit(w, "\"", 1);
-        return;
-    }
-    if (!(fixed = tp_utf8_repair(s, len, &n))) {
+        emit_quoted(w, s, len);
+    } else if ((fixed = tp_utf8_repair(s, len, &n))) {
+        emit_quoted(w, fixed, n);
+        free(fixed);
+    } else {
         w->failed = 1;
-        return;
     }
-    emit(w, "\"", 1);
-    if (!w->failed && tp_escape_json(&w->buf, fixed, n) != 0)
-        w->failed = 1;
-    emit(w, "\"", 1);
-    free(fixed);
 }
 
 /* A real as jansson prints it with 15 significant digits (a whole value as
@@ -337,11 +338,8 @@ static void emit_value(struct tp_json_report *w, const json_t *v)
         return;
     }
     switch (json_typeof(v)) { /* scalars directly: most captures and assertions */
-    case JSON_STRING:
-        emit(w, "\"", 1);
-        if (!w->failed && tp_escape_json(&w->buf, json_string_value(v), json_string_length(v)))
-            w->failed = 1;
-        emit(w, "\"", 1);
+    case JSON_STRING: /* jansson holds valid UTF-8 */
+        emit_quoted(w, json_string_value(v), json_string_length(v));
         return;
     case JSON_INTEGER:
         emit_int(w, (long long)json_integer_value(v));
