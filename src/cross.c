@@ -394,7 +394,7 @@ static enum tp_verdict classify(const struct tp_cseq_interval *ci, double margin
         return TP_V_NODATA;
     if (!tp_stats_wilcoxon_can_reject(ci->n, alpha))
         return TP_V_INCONCLUSIVE;
-    if (ci->low >= critical)
+    if (ci->low >= critical && ci->centre >= margin) /* a HIGH made worse, as in a run */
         return TP_V_CRITICAL;
     if (ci->low > 0 && ci->centre >= margin)
         return TP_V_HIGH;

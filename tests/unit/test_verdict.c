@@ -415,6 +415,22 @@ static void test_margin_ms(void **state)
     assert_int_equal(tp_verdict_step(&in, &opts, &s, NULL), TP_OK);
     near(s.margin_pct, 10, 0, "margin");
     expect_verdict(&s, TP_V_HIGH);
+
+    /* A sub-millisecond step 75% slower (0.4 -> 0.7 ms): its interval lies above
+     * the 50% critical threshold, but the 5 ms margin (1250%) is not reached, so
+     * it is no alarm at all, CRITICAL least of all (seen on a loaded machine). */
+    opts = (struct tp_verdict_opts)TP_VERDICT_OPTS_INIT;
+    for (i = 0; i < 20; i++) {
+        base[i] = 0.4;
+        cand[i] = 0.7 * exp(0.03 * rng_normal(&seed));
+    }
+    assert_int_equal(tp_verdict_step(&in, &opts, &s, NULL), TP_OK);
+    assert_true(s.ci_low_pct >= 50);
+    assert_true(s.verdict != TP_V_CRITICAL && s.verdict != TP_V_HIGH);
+    /* without the absolute margin it is CRITICAL */
+    opts.margin_ms = 0;
+    assert_int_equal(tp_verdict_step(&in, &opts, &s, NULL), TP_OK);
+    expect_verdict(&s, TP_V_CRITICAL);
 }
 
 /* ---- (9) Holm across steps */
